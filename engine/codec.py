@@ -1,0 +1,201 @@
+"""Encoding of WAL records and snapshot entries (docs/FORMAT.md, "Lines").
+
+Every line is ``<crc32 as 8 hex digits> <body>\\n``, the checksum taken over the body's bytes.
+Bodies carry JSON with bytes written as the JSON string of their Latin-1 decoding, so any
+byte round-trips and ASCII stays readable with `less`.
+
+`decode_*` functions accept exactly what `encode_*` writes and raise `LineError` for anything
+else: a damaged line must never decode into a plausible but different record.
+"""
+
+from __future__ import annotations
+
+import json
+import json.scanner
+import math
+import zlib
+
+from engine.format import RECORD_OPS
+
+
+class LineError(ValueError):
+    """A line that is torn, fails its checksum or does not follow the format."""
+
+
+def _reject_constant(name: str) -> None:
+    raise LineError(f"non-finite number {name} in JSON")
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# The scanner alone (no whitespace skipping): bodies are written compactly, and recovery's
+# speed is mostly this call.
+_scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_reject_constant))
+
+
+def _loads(text: str) -> object:
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, RecursionError):  # nothing parsable; or nesting deep enough to be hostile
+        raise LineError("not JSON") from None
+    if end != len(text):
+        raise LineError("bytes after the JSON value")
+    return value
+_crc32 = zlib.crc32
+
+
+def frame(body: bytes) -> bytes:
+    return b"%08x %s\n" % (_crc32(body), body)
+
+
+def unframe(line: bytes) -> bytes:
+    """The body of one whole line (newline included) whose checksum holds."""
+    body = line[9:-1]
+    # Comparing against the formatted checksum also refuses uppercase, signs and spaces.
+    if line[-1:] != b"\n" or line[8:9] != b" " or b"%08x" % _crc32(body) != line[:8]:
+        raise LineError("not a line with a matching checksum")
+    return body
+
+
+# --- value helpers ------------------------------------------------------------------------
+
+def _text(value: bytes) -> str:
+    return value.decode("latin-1")
+
+
+def _want(condition: bool, what: str) -> None:
+    if not condition:
+        raise LineError(what)
+
+
+def _key(value: object) -> str:
+    _want(type(value) is str, "key or field is not a string")
+    if not value.isascii():  # type: ignore[union-attr]
+        try:
+            value.encode("utf-8")  # type: ignore[union-attr]
+        except UnicodeEncodeError:
+            raise LineError("key or field is not valid UTF-8") from None
+    return value  # type: ignore[return-value]
+
+
+def _bytes(value: object) -> bytes:
+    _want(type(value) is str, "value is not a string")
+    try:
+        return value.encode("latin-1")  # type: ignore[union-attr]
+    except UnicodeEncodeError:
+        raise LineError("value has a character above U+00FF") from None
+
+
+def _time(value: object) -> float | int | None:
+    if value is None:
+        return None
+    _want(type(value) in (int, float) and math.isfinite(value), "expire_at is not a finite number")  # type: ignore[arg-type]
+    return value  # type: ignore[return-value]
+
+
+def _values(value: object) -> list[bytes]:
+    _want(type(value) is list and len(value) > 0, "values are not a non-empty list")
+    return [_bytes(v) for v in value]  # type: ignore[union-attr]
+
+
+def _mapping(value: object) -> dict[str, bytes]:
+    _want(type(value) is dict and len(value) > 0, "fields are not a non-empty object")
+    return {field: _bytes(v) for field, v in value.items()}  # type: ignore[union-attr]
+
+
+# --- records --------------------------------------------------------------------------------
+# In memory a record is (op, args): the args tuple below, with bytes as bytes.
+
+_ARG_ENCODERS = {
+    "set": lambda a: [a[0], _text(a[1]), a[2]],
+    "del": lambda a: list(a[0]),
+    "rpush": lambda a: [a[0], a[1], [_text(v) for v in a[2]]],
+    "hset": lambda a: [a[0], a[1], {f: _text(v) for f, v in a[2].items()}],
+    "hdel": lambda a: [a[0], list(a[1])],
+    "expire": lambda a: [a[0], a[1]],
+    "persist": lambda a: [a[0]],
+    "flushall": lambda a: [],
+}
+
+_OPS = {op.encode(): op for op in RECORD_OPS}
+_ARITY = {"rpush": 3, "hset": 3, "hdel": 2, "expire": 2, "persist": 1, "flushall": 0}
+
+
+def _decode_args(op: str, raw: list) -> tuple:
+    if op == "set":  # by far the most common record: checked inline
+        if len(raw) != 3 or raw[2] is not None and type(raw[2]) not in (int, float):
+            raise LineError("set takes [key, value, expire_at]")
+        return (_key(raw[0]), _bytes(raw[1]), _time(raw[2]))
+    if op == "del":
+        _want(len(raw) > 0, "del names no key")
+        return (tuple(_key(k) for k in raw),)
+    _want(len(raw) == _ARITY[op], f"{op} takes {_ARITY[op]} arguments")
+    if op in ("rpush", "hset"):
+        _want(type(raw[1]) is bool, f"{op} 'new' flag is not a boolean")
+        return (_key(raw[0]), raw[1], _values(raw[2]) if op == "rpush" else _mapping(raw[2]))
+    if op == "hdel":
+        _want(type(raw[1]) is list and len(raw[1]) > 0, "hdel names no field")
+        return (_key(raw[0]), [_key(f) for f in raw[1]])
+    if op == "expire":
+        _want(raw[1] is not None, "expire without a time")
+        return (_key(raw[0]), _time(raw[1]))
+    if op == "persist":
+        return (_key(raw[0]),)
+    return ()
+
+
+def encode_record(lsn: int, op: str, args: tuple) -> bytes:
+    payload = _dumps(_ARG_ENCODERS[op](args)).encode("utf-8")
+    return frame(b"%d %s %s" % (lsn, op.encode(), payload))
+
+
+def decode_record(line: bytes) -> tuple[int, str, tuple]:
+    """(lsn, op, args) of one WAL line; LineError if it is not exactly a record."""
+    parts = unframe(line).split(b" ", 2)
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[0].isascii():
+        raise LineError("record is not <LSN> <op> <arguments>")
+    op = _OPS.get(parts[1])
+    if op is None:
+        raise LineError(f"unknown record op {parts[1]!r}")
+    try:
+        raw = _loads(parts[2].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LineError(f"arguments are not JSON: {exc}") from None
+    if type(raw) is not list:
+        raise LineError("arguments are not a JSON array")
+    return int(parts[0]), op, _decode_args(op, raw)
+
+
+# --- snapshot entries -------------------------------------------------------------------------
+# In memory an entry is key -> (value, expire_at); the kind follows from the value's type.
+
+_KIND_OF = {bytes: "string", list: "list", dict: "hash"}
+
+
+def encode_entry(key: str, value: bytes | list | dict, expire_at: float | int | None) -> bytes:
+    kind = _KIND_OF[type(value)]
+    if kind == "string":
+        encoded: object = _text(value)  # type: ignore[arg-type]
+    elif kind == "list":
+        encoded = [_text(v) for v in value]
+    else:
+        encoded = {f: _text(v) for f, v in value.items()}  # type: ignore[union-attr]
+    return frame(_dumps([key, kind, encoded, expire_at]).encode("utf-8"))
+
+
+def decode_entry(line: bytes) -> tuple[str, bytes | list | dict, float | int | None]:
+    body = unframe(line)
+    try:
+        raw = _loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LineError(f"entry is not JSON: {exc}") from None
+    _want(type(raw) is list and len(raw) == 4, "entry is not [key, kind, value, expire_at]")
+    key, kind, encoded, expire_at = raw
+    if kind == "string":
+        value: bytes | list | dict = _bytes(encoded)
+    elif kind == "list":
+        value = _values(encoded)
+    elif kind == "hash":
+        value = _mapping(encoded)
+    else:
+        raise LineError(f"unknown kind {kind!r}")
+    return _key(key), value, _time(expire_at)

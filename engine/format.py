@@ -1,0 +1,50 @@
+"""Constants of the on-disk format, shared by the engine's writer and reader.
+
+The format is specified in docs/FORMAT.md; this module only names its constants. Change the
+two together, and bump FORMAT_VERSION when old files would be read differently.
+"""
+
+from __future__ import annotations
+
+import re
+
+FORMAT_VERSION = 1
+
+LOCK_NAME = "LOCK"
+WAL_MAGIC = "REDISLITE-WAL"
+SNAPSHOT_MAGIC = "REDISLITE-SNAPSHOT"
+SNAPSHOT_END = "END"
+TMP_SUFFIX = ".tmp"
+
+# Twenty digits hold any unsigned 64-bit LSN and make names sort in LSN order.
+_LSN_DIGITS = 20
+_NAME = re.compile(r"(?:(wal)-(\d{20})\.log|(snapshot)-(\d{20})\.snap(\.tmp)?)")
+
+# Record ops as written in the WAL (docs/FORMAT.md, "Records").
+RECORD_OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall")
+
+
+def wal_name(first_lsn: int) -> str:
+    return f"wal-{first_lsn:0{_LSN_DIGITS}d}.log"
+
+
+def snapshot_name(lsn: int) -> str:
+    return f"snapshot-{lsn:0{_LSN_DIGITS}d}.snap"
+
+
+def wal_header(first_lsn: int) -> bytes:
+    return f"{WAL_MAGIC} {FORMAT_VERSION} {first_lsn}\n".encode()
+
+
+def snapshot_header(lsn: int) -> bytes:
+    return f"{SNAPSHOT_MAGIC} {FORMAT_VERSION} {lsn}\n".encode()
+
+
+def parse_name(name: str) -> tuple[str, int, bool] | None:
+    """(kind, lsn, is_temp) for a name the engine writes, else None. kind: "wal" or "snapshot"."""
+    match = _NAME.fullmatch(name)
+    if match is None:
+        return None
+    if match.group(1):
+        return "wal", int(match.group(2)), False
+    return "snapshot", int(match.group(4)), match.group(5) is not None

@@ -1,0 +1,191 @@
+"""Recovery: rebuild the keyspace from the newest snapshot plus the WAL records after it.
+
+Two phases, so that a failure part-way changes nothing it should not:
+1. `scan` reads every file and decides, without writing anything: which snapshot, which records
+   replay, where the log stops and why, and the repairs that follow.
+2. `repair` carries those repairs out through the I/O layer: truncate the torn tail durably,
+   remove what is dead (segments past the stop, segments the snapshot covers, older
+   snapshots, leftover temp files), fsync the directory.
+Both are idempotent: a crash during `repair` leaves files that scan to the same decision.
+
+Recovery policies (named as RocksDB names its WAL recovery modes, docs/FORMAT.md):
+- "point-in-time" (default): stop at the first bad record and discard everything after it.
+- "tolerate-corrupted-tail" (`strict=True`): as above when only garbage follows the bad
+  record, the trace a crash leaves; but if checksummed records follow it, something other than
+  a crash damaged the log, and opening is refused with CorruptDataError.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from engine.errors import CorruptDataError
+from engine.format import LOCK_NAME, parse_name
+from engine.io import IOLayer
+from engine.keyspace import Keyspace, ReplayError
+from engine.snapshot import read_snapshot
+from engine.wal import SegmentScan, Wal, count_checksummed_lines, scan_segment
+
+
+@dataclass(frozen=True)
+class Discarded:
+    """A stretch of log that recovery threw away, and why."""
+
+    path: str
+    offset: int
+    nbytes: int
+    records: int  # whole checksummed lines in the stretch (0 for a torn tail)
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    snapshot: str | None  # path of the snapshot loaded
+    snapshot_lsn: int  # the LSN it covers (0: none)
+    records_replayed: int
+    last_lsn: int  # the LSN of the last record in the recovered state
+    discarded: tuple[Discarded, ...]
+    removed: tuple[str, ...]  # files deleted: dead segments, old snapshots, temp files
+    seconds: float
+
+
+@dataclass
+class Scan:
+    """Everything recovery decided, before it has changed anything."""
+
+    keyspace: Keyspace
+    snapshot: str | None = None
+    snapshot_lsn: int = 0
+    snapshot_entries: int = 0
+    last_lsn: int = 0
+    replayed: int = 0
+    segments: list[SegmentScan] = field(default_factory=list)
+    discarded: list[Discarded] = field(default_factory=list)
+    truncate: tuple[str, int] | None = None  # (segment, length) to cut the torn tail back to
+    unlink: list[tuple[str, str]] = field(default_factory=list)  # (path, label)
+    append_to: SegmentScan | None = None  # the last good segment, which new records extend
+
+
+def scan(io: IOLayer, directory: str) -> Scan:
+    """Read the directory and decide; CorruptDataError where no safe decision exists."""
+    snapshots: dict[int, str] = {}
+    segments: dict[int, str] = {}
+    temps: list[str] = []
+    for name in sorted(io.listdir(directory, "recovery.listdir")):
+        parsed = parse_name(name)
+        path = os.path.join(directory, name)
+        if name == LOCK_NAME:
+            continue
+        if parsed is None:
+            raise CorruptDataError("a file RedisLite did not write is in its directory; "
+                                   "move it away and open again", path=path)
+        kind, lsn, is_temp = parsed
+        if is_temp:
+            temps.append(path)  # a snapshot that never reached its rename
+        elif kind == "snapshot":
+            snapshots[lsn] = path
+        else:
+            segments[lsn] = path
+
+    result = Scan(Keyspace())
+    result.unlink += [(path, "snapshot.cleanup") for path in temps]
+    if snapshots:
+        lsn = max(snapshots)
+        result.snapshot, result.snapshot_lsn = snapshots[lsn], lsn
+        result.keyspace = Keyspace(read_snapshot(snapshots[lsn], io.read(snapshots[lsn], "snapshot.read"), lsn))
+        result.snapshot_entries = len(result.keyspace.data)
+        result.unlink += [(snapshots[old], "snapshot.unlink") for old in sorted(snapshots) if old != lsn]
+    result.last_lsn = result.snapshot_lsn
+    _replay(io, result, segments)
+    return result
+
+
+def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
+    firsts = sorted(segments)
+    # A segment whose successor starts at or before snapshot_lsn + 1 holds only covered records.
+    live = [lsn for i, lsn in enumerate(firsts)
+            if i + 1 == len(firsts) or firsts[i + 1] > result.snapshot_lsn + 1]
+    result.unlink += [(segments[lsn], "wal.unlink") for lsn in firsts if lsn not in live]
+    if live and live[0] > result.snapshot_lsn + 1:
+        raise CorruptDataError(f"the log starts at LSN {live[0]} but nothing holds LSNs "
+                               f"{result.snapshot_lsn + 1}..{live[0] - 1}", path=segments[live[0]], offset=0)
+    due: int | None = None  # the LSN the next segment must start at
+    tail: SegmentScan | None = None  # the last segment with a good header
+    for first in live:
+        path = segments[first]
+        data = io.read(path, "wal.read")
+        if result.discarded:
+            # Everything after the first stop goes, whatever it holds.
+            _discard(result, path, data, 0, "follows an earlier stop in the log")
+            continue
+        segment = scan_segment(path, data, first)
+        if segment.fatal:
+            raise CorruptDataError(segment.damage, path=path, offset=0)
+        if not segment.header_ok or (due is not None and first != due):
+            reason = segment.damage or f"segment starts at LSN {first} but LSN {due} was due"
+            _discard(result, path, data, 0, reason)
+            continue
+        result.segments.append(segment)
+        for offset, lsn, op, args in segment.records:
+            if lsn > result.snapshot_lsn:
+                try:
+                    result.keyspace.replay(op, args)
+                except ReplayError as exc:
+                    raise CorruptDataError(f"record LSN {lsn} contradicts the state before it: {exc}",
+                                           path=path, offset=offset) from None
+                result.replayed += 1
+                result.last_lsn = lsn
+        due = segment.next_lsn
+        tail = segment
+        if segment.damage is not None:
+            _discard(result, path, data, segment.end, segment.damage, unlink=False)
+            result.truncate = (path, segment.end)
+    if tail is not None and tail.next_lsn != result.last_lsn + 1:
+        # Every record in it is covered by the snapshot: new records start a segment of their own.
+        result.unlink.append((tail.path, "wal.unlink"))
+        result.truncate = None
+        tail = None
+    result.append_to = tail
+
+
+def _discard(result: Scan, path: str, data: bytes, offset: int, reason: str, *, unlink: bool = True) -> None:
+    result.discarded.append(Discarded(path, offset, len(data) - offset,
+                                      count_checksummed_lines(data, offset), reason))
+    if unlink:
+        result.unlink.append((path, "wal.unlink"))
+
+
+def recover(io: IOLayer, directory: str, *, strict: bool) -> tuple[Keyspace, int, Wal, RecoveryReport]:
+    """Open-time recovery: (keyspace, next LSN, WAL writer, report). CorruptDataError refuses."""
+    started = time.perf_counter()
+    result = scan(io, directory)
+    if strict:
+        for stretch in result.discarded:
+            if stretch.records:
+                raise CorruptDataError(f"{stretch.records} checksummed record(s) follow damage "
+                                       f"({stretch.reason}); refusing to discard them in strict mode",
+                                       path=stretch.path, offset=stretch.offset)
+    wal = repair(io, directory, result)
+    report = RecoveryReport(result.snapshot, result.snapshot_lsn, result.replayed, result.last_lsn,
+                            tuple(result.discarded), tuple(path for path, _ in result.unlink),
+                            time.perf_counter() - started)
+    return result.keyspace, result.last_lsn + 1, wal, report
+
+
+def repair(io: IOLayer, directory: str, result: Scan) -> Wal:
+    """Carry out the scan's decisions durably; returns the WAL writer positioned after them."""
+    handle = None
+    if result.append_to is not None:
+        handle = io.open_append(result.append_to.path, "wal.open")
+        if result.truncate is not None:
+            io.truncate(handle, result.truncate[1], "wal.truncate")
+            io.fsync(handle, "wal.fsync")
+    for path, label in result.unlink:
+        io.unlink(path, label)
+    if result.unlink:
+        io.fsync_dir(directory)
+    if handle is not None:
+        return Wal(io, directory, handle, result.append_to.first_lsn)
+    return Wal.create_segment(io, directory, result.last_lsn + 1)

@@ -1,0 +1,458 @@
+"""The Store: RedisLite's public face, and the write path that keeps its promises.
+
+Every write command runs the same steps, in this order, holding the write lock throughout:
+validate against the current logical state (types, expiry); encode ONE record for the whole
+mutation, with the next LSN and relative TTLs already turned into absolute times; append it to
+the WAL and fsync; only then apply it in memory; release. A validation error writes nothing;
+an I/O error applies nothing and fails the store for writes (StoreFailedError).
+
+Reads take no lock (see keyspace.Keyspace) and treat expired keys as absent.
+Command semantics: docs/COMMANDS.md. On-disk format and recovery: docs/FORMAT.md.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Callable
+
+from engine import arguments
+from engine.codec import encode_record
+from engine.errors import (InvalidValueError, SnapshotError, StoreClosedError, StoreFailedError,
+                           StoreLockedError)
+from engine.expiry import Deadlines, Reaper, is_expired
+from engine.format import LOCK_NAME, parse_name
+from engine.io import IOLayer
+from engine.keyspace import KIND, Keyspace, wrong_type
+from engine.recovery import RecoveryReport, recover
+from engine.snapshot import write_snapshot
+
+_NO_TTL, _NO_KEY = -1, -2  # ttl() results, as in Redis
+
+
+class Store:
+    """A durable, in-memory key-value store over one data directory. Use `Store.open`."""
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, clock: Callable[[], float] = time.time,
+             strict: bool = False, io: IOLayer | None = None, snapshot_every: int | None = None,
+             reaper_interval: float | None = None) -> Store:
+        """Open or create the data directory at `path`, recovering what is on disk.
+
+        strict: refuse (CorruptDataError) when valid records follow damage in the WAL, instead
+            of discarding them ("tolerate-corrupted-tail" rather than "point-in-time").
+        io: the I/O layer, the real OS by default; faultinject passes a simulated disk.
+        snapshot_every: take a snapshot in the background after this many records (off: None).
+        reaper_interval: remove expired keys every this many seconds in a thread (off: None).
+        Raises StoreLockedError if the directory is open elsewhere, CorruptDataError if it
+        cannot be recovered safely, OSError if it cannot be created or locked.
+        """
+        io = io if io is not None else IOLayer()
+        directory = os.fspath(path)
+        if not io.is_dir(directory):
+            io.mkdir(directory, "dir.create")
+            io.fsync_dir(os.path.dirname(os.path.abspath(directory)))
+        try:
+            lock = io.lock(os.path.join(directory, LOCK_NAME), "lock.acquire")
+        except BlockingIOError:
+            raise StoreLockedError(f"{directory} is already open in another Store") from None
+        try:
+            keyspace, next_lsn, wal, report = recover(io, directory, strict=strict)
+        except BaseException:
+            io.unlock(lock, "lock.release")
+            raise
+        return cls(io, directory, lock, keyspace, next_lsn, wal, report, clock, snapshot_every, reaper_interval)
+
+    def __init__(self, io, directory, lock, keyspace, next_lsn, wal, report, clock, snapshot_every,
+                 reaper_interval):
+        self._io = io
+        self._dir = directory
+        self._lock_handle = lock
+        self._ks: Keyspace = keyspace
+        self._next_lsn: int = next_lsn
+        self._wal = wal
+        self._recovery: RecoveryReport = report
+        self._clock = clock
+        self._write_lock = threading.Lock()  # one writer at a time, validate through apply
+        self._snapshot_lock = threading.Lock()  # one snapshot at a time
+        self._snapshot_lsn = report.snapshot_lsn
+        self._snapshot_every = snapshot_every
+        self._background_snapshot: threading.Thread | None = None
+        self.last_snapshot_error: SnapshotError | None = None  # from a background snapshot
+        self._closed = False
+        self._failed: OSError | None = None
+        self._reaper: Reaper | None = None
+        if reaper_interval is not None:
+            self._ks.deadlines = Deadlines(self._ks.data)
+            self._reaper = Reaper(self._reap, reaper_interval)
+            self._reaper.start()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def recovery(self) -> RecoveryReport:
+        """What the open that made this Store found and did."""
+        return self._recovery
+
+    @property
+    def path(self) -> str:
+        return self._dir
+
+    def close(self) -> None:
+        """Stop background work, close the WAL and release the directory. Idempotent."""
+        if self._reaper is not None:
+            self._reaper.stop()
+        background = self._background_snapshot
+        if background is not None and background is not threading.current_thread():
+            background.join()
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._wal.close()
+            self._io.unlock(self._lock_handle, "lock.release")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "failed" if self._failed else "open"
+        return f"<Store {self._dir!r} {state} next_lsn={self._next_lsn}>"
+
+    # --- the write path -----------------------------------------------------------------------
+
+    def _writable(self) -> float:
+        """Check the store takes writes (caller holds the write lock); the command's `now`."""
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        if self._failed is not None:
+            raise StoreFailedError(f"writes are refused since a WAL write failed ({self._failed}); "
+                                   "reopen the directory to recover")
+        return self._clock()
+
+    def _commit(self, op: str, args: tuple) -> None:
+        """Log one record durably, then apply it. Caller holds the write lock."""
+        lsn = self._next_lsn
+        line = encode_record(lsn, op, args)
+        try:
+            self._wal.append(line)
+        except OSError as exc:
+            self._failed = exc
+            raise StoreFailedError(f"WAL append of LSN {lsn} failed: {exc}; the write may or may "
+                                   "not be durable, and writes are refused until reopened") from exc
+        self._ks.apply_record(op, args)
+        self._next_lsn = lsn + 1
+        if self._snapshot_every is not None and lsn - self._snapshot_lsn >= self._snapshot_every:
+            self._start_background_snapshot()
+
+    def set(self, key, value, *, ttl=None, expire_at=None) -> None:
+        key = arguments.key(key)
+        value = arguments.value(value)
+        if ttl is not None and expire_at is not None:
+            raise InvalidValueError("give ttl or expire_at, not both")
+        if ttl is not None and arguments.number(ttl, "ttl") <= 0:
+            raise InvalidValueError(f"ttl must be > 0, not {ttl!r}")
+        if expire_at is not None:
+            arguments.number(expire_at, "expire_at")
+        with self._write_lock:
+            now = self._writable()
+            self._commit("set", (key, value, now + ttl if ttl is not None else expire_at))
+
+    def delete(self, *keys) -> int:
+        keys = tuple(dict.fromkeys(arguments.key(k) for k in keys))
+        with self._write_lock:
+            now = self._writable()
+            live = tuple(k for k in keys if self._ks.live(k, now) is not None)
+            if live:
+                self._commit("del", (live,))
+            return len(live)
+
+    def rpush(self, key, *values) -> int:
+        key = arguments.key(key)
+        arguments.at_least_one(values, "rpush values")
+        values = [arguments.value(v) for v in values]
+        with self._write_lock:
+            entry = self._ks.live_of_kind(key, self._writable(), list)
+            self._commit("rpush", (key, entry is None, values))
+            return len(values) if entry is None else len(entry[0])
+
+    def hset(self, key, mapping) -> int:
+        key = arguments.key(key)
+        if not isinstance(mapping, Mapping):
+            raise InvalidValueError(f"hset needs a mapping of fields to values, not {type(mapping).__name__}")
+        fields = {arguments.key(f, "field"): v for f, v in mapping.items()}
+        arguments.at_least_one(fields, "hset fields")
+        fields = {f: arguments.value(v) for f, v in fields.items()}
+        with self._write_lock:
+            entry = self._ks.live_of_kind(key, self._writable(), dict)
+            added = len(fields) if entry is None else sum(f not in entry[0] for f in fields)
+            self._commit("hset", (key, entry is None, fields))
+            return added
+
+    def hdel(self, key, *fields) -> int:
+        key = arguments.key(key)
+        arguments.at_least_one(fields, "hdel fields")
+        fields = list(dict.fromkeys(arguments.key(f, "field") for f in fields))
+        with self._write_lock:
+            entry = self._ks.live_of_kind(key, self._writable(), dict)
+            present = [f for f in fields if entry is not None and f in entry[0]]
+            if present:
+                self._commit("hdel", (key, present))
+            return len(present)
+
+    def expire(self, key, seconds) -> bool:
+        key = arguments.key(key)
+        seconds = arguments.number(seconds, "seconds")
+        with self._write_lock:
+            now = self._writable()
+            return self._set_deadline(key, now, now + seconds)
+
+    def expire_at(self, key, unix_seconds) -> bool:
+        key = arguments.key(key)
+        unix_seconds = arguments.number(unix_seconds, "unix_seconds")
+        with self._write_lock:
+            return self._set_deadline(key, self._writable(), unix_seconds)
+
+    def _set_deadline(self, key: str, now: float, expire_at: float) -> bool:
+        if self._ks.live(key, now) is None:
+            return False
+        self._commit("expire", (key, expire_at))
+        return True
+
+    def persist(self, key) -> bool:
+        key = arguments.key(key)
+        with self._write_lock:
+            entry = self._ks.live(key, self._writable())
+            if entry is None or entry[1] is None:
+                return False
+            self._commit("persist", (key,))
+            return True
+
+    def flushall(self) -> None:
+        with self._write_lock:
+            self._writable()
+            self._commit("flushall", ())
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def _readable(self) -> Keyspace:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        return self._ks
+
+    def _read(self, key, kind: type | None, extract: Callable, *args: object) -> object:
+        """`extract(value, *args)` on the live value at `key`, all as of one instant; None if absent.
+
+        WrongTypeError if the value is not of `kind` (None: any kind).
+        """
+        key = arguments.key(key)
+        ks = self._readable()
+        found = ks.read(_look, ks.data, key, kind, extract, args)
+        if found is None:
+            return None
+        expire_at, value_type, result = found
+        # The clock is read after the lookup, so a key is never returned once its TTL has passed.
+        if expire_at is not None and is_expired(expire_at, self._clock()):
+            return None
+        if kind is not None and value_type is not kind:
+            raise wrong_type(key, value_type, kind)
+        return result
+
+    def get(self, key) -> bytes | None:
+        """The string at `key`, or None. The hot path, so the seqlock read is inlined."""
+        if type(key) is not str or not key.isascii():
+            key = arguments.key(key)
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        ks = self._ks
+        seq = ks.seq
+        entry = ks.data.get(key)  # entries are immutable tuples and strings immutable bytes
+        if seq & 1 or ks.seq != seq:
+            entry = ks.read(ks.data.get, key)
+        if entry is None:
+            return None
+        value, expire_at = entry
+        if expire_at is not None and is_expired(expire_at, self._clock()):
+            return None
+        if type(value) is not bytes:
+            raise wrong_type(key, type(value), bytes)
+        return value
+
+    def exists(self, key) -> bool:
+        return self._read(key, None, _present) is not None
+
+    def type(self, key) -> str | None:
+        return self._read(key, None, _kind)
+
+    def ttl(self, key) -> float | int:
+        key = arguments.key(key)
+        ks = self._readable()
+        entry = ks.read(ks.data.get, key)
+        if entry is None:
+            return _NO_KEY
+        now = self._clock()
+        if entry[1] is None:
+            return _NO_TTL
+        return _NO_KEY if is_expired(entry[1], now) else entry[1] - now
+
+    def llen(self, key) -> int:
+        return self._read(key, list, len) or 0
+
+    def lrange(self, key, start, stop) -> list[bytes]:
+        key = arguments.key(key)
+        start, stop = arguments.index(start, "start"), arguments.index(stop, "stop")
+        return self._read(key, list, _lrange, start, stop) or []
+
+    def lindex(self, key, index) -> bytes | None:
+        key = arguments.key(key)
+        return self._read(key, list, _lindex, arguments.index(index, "index"))
+
+    def hget(self, key, field) -> bytes | None:
+        key = arguments.key(key)
+        return self._read(key, dict, dict.get, arguments.key(field, "field"))
+
+    def hexists(self, key, field) -> bool:
+        key = arguments.key(key)
+        return bool(self._read(key, dict, dict.__contains__, arguments.key(field, "field")))
+
+    def hlen(self, key) -> int:
+        return self._read(key, dict, len) or 0
+
+    def hgetall(self, key) -> dict[str, bytes]:
+        return self._read(key, dict, dict.copy) or {}
+
+    def keys(self) -> list[str]:
+        return sorted(self._live_items(copy=False))
+
+    def dbsize(self) -> int:
+        return len(self._live_items(copy=False))
+
+    def dump(self) -> dict[str, tuple]:
+        """The logical state: key -> (kind, value, expire_at) for every live key (copies)."""
+        return {key: (KIND[type(value)], value, expire_at)
+                for key, (value, expire_at) in self._live_items(copy=True).items()}
+
+    def _live_items(self, *, copy: bool) -> dict[str, tuple]:
+        ks = self._readable()
+        items = ks.read(_copy_items if copy else _items, ks.data)
+        now = self._clock()
+        return {key: entry for key, entry in items
+                if entry[1] is None or not is_expired(entry[1], now)}
+
+    # --- snapshots and the reaper --------------------------------------------------------------
+
+    def snapshot(self) -> int:
+        """Make the current state a durable snapshot; returns the LSN it covers.
+
+        Writers stall only for the WAL rotation and the in-memory copy; the file is written,
+        fsynced, renamed and the directory fsynced outside the write lock, and only then are
+        the WAL segments it covers deleted. Raises SnapshotError on I/O failure (the store
+        keeps serving; the previous snapshot and the WAL remain the truth).
+        """
+        with self._snapshot_lock:
+            with self._write_lock:
+                self._writable()
+                lsn = self._next_lsn - 1
+                if lsn == self._snapshot_lsn:
+                    return lsn
+                if self._wal.first_lsn != self._next_lsn:
+                    try:
+                        self._wal = self._wal.rotate(self._next_lsn)
+                    except OSError as exc:
+                        raise SnapshotError(f"starting WAL segment {self._next_lsn} failed: {exc}") from exc
+                entries = self._ks.copy()
+            write_snapshot(self._io, self._dir, lsn, entries)
+            self._snapshot_lsn = lsn
+            self._remove_covered(lsn)
+            return lsn
+
+    def _remove_covered(self, lsn: int) -> None:
+        """Delete the segments and snapshots the durable snapshot at `lsn` makes redundant."""
+        current = self._wal.first_lsn
+        doomed = []
+        for name in sorted(self._io.listdir(self._dir, "snapshot.listdir")):
+            parsed = parse_name(name)
+            if parsed is None or parsed[2]:
+                continue
+            kind, first, _ = parsed
+            if (kind == "wal" and first < current) or (kind == "snapshot" and first < lsn):
+                doomed.append((os.path.join(self._dir, name), f"{kind}.unlink"))
+        try:
+            for path, label in doomed:
+                self._io.unlink(path, label)
+            if doomed:
+                self._io.fsync_dir(self._dir)
+        except OSError as exc:
+            raise SnapshotError(f"the snapshot at LSN {lsn} is durable, but removing the files it "
+                                f"covers failed: {exc}; the next open removes them") from exc
+
+    def _start_background_snapshot(self) -> None:
+        running = self._background_snapshot
+        if running is not None and running.is_alive():
+            return
+        self._background_snapshot = threading.Thread(target=self._snapshot_in_background,
+                                                     name="redislite-snapshot", daemon=True)
+        self._background_snapshot.start()
+
+    def _snapshot_in_background(self) -> None:
+        try:
+            self.snapshot()
+            self.last_snapshot_error = None
+        except SnapshotError as exc:
+            self.last_snapshot_error = exc
+        except (StoreClosedError, StoreFailedError):
+            pass  # nothing to snapshot into any more
+
+    def _reap(self) -> None:
+        with self._write_lock:
+            if self._closed:
+                return
+            expired = self._ks.deadlines.due(self._ks.data, self._clock())
+            if expired:
+                self._ks.remove(expired)
+
+
+def _look(data: dict, key: str, kind: type | None, extract: Callable, args: tuple) -> tuple | None:
+    entry = data.get(key)
+    if entry is None:
+        return None
+    value, expire_at = entry
+    result = extract(value, *args) if kind is None or type(value) is kind else None
+    return expire_at, type(value), result
+
+
+def _present(value: object) -> object:
+    return True
+
+
+def _kind(value: object) -> str:
+    return KIND[type(value)]
+
+
+def _lrange(items: list, start: int, stop: int) -> list[bytes]:
+    length = len(items)
+    if start < 0:
+        start = max(length + start, 0)
+    if stop < 0:
+        stop += length
+    if start > stop or start >= length:
+        return []
+    return items[start:stop + 1]
+
+
+def _lindex(items: list, index: int) -> bytes | None:
+    return items[index] if -len(items) <= index < len(items) else None
+
+
+def _items(data: dict) -> list:
+    return list(data.items())
+
+
+def _copy_items(data: dict) -> list:
+    return [(key, (value if type(value) is bytes else value.copy(), expire_at))
+            for key, (value, expire_at) in list(data.items())]

@@ -1,0 +1,143 @@
+"""The write-ahead log: segments of checksummed, LSN-numbered record lines.
+
+Writing: `Wal.append` writes one record and fsyncs it before returning; only then may the
+caller apply the mutation in memory (design invariant 1). A new segment is created, its header
+written and fsynced, and the directory fsynced before any record goes into it, so a segment the
+log relies on can never vanish in a power loss.
+
+Reading: `scan_segment` walks one segment's bytes and stops at the first line that is torn,
+fails its checksum, does not parse or breaks the LSN sequence. The caller decides what that
+stop means (docs/FORMAT.md, "Recovery").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.codec import LineError, decode_record, unframe
+from engine.format import FORMAT_VERSION, WAL_MAGIC, wal_header, wal_name
+from engine.io import IOLayer
+
+
+class Wal:
+    """The writing end of the log: the newest segment, open for appending."""
+
+    def __init__(self, io: IOLayer, directory: str, handle: Any, first_lsn: int):
+        self.io = io
+        self.directory = directory
+        self.handle = handle
+        self.first_lsn = first_lsn  # the LSN of the segment's first record, as in its name
+
+    @classmethod
+    def create_segment(cls, io: IOLayer, directory: str, first_lsn: int) -> Wal:
+        path = os.path.join(directory, wal_name(first_lsn))
+        handle = io.create(path, "wal.create")
+        try:
+            io.write(handle, wal_header(first_lsn), "wal.header")
+            io.fsync(handle, "wal.fsync")
+            io.fsync_dir(directory)
+        except OSError:
+            # Never used, so removing it loses nothing; if even that fails, recovery discards it.
+            try:
+                io.close(handle, "wal.close")
+                io.unlink(path, "wal.unlink")
+            except OSError:
+                pass
+            raise
+        return cls(io, directory, handle, first_lsn)
+
+    @property
+    def path(self) -> str:
+        return self.handle.path
+
+    def append(self, line: bytes) -> None:
+        """Write one encoded record and make it durable. OSError means: maybe durable, maybe not."""
+        self.io.write(self.handle, line, "wal.append")
+        self.io.fsync(self.handle, "wal.fsync")
+
+    def rotate(self, next_lsn: int) -> Wal:
+        """Start a new segment at `next_lsn`; this one is closed once the new one is durable."""
+        new = Wal.create_segment(self.io, self.directory, next_lsn)
+        self.close()
+        return new
+
+    def close(self) -> None:
+        self.io.close(self.handle, "wal.close")
+
+
+@dataclass
+class SegmentScan:
+    """What one segment holds: its good records, and where and why reading stopped."""
+
+    path: str
+    first_lsn: int
+    records: list[tuple[int, int, str, tuple]] = field(default_factory=list)  # (offset, lsn, op, args)
+    end: int = 0  # offset just past the last good record: the length the segment should have
+    size: int = 0
+    damage: str | None = None  # why reading stopped before `size`, None for a clean end
+    fatal: bool = False  # damage no crash can cause (foreign file, unknown version): never truncate it
+    header_ok: bool = False
+
+    @property
+    def next_lsn(self) -> int:
+        """The LSN a record appended to this segment would need."""
+        return self.first_lsn + len(self.records)
+
+
+def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
+    """Read records in order until the data ends or one is bad; never raises on damage."""
+    scan = SegmentScan(path, first_lsn, size=len(data))
+    header = wal_header(first_lsn)
+    if not data.startswith(header):
+        scan.damage, scan.fatal = _describe_header(data, first_lsn)
+        return scan
+    scan.header_ok = True
+    records = scan.records
+    pos = len(header)
+    expected = first_lsn
+    size = len(data)
+    while pos < size:
+        newline = data.find(b"\n", pos)
+        if newline < 0:
+            scan.damage = "torn record: no newline before the end of the file"
+            break
+        try:
+            lsn, op, args = decode_record(data[pos:newline + 1])
+        except LineError as exc:
+            scan.damage = f"bad record: {exc}"
+            break
+        if lsn != expected:
+            scan.damage = f"out of sequence: LSN {lsn} where {expected} was due"
+            break
+        records.append((pos, lsn, op, args))
+        expected += 1
+        pos = newline + 1
+    scan.end = pos
+    return scan
+
+
+def _describe_header(data: bytes, first_lsn: int) -> tuple[str, bool]:
+    """(why the header is unreadable, whether that is fatal rather than a crash's leftover)."""
+    if wal_header(first_lsn).startswith(data):
+        # A crash between creating the segment and writing its header: nothing was in it yet.
+        return "torn header: the segment was created but never written", False
+    parts = data.split(b"\n", 1)[0].decode("ascii", "replace").split(" ")
+    if parts[0] != WAL_MAGIC:
+        return "not a RedisLite WAL segment (bad magic)", True
+    if len(parts) > 1 and parts[1] != str(FORMAT_VERSION):
+        return f"unknown format version {parts[1]!r} (this engine reads {FORMAT_VERSION})", True
+    return f"header does not match the file name (first LSN {first_lsn})", True
+
+
+def count_checksummed_lines(data: bytes, start: int) -> int:
+    """How many whole lines from `start` pass their checksum: the records damage would discard."""
+    count = 0
+    for line in data[start:].splitlines(keepends=True):
+        try:
+            unframe(line)
+        except LineError:
+            continue
+        count += 1
+    return count
