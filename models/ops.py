@@ -1,0 +1,59 @@
+"""An op: one command of a workload, as a small immutable value.
+
+The op model, workload generators, the checkers and the reports all speak in ops, and an op's
+`repr` is the line a person reads in a failure message, so it looks like the call it stands
+for: ``rpush('queue:7', b'job-1', b'job-2')``.
+
+Besides the store's commands (docs/COMMANDS.md), two harness ops exist:
+``tick(seconds)`` advances the workload's fake clock, and ``snapshot()`` asks the store for a
+snapshot; neither changes the logical state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+WRITE_COMMANDS = frozenset(
+    {"set", "delete", "rpush", "hset", "hdel", "expire", "expire_at", "persist", "flushall"}
+)
+READ_COMMANDS = frozenset(
+    {"get", "exists", "lrange", "llen", "lindex", "hget", "hgetall", "hlen", "hexists",
+     "ttl", "type", "keys", "dbsize", "dump"}
+)
+HARNESS_OPS = frozenset({"tick", "snapshot"})
+# Commands that read or write every key rather than the ones named in their arguments.
+WHOLE_KEYSPACE = frozenset({"flushall", "keys", "dbsize", "dump"})
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    args: tuple = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, *args: Any, **kwargs: Any) -> Op:
+        return cls(name, tuple(args), tuple(sorted(kwargs.items())))
+
+    @property
+    def is_write(self) -> bool:
+        return self.name in WRITE_COMMANDS
+
+    def keys(self) -> tuple | None:
+        """The keys this op touches; None when it touches the whole keyspace."""
+        if self.name in WHOLE_KEYSPACE:
+            return None
+        if self.name in HARNESS_OPS:
+            return ()
+        if self.name == "delete":
+            return tuple(self.args)
+        return (self.args[0],)
+
+    def apply_to(self, target: Any) -> Any:
+        """Call the method this op names on `target` (a Store, or anything shaped like one)."""
+        return getattr(target, self.name)(*self.args, **dict(self.kwargs))
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
+        return f"{self.name}({', '.join(parts)})"
