@@ -1,0 +1,442 @@
+"""The linearizability checker: hand-written histories, pending calls, partitions, and
+properties against histories generated from the spec and against a brute-force checker."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from itertools import combinations, permutations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from models.linearizability import (
+    WRONGTYPE,
+    Call,
+    KVSpec,
+    check_history,
+    error_result,
+)
+from models.ops import Op
+
+SPEC = KVSpec()
+
+
+def call(name, *args, at, returns=None, client=0):
+    """A call of `name(*args)` over the interval `at` = (invoke, ret); ret None = pending."""
+    invoke, ret = at
+    return Call(client, Op.of(name, *args), invoke, ret, returns)
+
+
+def linearizable(*calls, spec=SPEC):
+    return check_history(list(calls), spec).ok
+
+
+# --- histories that are linearizable --------------------------------------------------------
+
+
+def test_sequential_history_is_linearizable():
+    assert linearizable(
+        call("set", "k", b"1", at=(0, 1)),
+        call("get", "k", at=(2, 3), returns=b"1"),
+        call("rpush", "q", b"a", b"b", at=(4, 5), returns=2),
+        call("lrange", "q", 0, -1, at=(6, 7), returns=[b"a", b"b"]),
+        call("get", "q", at=(8, 9), returns=WRONGTYPE),
+        call("delete", "k", "q", at=(10, 11), returns=2),
+        call("exists", "k", at=(12, 13), returns=False),
+    )
+
+
+@pytest.mark.parametrize("seen", [b"a", b"b"])
+def test_read_after_overlapping_writes_may_see_either(seen):
+    assert linearizable(
+        call("set", "k", b"a", at=(0, 2), client=1),
+        call("set", "k", b"b", at=(1, 3), client=2),
+        call("get", "k", at=(4, 5), returns=seen, client=3),
+        call("get", "k", at=(6, 7), returns=seen, client=1),
+    )
+
+
+@pytest.mark.parametrize("seen", [b"old", b"new"])
+def test_read_overlapping_a_write_may_see_old_or_new(seen):
+    assert linearizable(
+        call("set", "k", b"old", at=(0, 1), client=1),
+        call("set", "k", b"new", at=(2, 6), client=1),
+        call("get", "k", at=(3, 4), returns=seen, client=2),
+    )
+
+
+def test_touching_intervals_count_as_concurrent():
+    # The read was invoked at the instant the write returned: either order is allowed.
+    assert linearizable(
+        call("set", "k", b"1", at=(0, 1)),
+        call("get", "k", at=(1, 2), returns=None),
+    )
+
+
+def test_failed_wrongtype_write_changes_nothing():
+    assert linearizable(
+        call("set", "k", b"s", at=(0, 1)),
+        call("rpush", "k", b"x", at=(2, 3), returns=WRONGTYPE),
+        call("hset", "k", {"f": b"v"}, at=(4, 5), returns=error_result("WrongTypeError")),
+        call("get", "k", at=(6, 7), returns=b"s"),
+    )
+
+
+# --- histories that are not -----------------------------------------------------------------
+
+
+def test_stale_read_after_completed_write_is_rejected():
+    assert not linearizable(
+        call("set", "k", b"old", at=(0, 1)),
+        call("set", "k", b"new", at=(2, 3)),
+        call("get", "k", at=(4, 5), returns=b"old"),
+    )
+
+
+def test_lost_rpush_is_rejected():
+    assert not linearizable(
+        call("rpush", "q", b"a", at=(0, 2), returns=1, client=1),
+        call("rpush", "q", b"b", at=(1, 3), returns=2, client=2),
+        call("lrange", "q", 0, -1, at=(4, 5), returns=[b"b"], client=3),
+    )
+
+
+def test_lost_hset_is_rejected():
+    assert not linearizable(
+        call("hset", "h", {"f": b"1"}, at=(0, 2), returns=1, client=1),
+        call("hset", "h", {"g": b"2"}, at=(1, 3), returns=1, client=2),
+        call("hgetall", "h", at=(4, 5), returns={"g": b"2"}, client=3),
+    )
+
+
+def test_two_concurrent_rpush_cannot_both_see_length_one():
+    assert not linearizable(
+        call("rpush", "q", b"a", at=(0, 2), returns=1, client=1),
+        call("rpush", "q", b"b", at=(1, 3), returns=1, client=2),
+    )
+
+
+def test_read_of_a_value_never_written_is_rejected():
+    assert not linearizable(
+        call("set", "k", b"1", at=(0, 2), client=1),
+        call("get", "k", at=(1, 3), returns=b"ghost", client=2),
+    )
+
+
+def test_reads_seeing_new_then_old_in_real_time_order_are_rejected():
+    # Each read alone overlaps the write; together they put its effect before and after.
+    assert not linearizable(
+        call("set", "k", b"old", at=(0, 1), client=1),
+        call("set", "k", b"new", at=(2, 10), client=1),
+        call("get", "k", at=(3, 4), returns=b"new", client=2),
+        call("get", "k", at=(5, 6), returns=b"old", client=2),
+    )
+
+
+def test_multi_key_delete_seen_partially_is_rejected():
+    assert not linearizable(
+        call("set", "a", b"1", at=(0, 1)),
+        call("set", "b", b"1", at=(0, 1)),
+        call("delete", "a", "b", at=(2, 3), returns=2),
+        call("get", "a", at=(4, 5), returns=None),
+        call("get", "b", at=(4, 5), returns=b"1"),
+    )
+
+
+def test_multi_key_delete_is_atomic_across_keys():
+    # Per key each read is fine; only the merged partition sees that `a` was seen deleted
+    # before `b` was seen still present.
+    assert not linearizable(
+        call("set", "a", b"1", at=(0, 1), client=1),
+        call("set", "b", b"1", at=(0, 1), client=2),
+        call("delete", "a", "b", at=(2, 10), returns=2, client=1),
+        call("get", "a", at=(3, 4), returns=None, client=2),
+        call("get", "b", at=(5, 6), returns=b"1", client=2),
+    )
+
+
+# --- pending calls --------------------------------------------------------------------------
+
+
+def test_pending_write_whose_effect_is_seen_is_linearizable():
+    assert linearizable(
+        call("set", "k", b"1", at=(0, None), client=1),
+        call("get", "k", at=(1, 2), returns=b"1", client=2),
+    )
+
+
+def test_pending_write_never_seen_is_linearizable():
+    assert linearizable(
+        call("set", "k", b"1", at=(0, None), client=1),
+        call("get", "k", at=(1, 2), returns=None, client=2),
+        call("get", "k", at=(3, 4), returns=None, client=2),
+    )
+
+
+def test_pending_write_may_take_effect_after_later_completed_writes():
+    # Only order: set 1, set 2, the pending set 1, get. The search first tries the pending
+    # write early and reaches the same (completed calls, state) pair with it placed, so the
+    # memo must tell the two apart.
+    assert linearizable(
+        call("set", "k", b"1", at=(0, None), client=1),
+        call("set", "k", b"1", at=(0, 1), client=2),
+        call("set", "k", b"2", at=(2, 3), client=2),
+        call("get", "k", at=(4, 5), returns=b"1", client=3),
+    )
+
+
+def test_pending_write_cannot_take_effect_before_its_invoke():
+    assert not linearizable(
+        call("get", "k", at=(0, 1), returns=b"1", client=2),
+        call("set", "k", b"1", at=(2, None), client=1),
+    )
+
+
+def test_pending_write_seen_then_unseen_is_rejected():
+    assert not linearizable(
+        call("set", "k", b"1", at=(0, None), client=1),
+        call("get", "k", at=(1, 2), returns=b"1", client=2),
+        call("get", "k", at=(3, 4), returns=None, client=2),
+    )
+
+
+def test_only_pending_calls_is_linearizable():
+    result = check_history([call("rpush", "q", b"x", at=(0, None))], SPEC)
+    assert result.ok and result.checked_calls == 1
+
+
+# --- partitions, results and errors ---------------------------------------------------------
+
+
+def test_single_key_ops_partition_per_key():
+    history = [call("set", key, b"v", at=(0, 1)) for key in "abcd"]
+    result = check_history(history, SPEC)
+    assert result.ok and result.partitions == 4 and result.checked_calls == 4
+
+
+def test_multi_key_op_merges_its_keys_partitions():
+    history = [call("set", key, b"v", at=(0, 1)) for key in "abcd"]
+    history.append(call("delete", "a", "b", at=(2, 3), returns=2))
+    history.append(call("delete", "b", "c", at=(4, 5), returns=1))
+    assert check_history(history, SPEC).partitions == 2
+
+
+def test_whole_keyspace_op_forces_single_partition():
+    history = [call("set", key, b"v", at=(0, 1)) for key in "abcd"]
+    history.append(call("dbsize", at=(0.5, 3), returns=2))
+    result = check_history(history, SPEC)
+    assert result.ok and result.partitions == 1
+
+
+def test_keyless_harness_ops_are_not_checked():
+    history = [call("set", "k", b"v", at=(0, 1)), call("tick", 5, at=(1, 2)), call("snapshot", at=(2, 3), returns=7)]
+    result = check_history(history, SPEC)
+    assert result.ok and result.partitions == 1 and result.checked_calls == 1
+
+
+def test_counterexample_names_partition_and_offending_call():
+    stale = call("get", "k", at=(4, 5), returns=b"old", client=3)
+    result = check_history(
+        [call("set", "k", b"old", at=(0, 1)), call("set", "k", b"new", at=(2, 3)), stale], SPEC
+    )
+    assert not result.ok and not result.timed_out
+    text = result.counterexample
+    assert "'k'" in text and repr(stale.op) in text and "b'old'" in text
+    assert "2 of 3 calls" in text and "the spec returns b'new' here" in text
+
+
+def test_timeout_gives_up_instead_of_hanging():
+    # 18 overlapping writes then an impossible read: the memo alone still has ~2 million
+    # (placed set, last value) pairs to rule out.
+    history = [call("set", "k", b"%d" % i, at=(0, 10), client=i) for i in range(18)]
+    history.append(call("get", "k", at=(11, 12), returns=b"never"))
+    started = time.monotonic()
+    result = check_history(history, SPEC, timeout=0.2)
+    assert time.monotonic() - started < 2
+    assert result.timed_out and not result.ok and "timed out" in result.counterexample
+
+
+def test_call_returning_before_its_invoke_is_refused():
+    with pytest.raises(ValueError):
+        check_history([call("get", "k", at=(2, 1))], SPEC)
+
+
+def test_kvspec_refuses_ttl_and_unknown_commands():
+    with pytest.raises(ValueError):
+        SPEC.step(SPEC.init(), Op.of("set", "k", b"v", ttl=5))
+    with pytest.raises(ValueError):
+        SPEC.step(SPEC.init(), Op.of("expire", "k", 5))
+
+
+def test_kvspec_follows_the_command_contract():
+    spec = KVSpec(initial={"q": [b"a", b"b", b"c"], "h": {"f": b"1"}, "s": b"x"})
+    state = spec.init()
+    expectations = [
+        (Op.of("lrange", "q", -2, 100), [b"b", b"c"]),
+        (Op.of("lrange", "q", 2, 1), []),
+        (Op.of("lrange", "q", 5, 9), []),
+        (Op.of("lindex", "q", -1), b"c"),
+        (Op.of("hset", "h", {"f": b"2", "g": b"3"}), 1),
+        (Op.of("hdel", "h", "f", "f", "g"), 2),
+        (Op.of("type", "h"), None),  # a hash left empty is removed
+        (Op.of("delete", "s", "s", "nope"), 1),
+        (Op.of("llen", "q"), 3),
+        (Op.of("hget", "q", "f"), WRONGTYPE),
+        (Op.of("keys"), ["q"]),
+        (Op.of("flushall"), None),
+        (Op.of("dbsize"), 0),
+    ]
+    for op, expected in expectations:
+        state, result = spec.step(state, op)
+        assert result == expected, op
+    assert spec.restrict(KVSpec(initial={"a": b"1", "b": b"2"}).init(), frozenset({"b"})) == (
+        ("b", ("string", b"2")),
+    )
+
+
+# --- properties -----------------------------------------------------------------------------
+
+KEYS = ("a", "b", "c")
+
+
+@st.composite
+def ops(draw):
+    key = draw(st.sampled_from(KEYS))
+    value = draw(st.sampled_from((b"x", b"y", b"z")))
+    field = draw(st.sampled_from(("f", "g")))
+    return draw(
+        st.sampled_from(
+            (
+                Op.of("set", key, value),
+                Op.of("get", key),
+                Op.of("delete", key),
+                Op.of("delete", key, draw(st.sampled_from(KEYS))),
+                Op.of("exists", key),
+                Op.of("type", key),
+                Op.of("rpush", key, value),
+                Op.of("lrange", key, 0, -1),
+                Op.of("llen", key),
+                Op.of("hset", key, {field: value}),
+                Op.of("hget", key, field),
+                Op.of("hdel", key, field),
+                Op.of("hgetall", key),
+                Op.of("hlen", key),
+            )
+        )
+    )
+
+
+def run_sequentially(op_list, clients):
+    state, history = SPEC.init(), []
+    for index, (op, client) in enumerate(zip(op_list, clients)):
+        state, result = SPEC.step(state, op)
+        history.append(Call(client, op, 2 * index, 2 * index + 1, result))
+    return history
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(ops(), min_size=1, max_size=40), st.data())
+def test_sequential_run_of_the_spec_is_linearizable(op_list, data):
+    clients = data.draw(st.lists(st.integers(0, 7), min_size=len(op_list), max_size=len(op_list)))
+    assert check_history(run_sequentially(op_list, clients), SPEC).ok
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(ops(), min_size=1, max_size=40), st.data())
+def test_read_of_a_never_written_value_makes_sequential_run_not_linearizable(op_list, data):
+    op_list = op_list + [Op.of("get", data.draw(st.sampled_from(KEYS)))]
+    history = run_sequentially(op_list, [0] * len(op_list))
+    reads = [i for i, c in enumerate(history) if c.op.name == "get"]
+    victim = data.draw(st.sampled_from(reads))
+    history[victim] = dataclasses.replace(history[victim], result=b"never-written")
+    result = check_history(history, SPEC)
+    assert not result.ok
+    assert repr(history[victim].op) in result.counterexample
+
+
+def simulate_concurrently(rng, op_list, clients=4, pending_rate=0.1):
+    """Each call takes effect at a random instant inside its interval (or, if pending, maybe
+    never), so the history is linearizable by construction."""
+    plans, clocks = [], [0.0] * clients
+    for op in op_list:
+        client = rng.randrange(clients)
+        invoke = clocks[client] + rng.random()
+        ret = invoke + rng.random() * 3
+        clocks[client] = ret
+        pending = rng.random() < pending_rate
+        effect = rng.uniform(invoke, ret) if not pending or rng.random() < 0.5 else None
+        plans.append((effect, client, op, invoke, None if pending else ret))
+    results = {}
+    state = SPEC.init()
+    for index, plan in sorted(enumerate(plans), key=lambda item: item[1][0] or 0.0):
+        if plan[0] is not None:
+            state, results[index] = SPEC.step(state, plan[2])
+    return [
+        Call(client, op, invoke, ret, None if ret is None else results[index])
+        for index, (_, client, op, invoke, ret) in enumerate(plans)
+    ]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ops(), min_size=1, max_size=150), st.randoms(use_true_random=False))
+def test_concurrent_run_with_effects_inside_intervals_is_linearizable(op_list, rng):
+    history = simulate_concurrently(rng, op_list)
+    result = check_history(history, SPEC)
+    assert result.ok, result.counterexample
+
+
+def brute_force_linearizable(history, spec):
+    """Tries every order of every subset of the pending calls plus all completed ones."""
+    completed = [i for i, c in enumerate(history) if c.ret is not None]
+    pending = [i for i, c in enumerate(history) if c.ret is None]
+    for size in range(len(pending) + 1):
+        for chosen in combinations(pending, size):
+            for order in permutations(completed + list(chosen)):
+                if _fits(order, history, spec):
+                    return True
+    return False
+
+
+def _fits(order, history, spec):
+    for position, later in enumerate(order):
+        for earlier in order[:position]:
+            if history[later].ret is not None and history[later].ret < history[earlier].invoke:
+                return False
+    state = spec.init()
+    for index in order:
+        state, result = spec.step(state, history[index].op)
+        if history[index].ret is not None and result != history[index].result:
+            return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ops(), min_size=1, max_size=6), st.randoms(use_true_random=False), st.data())
+def test_checker_agrees_with_brute_force_on_small_histories(op_list, rng, data):
+    op_list = op_list + data.draw(st.sampled_from(([], [Op.of("dbsize")])))
+    history = simulate_concurrently(rng, op_list, clients=3, pending_rate=0.2)
+    completed = [i for i, c in enumerate(history) if c.ret is not None]
+    if completed and data.draw(st.booleans()):
+        victim = data.draw(st.sampled_from(completed))
+        wrong = data.draw(st.sampled_from((None, b"x", b"y", 0, 1, 2, True, False, [b"x"], WRONGTYPE)))
+        history[victim] = dataclasses.replace(history[victim], result=wrong)
+    assert check_history(history, SPEC).ok == brute_force_linearizable(history, SPEC)
+
+
+def test_thousands_of_overlapping_calls_on_few_keys_check_quickly():
+    rng = random.Random(7)
+    op_list = []
+    for serial in range(3000):
+        key = f"k{rng.randrange(3)}"
+        op_list.append(rng.choice((
+            Op.of("set", key, b"%d" % serial), Op.of("get", key),
+            Op.of("rpush", f"q{key}", b"%d" % serial), Op.of("llen", f"q{key}"),
+        )))
+    history = simulate_concurrently(rng, op_list, clients=8, pending_rate=0.01)
+    started = time.monotonic()
+    result = check_history(history, SPEC)
+    assert result.ok, result.counterexample
+    assert time.monotonic() - started < 5
