@@ -27,9 +27,16 @@ def _reject_constant(name: str) -> None:
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+def _unique_names(pairs: list) -> dict:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        raise LineError("a JSON object names a field twice")
+    return mapping
+
+
 # The scanner alone (no whitespace skipping): bodies are written compactly, and recovery's
 # speed is mostly this call.
-_scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_reject_constant))
+_scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_names))
 
 
 def _loads(text: str) -> object:
@@ -88,7 +95,12 @@ def _bytes(value: object) -> bytes:
 def _time(value: object) -> float | int | None:
     if value is None:
         return None
-    _want(type(value) in (int, float) and math.isfinite(value), "expire_at is not a finite number")  # type: ignore[arg-type]
+    _want(type(value) in (int, float), "expire_at is not a number")
+    try:
+        finite = math.isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:  # an integer no float can hold
+        finite = False
+    _want(finite, "expire_at is not a finite number")
     return value  # type: ignore[return-value]
 
 

@@ -45,6 +45,7 @@ def parse_name(name: str) -> tuple[str, int, bool] | None:
     match = _NAME.fullmatch(name)
     if match is None:
         return None
-    if match.group(1):
-        return "wal", int(match.group(2)), False
-    return "snapshot", int(match.group(4)), match.group(5) is not None
+    kind, lsn = ("wal", int(match.group(2))) if match.group(1) else ("snapshot", int(match.group(4)))
+    if lsn == 0:
+        return None  # LSNs start at 1: no file is ever named for LSN 0
+    return kind, lsn, match.group(5) is not None

@@ -120,8 +120,10 @@ def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
 
 def _describe_header(data: bytes, first_lsn: int) -> tuple[str, bool]:
     """(why the header is unreadable, whether that is fatal rather than a crash's leftover)."""
-    if wal_header(first_lsn).startswith(data):
-        # A crash between creating the segment and writing its header: nothing was in it yet.
+    if wal_header(first_lsn).startswith(data.rstrip(b"\0")):
+        # A crash while the segment was being created: its header (possibly zero-filled, when
+        # the file's size reached the disk before its data) was never fsynced, so no record
+        # was ever written after it.
         return "torn header: the segment was created but never written", False
     parts = data.split(b"\n", 1)[0].decode("ascii", "replace").split(" ")
     if parts[0] != WAL_MAGIC:
