@@ -1,0 +1,390 @@
+"""The independent format reader: state = newest snapshot + replay of the WAL after it.
+
+Written again from docs/FORMAT.md alone (the design's invariant "memory state == snapshot +
+WAL replay" as code), so it can judge the engine's own recovery. It follows FORMAT.md
+"Recovery" for what to read, skip, stop at and refuse, but it never changes anything: it
+reports where replay stopped instead of truncating, and ignores files recovery would delete.
+
+Guarantees: `read_files` never raises on any content; a damaged directory gives a reading
+with `stop` (crash damage: replay ended early) or `refused` (recovery must not open it).
+Parsing is strict: a line that does not match the page exactly is a bad line.
+
+This module must never import from engine/: it is the independent second opinion.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models.opmodel import is_expired
+
+# Constants of docs/FORMAT.md, version 1.
+LOCK_NAME = "LOCK"
+WAL_MAGIC = b"REDISLITE-WAL"
+SNAPSHOT_MAGIC = b"REDISLITE-SNAPSHOT"
+VERSION = b"1"
+OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall")
+
+_FILE_NAME = re.compile(r"wal-([0-9]{20})\.log|snapshot-([0-9]{20})\.snap(\.tmp)?")
+_FRAMED_LINE = re.compile(rb"([0-9a-f]{8}) ([^\n]*)")  # <crc> <body>, newline excluded
+_END_LINE = re.compile(rb"END (0|[1-9][0-9]*) ([0-9a-f]{8})")
+_DIGITS = re.compile(rb"[0-9]+")
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where replay stopped before the end of the log, and why (crash damage, not refusal)."""
+
+    file: str  # basename
+    offset: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class FormatReading:
+    """What a recovery following FORMAT.md would find. When `refused` is set, the rest is
+    whatever was read before the refusal and must not be trusted."""
+
+    entries: dict  # key -> (kind, value, expire_at), expired keys included
+    snapshot_lsn: int  # 0 without a snapshot
+    last_lsn: int  # LSN of the last record applied, else snapshot_lsn
+    records_applied: int
+    stop: Stop | None  # None when the log ended cleanly
+    refused: str | None
+
+    def view(self, now: float) -> dict:
+        """The logical state at `now`, shaped like ``Store.dump()``: live keys, fresh copies."""
+        return {key: (kind, _copy(value), expire_at)
+                for key, (kind, value, expire_at) in self.entries.items()
+                if not is_expired(expire_at, now)}
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+
+
+def _short(thing: Any, limit: int = 60) -> str:
+    text = repr(thing)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class _BadLine(Exception):
+    """A line (or header) that is not exactly as specified; the message is the reason."""
+
+
+class _Refusal(Exception):
+    """Recovery must refuse to open the directory; the message says where and why."""
+
+
+# --- lines and JSON ---------------------------------------------------------------------------
+
+def _framed_body(data: bytes, start: int) -> tuple[bytes, int]:
+    """The body of the `<crc> <body>\\n` line at `start`, and the offset after its newline."""
+    newline = data.find(b"\n", start)
+    if newline < 0:  # a crash cut the last append short: a torn tail, not corruption
+        raise _BadLine("torn line (no final newline)")
+    match = _FRAMED_LINE.fullmatch(data, start, newline)
+    if match is None:
+        raise _BadLine("line is not '<8 lowercase hex> <body>'")
+    body = match.group(2)
+    if int(match.group(1), 16) != zlib.crc32(body):
+        raise _BadLine("checksum mismatch")
+    return body, newline + 1
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict:
+    obj = {}
+    for name, value in pairs:
+        if name in obj:
+            raise ValueError(f"duplicate name {_short(name)}")
+        obj[name] = value
+    return obj
+
+
+def _json_array(raw: bytes) -> list:
+    # The array is the whole rest of the body: nothing (not even whitespace) around it.
+    if not (raw.startswith(b"[") and raw.endswith(b"]")):
+        raise _BadLine("not a JSON array")
+    try:
+        parsed = json.loads(raw.decode("utf-8"), parse_constant=_no_constants,
+                            object_pairs_hook=_unique_names)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise _BadLine(f"bad JSON: {error}") from None
+    if type(parsed) is not list:
+        raise _BadLine("not a JSON array")
+    return parsed
+
+
+def _key(thing: Any) -> str:
+    """A key or hash field: a JSON string without lone surrogates."""
+    if type(thing) is not str:
+        raise _BadLine(f"key or field {_short(thing)} is not a string")
+    try:
+        thing.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _BadLine(f"key or field {_short(thing)} has a lone surrogate") from None
+    return thing
+
+
+def _value(thing: Any) -> bytes:
+    """A value: a JSON string of characters U+0000..U+00FF, one per byte."""
+    if type(thing) is not str:
+        raise _BadLine(f"value {_short(thing)} is not a string")
+    try:
+        return thing.encode("latin-1")
+    except UnicodeEncodeError:
+        raise _BadLine(f"value {_short(thing)} has a character above U+00FF") from None
+
+
+def _time(thing: Any, nullable: bool) -> float | int | None:
+    if thing is None and nullable:
+        return None
+    if type(thing) not in (int, float):  # bool is excluded: type(True) is bool
+        raise _BadLine(f"time {_short(thing)} is not a number")
+    try:
+        finite = math.isfinite(float(thing))  # a huge literal parses as inf or a huge int
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise _BadLine(f"time {_short(thing)} is not finite")
+    return thing
+
+
+def _flag(thing: Any) -> bool:
+    if type(thing) is not bool:
+        raise _BadLine(f"flag {_short(thing)} is not true or false")
+    return thing
+
+
+def _non_empty(thing: Any, container: type) -> Any:
+    if type(thing) is not container or not thing:
+        raise _BadLine(f"{_short(thing)} is not a non-empty {container.__name__}")
+    return thing
+
+
+def _values(thing: Any) -> list[bytes]:
+    return [_value(item) for item in _non_empty(thing, list)]
+
+
+def _fields(thing: Any) -> dict[str, bytes]:
+    return {_key(name): _value(item) for name, item in _non_empty(thing, dict).items()}
+
+
+# --- WAL records ------------------------------------------------------------------------------
+
+# op -> (argument count, or None for "one or more"; decoder of the arguments into operands)
+_LAYOUTS = {
+    "set": (3, lambda a: (_key(a[0]), _value(a[1]), _time(a[2], nullable=True))),
+    "del": (None, lambda a: tuple(_key(k) for k in a)),
+    "rpush": (3, lambda a: (_key(a[0]), _flag(a[1]), _values(a[2]))),
+    "hset": (3, lambda a: (_key(a[0]), _flag(a[1]), _fields(a[2]))),
+    "hdel": (2, lambda a: (_key(a[0]), [_key(f) for f in _non_empty(a[1], list)])),
+    "expire": (2, lambda a: (_key(a[0]), _time(a[1], nullable=False))),
+    "persist": (1, lambda a: (_key(a[0]),)),
+    "flushall": (0, lambda a: ()),
+}
+
+
+def _record(body: bytes) -> tuple[int, str, tuple]:
+    """(lsn, op, operands) of a record body `<lsn> <op> <args>`; _BadLine if not exactly so."""
+    parts = body.split(b" ", 2)
+    if len(parts) != 3 or not _DIGITS.fullmatch(parts[0]):
+        raise _BadLine("record body is not '<lsn> <op> <args>'")
+    lsn, op = int(parts[0]), parts[1].decode("latin-1")
+    if op not in OPS:
+        raise _BadLine(f"unknown op {_short(op)}")
+    args = _json_array(parts[2])
+    count, decode = _LAYOUTS[op]
+    if (len(args) != count) if count is not None else not args:
+        raise _BadLine(f"{op} arguments {_short(args)} are not of its layout")
+    return lsn, op, decode(args)
+
+
+def _apply(entries: dict, op: str, operands: tuple) -> None:
+    """Apply one record exactly as FORMAT.md's table says; _Refusal if it contradicts the state.
+    "Existing" ignores TTLs: the writer already resolved expiry when it logged the record."""
+    def existing(key: str, kind: str | None = None) -> tuple:
+        entry = entries.get(key)
+        if entry is None or (kind is not None and entry[0] != kind):
+            raise _Refusal(f"{op} needs an existing {kind or 'key'} at {_short(key)}")
+        return entry
+
+    if op == "set":
+        key, value, expire_at = operands
+        entries[key] = ("string", value, expire_at)
+    elif op == "del":
+        for key in operands:  # one after the other: a key named twice is missing the second time
+            existing(key)
+            del entries[key]
+    elif op in ("rpush", "hset"):
+        key, new, items = operands
+        kind = "list" if op == "rpush" else "hash"
+        if new:
+            entries[key] = (kind, items, None)
+        elif kind == "list":
+            existing(key, kind)[1].extend(items)
+        else:
+            existing(key, kind)[1].update(items)
+    elif op == "hdel":
+        key, fields = operands
+        mapping = existing(key, "hash")[1]
+        for name in fields:
+            if name not in mapping:
+                raise _Refusal(f"hdel needs an existing field {_short(name)} in {_short(key)}")
+            del mapping[name]
+        if not mapping:
+            del entries[key]
+    elif op in ("expire", "persist"):
+        key = operands[0]
+        kind, value, _ = existing(key)
+        entries[key] = (kind, value, operands[1] if op == "expire" else None)
+    else:
+        assert op == "flushall"
+        entries.clear()
+
+
+# --- snapshots --------------------------------------------------------------------------------
+
+def _snapshot_entry(body: bytes) -> tuple[str, tuple]:
+    entry = _json_array(body)
+    if len(entry) != 4:
+        raise _BadLine("entry is not [key, kind, value, expire_at]")
+    key, kind, value, expire_at = entry
+    decode = {"string": _value, "list": _values, "hash": _fields}.get(kind) if type(kind) is str else None
+    if decode is None:
+        raise _BadLine(f"unknown kind {_short(kind)}")
+    return _key(key), (kind, decode(value), _time(expire_at, nullable=True))
+
+
+def _read_snapshot(name: str, data: bytes, lsn: int) -> dict:
+    """The entries of a snapshot file; _Refusal naming file and offset unless wholly valid."""
+    header = SNAPSHOT_MAGIC + b" " + VERSION + b" " + str(lsn).encode() + b"\n"
+    if not data.startswith(header):
+        raise _Refusal(f"{name} at offset 0: bad snapshot header")
+    entries, position = {}, len(header)
+    while not data.startswith(b"END ", position):
+        try:
+            body, after = _framed_body(data, position)
+            key, entry = _snapshot_entry(body)
+        except _BadLine as error:
+            raise _Refusal(f"{name} at offset {position}: bad snapshot entry: {error}") from None
+        if key in entries:
+            raise _Refusal(f"{name} at offset {position}: key {_short(key)} appears twice")
+        entries[key], position = entry, after
+    match = _END_LINE.fullmatch(data, position, len(data) - 1)
+    if not data.endswith(b"\n") or match is None:
+        raise _Refusal(f"{name} at offset {position}: END line is not 'END <count> <filecrc>' ending the file")
+    if int(match.group(1)) != len(entries):
+        raise _Refusal(f"{name} at offset {position}: END counts {match.group(1).decode()} entries, file has {len(entries)}")
+    if int(match.group(2), 16) != zlib.crc32(data[:position]):
+        raise _Refusal(f"{name} at offset {position}: file checksum mismatch")
+    return entries
+
+
+# --- recovery ---------------------------------------------------------------------------------
+
+class _Reader:
+    """The reading in progress; `result()` freezes it into a FormatReading."""
+
+    def __init__(self) -> None:
+        self.entries: dict = {}
+        self.snapshot_lsn = self.last_lsn = self.records_applied = 0
+        self.stop: Stop | None = None
+
+    def result(self, refused: str | None = None) -> FormatReading:
+        return FormatReading(self.entries, self.snapshot_lsn, self.last_lsn,
+                             self.records_applied, self.stop, refused)
+
+    def replay_segment(self, name: str, data: bytes, first_lsn: int, expected: int) -> int | None:
+        """Apply the records of one segment; the LSN expected next, or None after a stop."""
+        header = WAL_MAGIC + b" " + VERSION + b" " + str(first_lsn).encode() + b"\n"
+        if not data.startswith(header):
+            # A crash interrupted the segment's creation: a torn tail. The zeros appear when
+            # the file's new size reached the disk before its data.
+            if header.startswith(data.rstrip(b"\0")):
+                self.stop = Stop(name, 0, "torn header")
+                return None
+            raise _Refusal(f"{name} at offset 0: bad header (magic, version or LSN)")
+        # Checked after the header, so a foreign file refuses even where the log has a gap.
+        if first_lsn != expected:  # a gap (or overlap) between segments ends the log
+            self.stop = Stop(name, 0, f"segment starts at LSN {first_lsn}, {expected} was expected")
+            return None
+        expected, position = first_lsn, len(header)
+        while position < len(data):
+            try:
+                body, after = _framed_body(data, position)
+                lsn, op, operands = _record(body)
+                if lsn != expected:
+                    raise _BadLine(f"LSN {lsn} where {expected} was expected")
+            except _BadLine as error:
+                self.stop = Stop(name, position, str(error))
+                return None
+            if lsn > self.snapshot_lsn:  # records <= S are in the snapshot already
+                try:
+                    _apply(self.entries, op, operands)
+                except _Refusal as error:
+                    raise _Refusal(f"{name} at offset {position}: LSN {lsn}: {error}") from None
+                self.last_lsn, self.records_applied = lsn, self.records_applied + 1
+            expected, position = lsn + 1, after
+        return expected
+
+
+def read_files(files: Mapping[str, bytes]) -> FormatReading:
+    """Read a data directory given as file name -> content (LOCK, if present, is ignored)."""
+    reader = _Reader()
+    segments, snapshots = {}, {}
+    for name in sorted(files):
+        match = _FILE_NAME.fullmatch(name)
+        if name == LOCK_NAME or (match and match.group(3)):  # a .snap.tmp is never read
+            continue
+        if match is None or int(match.group(1) or match.group(2)) == 0:  # LSNs start at 1
+            return reader.result(f"unknown file {name!r}")
+        if match.group(1):
+            segments[int(match.group(1))] = name
+        else:
+            snapshots[int(match.group(2))] = name
+    try:
+        if snapshots:  # only the newest counts: the segments it covered may be gone
+            reader.snapshot_lsn = reader.last_lsn = max(snapshots)
+            name = snapshots[reader.snapshot_lsn]
+            reader.entries = _read_snapshot(name, bytes(files[name]), reader.snapshot_lsn)
+        first_lsns = sorted(segments)
+        # A segment whose successor starts at or before S + 1 holds only covered records.
+        while len(first_lsns) > 1 and first_lsns[1] <= reader.snapshot_lsn + 1:
+            first_lsns.pop(0)
+        if first_lsns and first_lsns[0] > reader.snapshot_lsn + 1:
+            return reader.result(f"records {reader.snapshot_lsn + 1}..{first_lsns[0] - 1} are missing: "
+                                 f"the first segment is {segments[first_lsns[0]]}")
+        expected = first_lsns[0] if first_lsns else None
+        for first_lsn in first_lsns:
+            name = segments[first_lsn]
+            expected = reader.replay_segment(name, bytes(files[name]), first_lsn, expected)
+            if expected is None:
+                break
+    except _Refusal as error:
+        return reader.result(str(error))
+    return reader.result()
+
+
+def read_directory(path: str | os.PathLike) -> FormatReading:
+    """Read the data directory at `path` (skipping LOCK) without changing anything in it."""
+    files = {}
+    for entry in Path(path).iterdir():
+        if entry.name == LOCK_NAME:
+            continue
+        if not entry.is_file():
+            return FormatReading({}, 0, 0, 0, None, f"unknown file {entry.name!r} (not a regular file)")
+        files[entry.name] = entry.read_bytes()
+    return read_files(files)
