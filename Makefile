@@ -17,7 +17,8 @@ test: $(STAMP)
 	$(PY) -m pytest -n auto
 
 bench: $(STAMP)
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench_engine
+	$(PY) -m tests.bench_linearizability
 
 lint: $(STAMP)
 	$(PY) -m compileall -q engine faultinject models tests

@@ -14,9 +14,10 @@ Results are compared with ``==``, so the recorder and the spec speak one represe
   `WRONGTYPE` is ``("error", "WrongTypeError")``. A call that met an I/O error may or may not
   have taken effect: record it as pending (``ret=None``), not as an error.
 
-Spec states must be hashable immutable values that compare equal when equivalent: `step`
-returns a new state and never mutates its argument, and the memo is a set of
-(linearized calls, state) pairs. A spec may also offer ``restrict(state, keys)`` to cut its
+The spec for the store is `OpModelSpec`, the op model of models/opmodel.py behind a hashable
+state. Any spec's states must be hashable immutable values that compare equal when
+equivalent: `step` returns a new state and never mutates its argument, and the memo is a set
+of (linearized calls, state) pairs. A spec may also offer ``restrict(state, keys)`` to cut its
 initial state down to one partition's keys (fewer bytes to hash per step).
 
 The search, per partition. The calls become a doubly linked list of call and return entries
@@ -33,22 +34,22 @@ after everything"). The stack is explicit, so there is no recursion limit.
 
 Partitioning is sound by Herlihy & Wing's locality: a history is linearizable iff each
 object's sub-history is. For these commands a key is an object (an op's result and effect
-depend only on the keys it names). An op naming several keys (delete) is one indivisible
-event on all of them, so their keys merge into one object (union-find); a whole-keyspace op
-(keys, dbsize, flushall, dump) makes the whole store one object. Keyless harness ops (tick,
-snapshot, ``delete()``) touch no key and are not checked.
+depend only on the keys it names; UTF-8 bytes name the same key as their str). An op naming
+several keys (delete) is one indivisible event on all of them, so their keys merge into one
+object (union-find); a whole-keyspace op (keys, dbsize, flushall, dump) makes the whole store
+one object. Keyless harness ops (tick, snapshot, ``delete()``) touch no key and are not checked.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from bisect import bisect_left
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any, Hashable, Mapping, Protocol, Sequence
 
-from models.ops import WRITE_COMMANDS, Op
+from models import opmodel
+from models.opmodel import Refusal
+from models.ops import Op
 
 WRONGTYPE = ("error", "WrongTypeError")
 # How many loop turns between two looks at the clock when a timeout is set.
@@ -150,13 +151,14 @@ def _partition(history: Sequence[Call]) -> list[tuple[tuple | None, list[Call]]]
     keyed: list[tuple[Call, Any]] = []
     whole_keyspace = False
     for call in history:
-        keys = call.op.keys()
-        if keys is None:
+        named = call.op.keys()
+        if named is None:
             whole_keyspace = True
             keyed.append((call, None))
             continue
-        if not keys:
+        if not named:
             continue
+        keys = [key_object(key) for key in named]  # b"k" and "k" are one object
         for key in keys:
             parent.setdefault(key, key)
         first = find(keys[0])
@@ -314,115 +316,36 @@ def _describe_keys(keys) -> str:
     return f"partition keys {shown}{more}"
 
 
-# --- KVSpec: the TTL-free commands of docs/COMMANDS.md -------------------------------------
+# --- OpModelSpec: models/opmodel.py behind a hashable state ---------------------------------
+
+_NOW = 0.0  # histories are TTL-free, so the model's clock never has to move
+_TTL_COMMANDS = frozenset({"expire", "expire_at", "persist", "ttl"})
+_THAW = {"string": bytes, "list": list, "hash": dict}
+_FREEZE = {"string": bytes, "list": tuple, "hash": lambda fields: tuple(sorted(fields.items()))}
 
 
-class _WrongType(Exception):
-    pass
+def key_object(key: Any) -> Any:
+    """The key an argument names: UTF-8 bytes name the same key as their str (COMMANDS.md)."""
+    try:
+        return key.decode("utf-8") if isinstance(key, bytes) else key
+    except UnicodeDecodeError:
+        return key  # refused by every command, so it shares no state with any key
 
 
-def _value(data: dict, key, kind: str, empty):
-    entry = data.get(key)
-    if entry is None:
-        return empty
-    if entry[0] != kind:
-        raise _WrongType
-    return entry[1]
+class OpModelSpec:
+    """The op model as a `SequentialSpec`, so command semantics have one source of truth.
 
-
-def _set(data, key, value):
-    data[key] = ("string", bytes(value))
-
-
-def _delete(data, *keys):
-    return sum(data.pop(key, None) is not None for key in set(keys))
-
-
-def _rpush(data, key, *values):
-    items = _value(data, key, "list", ()) + tuple(bytes(value) for value in values)
-    data[key] = ("list", items)
-    return len(items)
-
-
-def _lrange(data, key, start, stop):
-    items = _value(data, key, "list", ())
-    length = len(items)
-    start = max(start + length if start < 0 else start, 0)
-    stop = min(stop + length if stop < 0 else stop, length - 1)
-    return [] if start > stop or start >= length else list(items[start : stop + 1])
-
-
-def _lindex(data, key, index):
-    items = _value(data, key, "list", ())
-    index = index + len(items) if index < 0 else index
-    return items[index] if 0 <= index < len(items) else None
-
-
-def _hset(data, key, mapping):
-    fields = dict(_value(data, key, "hash", ()))
-    added = sum(field not in fields for field in mapping)
-    fields.update((field, bytes(value)) for field, value in mapping.items())
-    data[key] = ("hash", tuple(sorted(fields.items())))
-    return added
-
-
-def _hdel(data, key, *names):
-    fields = dict(_value(data, key, "hash", ()))
-    removed = sum(fields.pop(name, None) is not None for name in set(names))
-    if fields:
-        data[key] = ("hash", tuple(sorted(fields.items())))
-    else:  # a hash left empty is removed
-        data.pop(key, None)
-    return removed
-
-
-def _flushall(data):
-    data.clear()
-
-
-_KV_COMMANDS = {
-    "set": _set,
-    "get": lambda data, key: _value(data, key, "string", None),
-    "delete": _delete,
-    "exists": lambda data, key: key in data,
-    "type": lambda data, key: data[key][0] if key in data else None,
-    "rpush": _rpush,
-    "lrange": _lrange,
-    "llen": lambda data, key: len(_value(data, key, "list", ())),
-    "lindex": _lindex,
-    "hset": _hset,
-    "hget": lambda data, key, field: dict(_value(data, key, "hash", ())).get(field),
-    "hdel": _hdel,
-    "hgetall": lambda data, key: dict(_value(data, key, "hash", ())),
-    "hlen": lambda data, key: len(_value(data, key, "hash", ())),
-    "hexists": lambda data, key, field: field in dict(_value(data, key, "hash", ())),
-    "keys": lambda data: sorted(data),
-    "dbsize": len,
-    "flushall": _flushall,
-}
-
-
-class KVSpec:
-    """The TTL-free store commands over an immutable state, for concurrent histories.
-
-    A state is a tuple of ``(key, (kind, value))`` sorted by key (keys are ``str``, so they
-    sort); the value is ``bytes`` for a string, a tuple of bytes for a list, a sorted tuple of
-    ``(field, bytes)`` for a hash.
-    Arguments are assumed valid (argument errors are the sequential checker's business). TTL
-    options and commands outside this subset raise ValueError rather than guess.
-    `initial` maps keys to bytes, a list of bytes or a dict of field to bytes.
+    A state is the model's state dict as a tuple of ``(key, kind, value, expire_at)`` sorted
+    by key, lists as tuples and hashes as sorted tuples of items. Results are the model's,
+    shaped as the engine's; a `Refusal` becomes ``("error", name)`` as `error_result` records
+    it. The clock is fixed, so TTL options and TTL commands raise ValueError, as unknown ops do.
+    `initial` is an op model state (the shape of ``Store.dump()``) without TTLs.
     """
 
-    def __init__(self, initial: Mapping[str, Any] | None = None):
-        data = {}
-        for key, value in (initial or {}).items():
-            if isinstance(value, Mapping):
-                data[key] = ("hash", tuple(sorted((f, bytes(v)) for f, v in value.items())))
-            elif isinstance(value, (list, tuple)):
-                data[key] = ("list", tuple(bytes(item) for item in value))
-            else:
-                data[key] = ("string", bytes(value))
-        self._initial = tuple(sorted(data.items()))
+    def __init__(self, initial: Mapping[str, tuple] | None = None):
+        if any(expire_at is not None for _, _, expire_at in (initial or {}).values()):
+            raise ValueError("OpModelSpec checks TTL-free histories; initial keys have TTLs")
+        self._initial = _freeze(initial or {})
 
     def init(self) -> tuple:
         return self._initial
@@ -431,39 +354,22 @@ class KVSpec:
         return tuple(item for item in state if item[0] in keys)
 
     def step(self, state: tuple, op: Op) -> tuple[tuple, object]:
-        command = _KV_COMMANDS.get(op.name)
-        if command is None or op.kwargs:
-            raise ValueError(f"KVSpec does not model {op!r}")
+        if op.name in _TTL_COMMANDS or op.kwargs and any(value is not None for _, value in op.kwargs):
+            raise ValueError(f"OpModelSpec keeps its clock fixed, so it does not model {op!r}")
         touched = op.keys()
-        # The command sees only the entries it names, so a step costs little in a partition
-        # of many keys; the whole-keyspace commands see everything.
-        if touched is None:
-            data = dict(state)
-        else:
-            data = {key: entry for key in touched if (entry := _entry(state, key)) is not None}
-        try:
-            result = command(data, *op.args)
-        except _WrongType:
-            return state, WRONGTYPE
-        if op.name not in WRITE_COMMANDS:
+        # The model looks only at the keys an op names, so only those are thawed and refrozen.
+        names = None if touched is None else {key_object(key) for key in touched}
+        before = {key: (kind, _THAW[kind](value), expire_at) for key, kind, value, expire_at in state
+                  if names is None or key in names}
+        after, result = opmodel.apply(before, op, _NOW)
+        if isinstance(result, Refusal):
+            result = error_result(result.error)
+        if after is before:  # a read, a refusal or a no-op write
             return state, result
-        if touched is None:
-            return tuple(sorted(data.items())), result
-        items = list(state)
-        for key in set(touched):
-            at = bisect_left(items, key, key=_ITEM_KEY)
-            present = at < len(items) and items[at][0] == key
-            if key in data:
-                items[at : at + present] = [(key, data[key])]
-            elif present:
-                del items[at]
-        return tuple(items), result
+        kept = () if names is None else tuple(item for item in state if item[0] not in names)
+        return tuple(sorted(kept + _freeze(after))), result
 
 
-_ITEM_KEY = itemgetter(0)
-
-
-def _entry(state: tuple, key):
-    """The (kind, value) of `key` in a sorted state, or None."""
-    at = bisect_left(state, key, key=_ITEM_KEY)
-    return state[at][1] if at < len(state) and state[at][0] == key else None
+def _freeze(state: Mapping[str, tuple]) -> tuple:
+    return tuple(sorted((key, kind, _FREEZE[kind](value), expire_at)
+                        for key, (kind, value, expire_at) in state.items()))

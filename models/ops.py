@@ -48,7 +48,7 @@ class Op:
             return ()
         if self.name == "delete":
             return tuple(self.args)
-        return (self.args[0],)
+        return self.args[:1]  # () for a call missing its key: it fails before touching any
 
     def apply_to(self, target: Any) -> Any:
         """Call the method this op names on `target` (a Store, or anything shaped like one)."""

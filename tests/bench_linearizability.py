@@ -2,9 +2,9 @@
 
 Histories are linearizable by construction: 8 simulated clients issue ops with random
 durations and think times; each op takes effect at a random instant inside its interval,
-against a plain mutable dict store written here (not KVSpec, so the bench also cross-checks
-the spec). A few calls never return (pending), half of them having taken effect. Some keys
-are hot, so calls on one key overlap often.
+against a plain mutable dict store written here (not the op model, so the bench also
+cross-checks it). A few calls never return (pending), half of them having taken effect. Some
+keys are hot, so calls on one key overlap often.
 
 Run: ``python -m tests.bench_linearizability`` or ``python tests/bench_linearizability.py``.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.linearizability import WRONGTYPE, Call, KVSpec, check_history  # noqa: E402
+from models.linearizability import WRONGTYPE, Call, OpModelSpec, check_history  # noqa: E402
 from models.ops import Op  # noqa: E402
 
 SIZES = ((1_000, 100), (10_000, 100), (100_000, 1_000))
@@ -143,7 +143,7 @@ def run(print=print) -> dict[int, float]:
     for calls, keys in SIZES:
         history = generate_history(calls, keys, seed=calls)
         started = time.perf_counter()
-        result = check_history(history, KVSpec())
+        result = check_history(history, OpModelSpec())
         seconds = time.perf_counter() - started
         if not result.ok:
             raise AssertionError(f"generated history judged not linearizable:\n{result.counterexample}")

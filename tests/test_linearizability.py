@@ -12,16 +12,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.errors import InvalidKeyError, InvalidValueError, WrongTypeError
+from models import opmodel
 from models.linearizability import (
     WRONGTYPE,
     Call,
-    KVSpec,
+    OpModelSpec,
     check_history,
     error_result,
 )
 from models.ops import Op
 
-SPEC = KVSpec()
+SPEC = OpModelSpec()
 
 
 def call(name, *args, at, returns=None, client=0):
@@ -264,15 +266,31 @@ def test_call_returning_before_its_invoke_is_refused():
         check_history([call("get", "k", at=(2, 1))], SPEC)
 
 
-def test_kvspec_refuses_ttl_and_unknown_commands():
-    with pytest.raises(ValueError):
-        SPEC.step(SPEC.init(), Op.of("set", "k", b"v", ttl=5))
-    with pytest.raises(ValueError):
-        SPEC.step(SPEC.init(), Op.of("expire", "k", 5))
+# --- the spec: the op model behind a hashable state -----------------------------------------
 
 
-def test_kvspec_follows_the_command_contract():
-    spec = KVSpec(initial={"q": [b"a", b"b", b"c"], "h": {"f": b"1"}, "s": b"x"})
+@pytest.mark.parametrize("op", [
+    Op.of("set", "k", b"v", ttl=5), Op.of("set", "k", b"v", expire_at=2e9), Op.of("expire", "k", 5),
+    Op.of("expire_at", "k", 2e9), Op.of("persist", "k"), Op.of("ttl", "k"), Op.of("frobnicate", "k"),
+])
+def test_spec_refuses_ops_a_fixed_clock_cannot_model(op):
+    with pytest.raises(ValueError):
+        SPEC.step(SPEC.init(), op)
+
+
+def test_spec_refuses_an_initial_state_with_ttls():
+    with pytest.raises(ValueError):
+        OpModelSpec({"k": ("string", b"v", 2e9)})
+
+
+def test_spec_accepts_ttl_options_given_as_none():
+    state, result = SPEC.step(SPEC.init(), Op.of("set", "k", b"v", ttl=None, expire_at=None))
+    assert result is None and state == (("k", "string", b"v", None),)
+
+
+def test_spec_follows_the_op_model():
+    spec = OpModelSpec({"q": ("list", [b"a", b"b", b"c"], None), "h": ("hash", {"f": b"1"}, None),
+                        "s": ("string", b"x", None)})
     state = spec.init()
     expectations = [
         (Op.of("lrange", "q", -2, 100), [b"b", b"c"]),
@@ -280,26 +298,58 @@ def test_kvspec_follows_the_command_contract():
         (Op.of("lrange", "q", 5, 9), []),
         (Op.of("lindex", "q", -1), b"c"),
         (Op.of("hset", "h", {"f": b"2", "g": b"3"}), 1),
+        (Op.of("hgetall", "h"), {"f": b"2", "g": b"3"}),
         (Op.of("hdel", "h", "f", "f", "g"), 2),
         (Op.of("type", "h"), None),  # a hash left empty is removed
         (Op.of("delete", "s", "s", "nope"), 1),
         (Op.of("llen", "q"), 3),
         (Op.of("hget", "q", "f"), WRONGTYPE),
         (Op.of("keys"), ["q"]),
+        (Op.of("dump"), {"q": ("list", [b"a", b"b", b"c"], None)}),
         (Op.of("flushall"), None),
         (Op.of("dbsize"), 0),
     ]
     for op, expected in expectations:
         state, result = spec.step(state, op)
-        assert result == expected, op
-    assert spec.restrict(KVSpec(initial={"a": b"1", "b": b"2"}).init(), frozenset({"b"})) == (
-        ("b", ("string", b"2")),
-    )
+        assert result == expected and type(result) is type(expected), op
+
+
+def test_spec_restricts_a_state_to_a_partitions_keys():
+    spec = OpModelSpec({"a": ("string", b"1", None), "b": ("string", b"2", None)})
+    assert spec.restrict(spec.init(), frozenset({"b"})) == (("b", "string", b"2", None),)
+
+
+@pytest.mark.parametrize("op, error", [
+    (Op.of("get", 5), InvalidKeyError("5")),
+    (Op.of("get", b"\xff"), InvalidKeyError("not UTF-8")),
+    (Op.of("set", "k", "text"), InvalidValueError("str")),
+    (Op.of("rpush", "k"), InvalidValueError("none")),
+    (Op.of("lrange", "k", 0, 1.5), InvalidValueError("float")),
+    (Op.of("hset", "s", {"f": b"v"}), WrongTypeError("string")),
+])
+def test_spec_refusal_equals_the_recorded_engine_error(op, error):
+    state, _ = SPEC.step(SPEC.init(), Op.of("set", "s", b"v"))
+    after, result = SPEC.step(state, op)
+    assert result == error_result(error) and after is state
+
+
+def test_bytes_key_and_its_str_are_one_object():
+    set_k = call("set", "k", b"1", at=(0, 1))
+    assert not linearizable(set_k, call("get", b"k", at=(2, 3), returns=None))
+    result = check_history([set_k, call("get", b"k", at=(2, 3), returns=b"1")], SPEC)
+    assert result.ok and result.partitions == 1
+
+
+def thaw(state):
+    """An OpModelSpec state back as an op model state dict."""
+    return {key: (kind, {"string": bytes, "list": list, "hash": dict}[kind](value), expire_at)
+            for key, kind, value, expire_at in state}
 
 
 # --- properties -----------------------------------------------------------------------------
 
 KEYS = ("a", "b", "c")
+WHOLE_KEYSPACE_OPS = (Op.of("keys"), Op.of("dbsize"), Op.of("dump"), Op.of("flushall"))
 
 
 @st.composite
@@ -324,9 +374,26 @@ def ops(draw):
                 Op.of("hdel", key, field),
                 Op.of("hgetall", key),
                 Op.of("hlen", key),
+                Op.of("get", key.encode()),  # the same key as `key`
+                Op.of("lindex", key, -1),
+                Op.of("hexists", key, field),
+                Op.of("set", key, "not bytes"),  # refused: InvalidValueError
             )
         )
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(ops(), st.sampled_from(WHOLE_KEYSPACE_OPS)), max_size=40))
+def test_spec_steps_agree_with_the_op_model(op_list):
+    state, model_state = SPEC.init(), {}
+    for op in op_list:
+        state, result = SPEC.step(state, op)
+        model_state, expected = opmodel.apply(model_state, op, 0.0)
+        if isinstance(expected, opmodel.Refusal):
+            expected = error_result(expected.error)
+        assert result == expected and type(result) is type(expected), op
+        assert thaw(state) == opmodel.view(model_state, 0.0), op
 
 
 def run_sequentially(op_list, clients):
