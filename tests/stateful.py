@@ -1,0 +1,288 @@
+"""The Hypothesis state machine: the engine and the op model side by side, through crashes.
+
+Every rule runs one command on both and asserts they agree (results and refusals). After every
+step three invariants hold: the engine's view equals the model's; the independent format
+reader, reading the files the engine wrote, computes the same state (memory == snapshot + WAL
+replay); no expired key is visible. Crash rules abandon the Store the way a killed process or a
+power loss would, recover, and require the model's state (or, for a crash in the middle of a
+write, the state before or after that write).
+
+The engine runs on the simulated disk, so crashes need no real files and a step costs
+microseconds. Failures shrink to a short program Hypothesis prints as runnable steps.
+Used by tests/test_stateful.py (the real engine) and tests/test_stateful_mutants.py.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from faker import Faker
+from hypothesis import note
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from engine import IOEvent, IOLayer, RedisLiteError, Store
+from engine.io import DURABLE_OPS
+from faultinject.execution import DATA_DIR, FakeClock
+from faultinject.simdisk import SimDisk
+from models import opmodel
+from models.format_reader import read_files
+from models.ops import Op
+
+KEYS = ["user:1", "user:2", "ключ", "鍵", "naïve", "", "a\nb", '"quoted"']
+FIELDS = ["name", "поле", "f\x00ld", "e-mail", "🙂"]
+_fake = Faker(["en_US", "ja_JP", "ru_RU"])
+_fake.seed_instance(20261125)
+TEXTS = [_fake.sentence().encode() for _ in range(40)] + [_fake.name().encode() for _ in range(20)]
+
+keys = st.sampled_from(KEYS)
+fields = st.sampled_from(FIELDS)
+values = st.one_of(st.binary(max_size=24), st.sampled_from(TEXTS))
+ttls = st.sampled_from([0.5, 1, 2.5, 10])
+invalid_keys = st.sampled_from([1, None, 2.5, "\ud800", b"\xff\xfe", bytearray(b"k")])
+invalid_values = st.sampled_from(["text", 7, None, 1.5, ["b"]])
+invalid_numbers = st.sampled_from([math.nan, math.inf, -math.inf, True, "3", 10**400])
+
+
+class Crash(BaseException):
+    """Raised by the I/O hook at the chosen step: the engine never catches it, as with a kill."""
+
+    def __init__(self, image: dict):
+        super().__init__("crash")
+        self.image = image
+
+
+class StoreVersusModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock(1_700_000_000.0)
+        self.model: dict = {}
+        self.disk = SimDisk()
+        self.store = self._open(self.disk)
+
+    def _open(self, disk: SimDisk) -> Store:
+        self.disk = disk
+        self.io = IOLayer(disk)
+        return Store.open(DATA_DIR, io=self.io, clock=self.clock)
+
+    def teardown(self) -> None:
+        self.store.close()
+
+    # --- running one op on both sides -------------------------------------------------------
+
+    def run(self, op: Op) -> object:
+        expected_state, expected = opmodel.apply(self.model, op, self.clock.now)
+        try:
+            actual = op.apply_to(self.store)
+        except RedisLiteError as error:
+            actual = opmodel.Refusal(type(error).__name__, str(error))
+        note(f"{op!r} -> {actual!r}")
+        assert opmodel.same_result(expected, actual), (
+            f"{op!r}: engine gave {opmodel.describe_result(actual)}, model predicts "
+            f"{opmodel.describe_result(expected)}")
+        self.model = expected_state
+        return actual
+
+    # --- one rule per command ---------------------------------------------------------------
+
+    @rule(key=keys, value=values)
+    def set(self, key, value):
+        self.run(Op.of("set", key, value))
+
+    @rule(key=keys, value=values, ttl=ttls)
+    def set_with_ttl(self, key, value, ttl):
+        self.run(Op.of("set", key, value, ttl=ttl))
+
+    @rule(key=keys, value=values, offset=st.sampled_from([-1, 0, 1.5, 30]))
+    def set_with_expire_at(self, key, value, offset):
+        self.run(Op.of("set", key, value, expire_at=self.clock.now + offset))
+
+    @rule(key=keys)
+    def get(self, key):
+        self.run(Op.of("get", key))
+
+    @rule(chosen=st.lists(keys, max_size=3))
+    def delete(self, chosen):
+        self.run(Op.of("delete", *chosen))
+
+    @rule(key=keys)
+    def exists(self, key):
+        self.run(Op.of("exists", key))
+
+    @rule(key=keys, items=st.lists(values, min_size=1, max_size=3))
+    def rpush(self, key, items):
+        self.run(Op.of("rpush", key, *items))
+
+    @rule(key=keys, start=st.integers(-4, 4), stop=st.integers(-4, 4))
+    def lrange(self, key, start, stop):
+        self.run(Op.of("lrange", key, start, stop))
+
+    @rule(key=keys)
+    def llen(self, key):
+        self.run(Op.of("llen", key))
+
+    @rule(key=keys, index=st.integers(-4, 4))
+    def lindex(self, key, index):
+        self.run(Op.of("lindex", key, index))
+
+    @rule(key=keys, mapping=st.dictionaries(fields, values, min_size=1, max_size=3))
+    def hset(self, key, mapping):
+        self.run(Op.of("hset", key, mapping))
+
+    @rule(key=keys, field=fields)
+    def hget(self, key, field):
+        self.run(Op.of("hget", key, field))
+
+    @rule(key=keys, chosen=st.lists(fields, min_size=1, max_size=3))
+    def hdel(self, key, chosen):
+        self.run(Op.of("hdel", key, *chosen))
+
+    @rule(key=keys)
+    def hgetall(self, key):
+        self.run(Op.of("hgetall", key))
+
+    @rule(key=keys)
+    def hlen(self, key):
+        self.run(Op.of("hlen", key))
+
+    @rule(key=keys, field=fields)
+    def hexists(self, key, field):
+        self.run(Op.of("hexists", key, field))
+
+    @rule(key=keys, seconds=st.sampled_from([-1, 0, 0.5, 2, 30]))
+    def expire(self, key, seconds):
+        self.run(Op.of("expire", key, seconds))
+
+    @rule(key=keys, offset=st.sampled_from([-5, 0, 1, 30]))
+    def expire_at(self, key, offset):
+        self.run(Op.of("expire_at", key, self.clock.now + offset))
+
+    @rule(key=keys)
+    def persist(self, key):
+        self.run(Op.of("persist", key))
+
+    @rule(key=keys)
+    def ttl(self, key):
+        self.run(Op.of("ttl", key))
+
+    @rule(key=keys)
+    def type(self, key):
+        self.run(Op.of("type", key))
+
+    @rule()
+    def keys_and_dbsize(self):
+        self.run(Op.of("keys"))
+        self.run(Op.of("dbsize"))
+
+    @rule()
+    def flushall(self):
+        self.run(Op.of("flushall"))
+
+    @rule()
+    def snapshot(self):
+        self.run(Op.of("snapshot"))
+
+    @rule(seconds=st.sampled_from([0.25, 0.5, 1, 3]))
+    def tick(self, seconds):
+        self.clock.now += seconds
+
+    # --- refusals: the engine must raise what the model predicts, and change nothing ----------
+
+    @rule(command=st.sampled_from(["get", "set", "rpush", "hset", "hget", "expire", "exists"]), key=invalid_keys)
+    def invalid_key(self, command, key):
+        args = {"get": (), "exists": (), "set": (b"v",), "rpush": (b"v",), "hset": ({"f": b"v"},),
+                "hget": ("f",), "expire": (5,)}[command]
+        self.run(Op.of(command, key, *args))
+
+    @rule(key=keys, command=st.sampled_from(["set", "rpush", "hset"]), value=invalid_values)
+    def invalid_value(self, key, command, value):
+        self.run(Op.of(command, key, {"f": value}) if command == "hset" else Op.of(command, key, value))
+
+    @rule(key=keys, number=invalid_numbers, how=st.sampled_from(["ttl", "expire", "expire_at"]))
+    def invalid_number(self, key, number, how):
+        self.run(Op.of("set", key, b"v", ttl=number) if how == "ttl" else Op.of(how, key, number))
+
+    # --- crashes ------------------------------------------------------------------------------
+
+    @rule()
+    def crash_and_reopen(self):
+        """A process crash between commands: the page cache survives, so nothing may change."""
+        self._reopen(self.disk.process_crash_image())
+
+    @rule(choice=st.integers(0, 2**16))
+    def power_loss(self, choice):
+        """Power lost between commands: every acked write was fsynced, so nothing may change."""
+        states = list(self.disk.power_loss_states(random.Random(choice)))
+        state = states[choice % len(states)]
+        note(f"power loss state: {state.description}")
+        self._reopen(state.image)
+
+    @rule(op=st.one_of(
+        st.builds(lambda k, v: Op.of("set", k, v), keys, values),
+        st.builds(lambda k, vs: Op.of("rpush", k, *vs), keys, st.lists(values, min_size=1, max_size=2)),
+        st.builds(lambda k, m: Op.of("hset", k, m), keys, st.dictionaries(fields, values, min_size=1, max_size=2)),
+        st.builds(lambda k, f: Op.of("hdel", k, f), keys, fields),
+        st.builds(lambda k: Op.of("delete", k), keys),
+        st.builds(lambda k: Op.of("expire", k, 2), keys),
+        st.just(Op.of("flushall")),
+        st.just(Op.of("snapshot")),
+    ), step=st.integers(1, 14), phase=st.sampled_from(["before", "after"]),
+        kind=st.sampled_from(["process", "power"]), choice=st.integers(0, 2**16))
+    def crash_during(self, op, step, phase, kind, choice):
+        """A crash at one I/O step inside a write: recovery gives the state before it or after it."""
+        before = self.model
+        after, _ = opmodel.apply(self.model, op, self.clock.now)
+        counter = [0]
+
+        def hook(event: IOEvent) -> None:
+            if event.op not in DURABLE_OPS:
+                return
+            counter[0] += event.phase == "before"
+            if counter[0] == step and event.phase == phase:
+                if kind == "process":
+                    raise Crash(self.disk.process_crash_image())
+                states = list(self.disk.power_loss_states(random.Random(choice)))
+                note(f"power loss state: {states[choice % len(states)].description}")
+                raise Crash(states[choice % len(states)].image)
+
+        self.io.hooks.append(hook)
+        try:
+            self.run(op)
+        except Crash as crash:
+            note(f"{kind} crash {phase} step {step} of {op!r}")
+            self.store = self._open(SimDisk.from_image(crash.image))
+            recovered = self.store.dump()
+            allowed = {"before": opmodel.view(before, self.clock.now), "after": opmodel.view(after, self.clock.now)}
+            assert recovered in allowed.values(), (
+                f"after a {kind} crash {phase} step {step} of {op!r}, recovery gave neither the state "
+                f"before nor after it:\n  recovered {recovered!r}\n  allowed   {allowed!r}")
+            self.model = before if recovered == allowed["before"] else after
+            return
+        finally:
+            if hook in self.io.hooks:
+                self.io.hooks.remove(hook)
+        # Reaching here, the op finished before the chosen step: it ran as an ordinary command.
+
+    def _reopen(self, image: dict) -> None:
+        self.store = self._open(SimDisk.from_image(image))
+        recovered = self.store.dump()
+        expected = opmodel.view(self.model, self.clock.now)
+        assert recovered == expected, f"recovery lost or changed acked writes:\n  got      {recovered!r}\n  expected {expected!r}"
+
+    # --- invariants ---------------------------------------------------------------------------
+
+    @invariant()
+    def engine_agrees_with_model(self):
+        assert self.store.dump() == opmodel.view(self.model, self.clock.now)
+
+    @invariant()
+    def memory_equals_snapshot_plus_wal_replay(self):
+        reading = read_files(self.disk.process_crash_image().get(DATA_DIR, {}))
+        assert reading.refused is None, reading.refused
+        assert reading.view(self.clock.now) == self.store.dump(), "format reader disagrees with memory"
+
+    @invariant()
+    def no_expired_key_is_visible(self):
+        now = self.clock.now
+        assert all(expire_at is None or now < expire_at for _, _, expire_at in self.store.dump().values())
