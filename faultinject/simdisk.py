@@ -1,0 +1,344 @@
+"""A simulated disk: the engine's FileSystem, in memory, knowing what is durable.
+
+What it models (docs/CRASH-MODEL.md says why):
+- A file has the bytes the process sees (its page cache) and the bytes that are durable, as of
+  its last fsync. Writes and truncates since that fsync are pending, in order.
+- A directory has the entries the process sees and the entries that are durable, as of its last
+  fsync. Creates, renames and unlinks since then are pending, in order.
+- A process crash keeps everything the process saw: `process_crash_image`.
+- A power loss keeps what is durable plus any subset of each directory's pending entry changes
+  (POSIX promises no order without an fsync of the directory) and, for the file written last,
+  a prefix of its pending writes, the last of those possibly torn at any byte or zero-filled
+  from a sector boundary; other files' pending data is lost, or (one extra state) all kept:
+  `power_loss_states`. Torn and partial data is combined with keeping none or all of the entry
+  changes; the other subsets of entry changes go with the file's data wholly lost or kept.
+
+An image, `{directory: {name: bytes}}`, is what a crash leaves; `SimDisk.from_image` boots a
+fresh disk from one, everything durable.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import itertools
+import os
+import random
+from dataclasses import dataclass
+from typing import Iterator
+
+Image = dict  # directory path -> {file name: bytes}
+
+SECTOR = 512
+_ALL_OFFSETS_UP_TO = 128  # tear writes this short at every byte; longer ones at samples
+_TORN_SAMPLES = 12
+_PREFIX_SAMPLES = 8
+_ALL_SUBSETS_UP_TO = 4  # pending entry changes: every subset up to this many, samples beyond
+_SUBSET_SAMPLES = 16
+
+
+class Inode:
+    __slots__ = ("data", "durable", "pending")
+
+    def __init__(self, durable: bytes = b""):
+        self.data = bytearray(durable)
+        self.durable = durable
+        self.pending: list[tuple] = []  # ("write", offset, bytes, seq) | ("truncate", size, seq)
+
+
+class Directory:
+    __slots__ = ("entries", "durable", "pending")
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Inode] = {}
+        self.durable: dict[str, Inode] = {}
+        self.pending: list[tuple] = []  # (kind, name, inode, new name): create, rename or unlink
+
+
+class SimHandle:
+    __slots__ = ("path", "inode")
+
+    def __init__(self, path: str, inode: Inode):
+        self.path = path
+        self.inode = inode
+
+
+def _missing(path: str) -> FileNotFoundError:
+    return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+
+
+@dataclass(frozen=True)
+class CrashState:
+    """One possible content of the disk after a crash at some instant."""
+
+    description: str
+    image: Image
+
+    def fingerprint(self) -> str:
+        return image_fingerprint(self.image)
+
+
+def image_fingerprint(image: Image) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for directory in sorted(image):
+        for name in sorted(image[directory]):
+            digest.update(b"%s/%s:%d:" % (directory.encode(), name.encode(), len(image[directory][name])))
+            digest.update(image[directory][name])
+    return digest.hexdigest()
+
+
+class SimDisk:
+    """The FileSystem protocol of engine.io, with durability tracked per byte and per entry."""
+
+    def __init__(self) -> None:
+        self.dirs: dict[str, Directory] = {}
+        self.locked: set[str] = set()
+        self._seq = itertools.count()  # orders pending data ops across files: which came last
+
+    @classmethod
+    def from_image(cls, image: Image) -> SimDisk:
+        disk = cls()
+        for path, files in image.items():
+            disk.mkdir(path)
+            directory = disk.dirs[path]
+            for name, content in files.items():
+                directory.entries[name] = directory.durable[name] = Inode(bytes(content))
+        return disk
+
+    # --- the FileSystem protocol -------------------------------------------------------------
+
+    def _dir_of(self, path: str) -> tuple[Directory, str]:
+        parent, name = os.path.split(path)
+        directory = self.dirs.get(parent)
+        if directory is None:
+            raise _missing(parent)
+        return directory, name
+
+    def _inode(self, path: str) -> Inode:
+        directory, name = self._dir_of(path)
+        inode = directory.entries.get(name)
+        if inode is None:
+            raise _missing(path)
+        return inode
+
+    def create(self, path: str) -> SimHandle:
+        directory, name = self._dir_of(path)
+        if name in directory.entries:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+        inode = Inode()
+        directory.entries[name] = inode
+        directory.pending.append(("create", name, inode, name))
+        return SimHandle(path, inode)
+
+    def open_append(self, path: str) -> SimHandle:
+        return SimHandle(path, self._inode(path))
+
+    def write(self, handle: SimHandle, data: bytes) -> None:
+        inode = handle.inode
+        inode.pending.append(("write", len(inode.data), bytes(data), next(self._seq)))
+        inode.data += data
+
+    def fsync(self, handle: SimHandle) -> None:
+        inode = handle.inode
+        inode.durable = bytes(inode.data)
+        inode.pending.clear()
+
+    def truncate(self, handle: SimHandle, size: int) -> None:
+        inode = handle.inode
+        inode.pending.append(("truncate", size, next(self._seq)))
+        _truncate(inode.data, size)
+
+    def close(self, handle: SimHandle) -> None:
+        pass
+
+    def fsync_dir(self, path: str) -> None:
+        directory = self.dirs.get(path)
+        if directory is None:
+            raise _missing(path)
+        directory.durable = dict(directory.entries)
+        directory.pending.clear()
+
+    def rename(self, src: str, dst: str) -> None:
+        directory, src_name = self._dir_of(src)
+        target, dst_name = self._dir_of(dst)
+        if target is not directory:
+            raise OSError(errno.EXDEV, "the simulated disk renames within one directory only", src)
+        if src_name not in directory.entries:
+            raise _missing(src)
+        inode = directory.entries.pop(src_name)
+        directory.entries[dst_name] = inode
+        directory.pending.append(("rename", src_name, inode, dst_name))
+
+    def unlink(self, path: str) -> None:
+        directory, name = self._dir_of(path)
+        inode = directory.entries.pop(name, None)
+        if inode is None:
+            raise _missing(path)
+        directory.pending.append(("unlink", name, inode, name))
+
+    def mkdir(self, path: str) -> None:
+        # Directories themselves are durable at once: the engine's data directory is created
+        # once, and losing it is not a failure this harness studies.
+        path = os.path.normpath(path)
+        while path not in self.dirs:
+            self.dirs[path] = Directory()
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+
+    def read(self, path: str) -> bytes:
+        return bytes(self._inode(path).data)
+
+    def listdir(self, path: str) -> list[str]:
+        directory = self.dirs.get(path)
+        if directory is None:
+            raise _missing(path)
+        return list(directory.entries)
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.normpath(path) in self.dirs
+
+    def lock(self, path: str) -> SimHandle:
+        if path in self.locked:
+            raise BlockingIOError(errno.EWOULDBLOCK, f"{path} is locked")
+        directory, name = self._dir_of(path)
+        if name not in directory.entries:
+            self.create(path)
+        self.locked.add(path)
+        return SimHandle(path, directory.entries[name])
+
+    def unlock(self, handle: SimHandle) -> None:
+        self.locked.discard(handle.path)
+
+    # --- crashes -----------------------------------------------------------------------------
+
+    def process_crash_image(self) -> Image:
+        """A killed process: the kernel still has every byte and entry; only locks go."""
+        return {path: {name: bytes(inode.data) for name, inode in d.entries.items()}
+                for path, d in self.dirs.items()}
+
+    def durable_image(self) -> Image:
+        """The strictest power loss: only what fsyncs made durable."""
+        return next(self.power_loss_states(random.Random(0))).image
+
+    def power_loss_states(self, rng: random.Random) -> Iterator[CrashState]:
+        """Every distinct image a power loss at this instant may leave (sampled where large)."""
+        focus = self._last_written()
+        meta_choices = [[(path, kept) for kept in _subsets(len(d.pending), rng)]
+                        for path, d in sorted(self.dirs.items()) if d.pending]
+        data_choices = _data_variants(focus, rng) if focus is not None else [("", None)]
+        others_pending = any(inode.pending and inode is not focus for inode in self._inodes())
+        seen = set()
+        for meta in itertools.product(*meta_choices):
+            kept_changes = dict(meta)
+            all_or_none = all(len(kept) in (0, len(self.dirs[path].pending)) for path, kept in meta)
+            for keep_others in ((False, True) if others_pending else (False,)):
+                for what, focus_bytes in data_choices[:None if all_or_none else 2]:
+                    if keep_others and what != "unsynced data kept":
+                        continue  # one extra state only: everything unsynced kept
+                    image = self._image(kept_changes, focus, focus_bytes, keep_others)
+                    state = CrashState(_describe(kept_changes, self.dirs, what, keep_others), image)
+                    fingerprint = state.fingerprint()
+                    if fingerprint not in seen:
+                        seen.add(fingerprint)
+                        yield state
+
+    def _inodes(self) -> Iterator[Inode]:
+        for d in self.dirs.values():
+            yield from d.entries.values()
+            yield from (op[2] for op in d.pending if op[0] == "create")
+
+    def _last_written(self) -> Inode | None:
+        newest, focus = -1, None
+        for inode in self._inodes():
+            if inode.pending and inode.pending[-1][-1] > newest:
+                newest, focus = inode.pending[-1][-1], inode
+        return focus
+
+    def _image(self, kept_changes: dict, focus: Inode | None, focus_bytes: bytes | None, keep_others: bool) -> Image:
+        image: Image = {}
+        for path, d in self.dirs.items():
+            entries = dict(d.durable)
+            kept = kept_changes.get(path, ())
+            for position, (kind, name, inode, new_name) in enumerate(d.pending):
+                if position not in kept:
+                    continue
+                if kind != "create" and entries.get(name) is inode:
+                    del entries[name]
+                if kind != "unlink":
+                    entries[new_name] = inode
+            image[path] = {
+                name: (focus_bytes if inode is focus else bytes(inode.data) if keep_others else inode.durable)
+                for name, inode in entries.items()
+            }
+        return image
+
+
+def _subsets(count: int, rng: random.Random) -> list[frozenset]:
+    """Which of `count` pending entry changes survive: every subset while that is few, else
+    none, all, each prefix, each single one dropped, and seeded samples."""
+    if count <= _ALL_SUBSETS_UP_TO:
+        return [frozenset(c) for size in range(count + 1) for c in itertools.combinations(range(count), size)]
+    choices = {frozenset(range(k)) for k in range(count + 1)}
+    choices |= {frozenset(range(count)) - {i} for i in range(count)}
+    choices |= {frozenset(i for i in range(count) if rng.random() < 0.5) for _ in range(_SUBSET_SAMPLES)}
+    return sorted(choices, key=lambda c: (len(c), sorted(c)))
+
+
+def _truncate(data: bytearray, size: int) -> None:
+    if size <= len(data):
+        del data[size:]
+    else:
+        data.extend(bytes(size - len(data)))
+
+
+def _replay(durable: bytes, ops: list[tuple]) -> bytearray:
+    data = bytearray(durable)
+    for op in ops:
+        if op[0] == "write":
+            _truncate(data, max(len(data), op[1]))
+            data[op[1]:op[1] + len(op[2])] = op[2]
+        else:
+            _truncate(data, op[1])
+    return data
+
+
+def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
+    """(description, content) for the file written last: lost, kept, prefixes, torn last write."""
+    ops = inode.pending
+    variants = [("unsynced data lost", inode.durable), ("unsynced data kept", bytes(inode.data))]
+    middle = list(range(1, len(ops)))
+    if len(middle) > _PREFIX_SAMPLES:
+        middle = sorted(rng.sample(middle, _PREFIX_SAMPLES))
+    variants += [(f"first {k} of {len(ops)} unsynced writes kept", bytes(_replay(inode.durable, ops[:k])))
+                 for k in middle]
+    last = ops[-1]
+    if last[0] == "write" and len(last[2]) > 1:
+        before = _replay(inode.durable, ops[:-1])
+        offset, data = last[1], last[2]
+        cuts = set(range(1, len(data))) if len(data) <= _ALL_OFFSETS_UP_TO else (
+            set(rng.sample(range(1, len(data)), _TORN_SAMPLES)))
+        sectors = {b - offset for b in range(offset - offset % SECTOR + SECTOR, offset + len(data), SECTOR)}
+        for cut in sorted(cuts | sectors):
+            variants.append((f"last write torn at {cut}/{len(data)} bytes",
+                             bytes(before[:offset] + data[:cut])))
+        for cut in sorted({0} | sectors):
+            # The file's size reached the disk but not all of its data blocks: zeros follow.
+            variants.append((f"last write {cut}/{len(data)} bytes then zeros",
+                             bytes(before[:offset] + data[:cut] + bytes(len(data) - cut))))
+    return variants
+
+
+def _describe(kept_changes: dict, dirs: dict, data: str, keep_others: bool) -> str:
+    parts = []
+    for path, kept in sorted(kept_changes.items()):
+        changes = [f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "")
+                   for kind, name, _, new in dirs[path].pending]
+        lost = [c for i, c in enumerate(changes) if i not in kept]
+        parts.append(f"entry changes kept: {len(kept)}/{len(changes)}" + (f" (lost: {', '.join(lost)})" if lost else ""))
+    if data:
+        parts.append(data)
+    if keep_others:
+        parts.append("other files' unsynced data kept")
+    return "; ".join(parts) or "nothing pending"

@@ -1,0 +1,125 @@
+"""The simulated disk keeps exactly what docs/CRASH-MODEL.md says a crash can keep."""
+
+import random
+
+import pytest
+
+from faultinject.simdisk import SECTOR, SimDisk
+
+D = "/d"
+
+
+def disk_with(*names):
+    disk = SimDisk()
+    disk.mkdir(D)
+    handles = {name: disk.create(f"{D}/{name}") for name in names}
+    return disk, handles
+
+
+def images(disk):
+    return [state.image[D] for state in disk.power_loss_states(random.Random(0))]
+
+
+def test_fsynced_data_and_entries_survive_every_power_loss():
+    disk, h = disk_with("f")
+    disk.write(h["f"], b"durable")
+    disk.fsync(h["f"])
+    disk.fsync_dir(D)
+    assert images(disk) == [{"f": b"durable"}]
+
+
+def test_unsynced_data_may_be_lost_kept_or_torn_at_every_byte():
+    disk, h = disk_with("f")
+    disk.fsync_dir(D)
+    disk.write(h["f"], b"abcd")
+    contents = {image["f"] for image in images(disk)}
+    assert {b"", b"a", b"ab", b"abc", b"abcd", b"\0\0\0\0"} == contents
+
+
+def test_long_writes_tear_at_sector_boundaries_and_seeded_offsets():
+    disk, h = disk_with("f")
+    disk.fsync_dir(D)
+    data = bytes(range(256)) * 12  # 3072 bytes: five sector boundaries inside
+    disk.write(h["f"], data)
+    lengths = {len(image["f"]) for image in images(disk) if image["f"] == data[:len(image["f"])]}
+    assert {SECTOR * k for k in range(1, 6)} <= lengths
+    assert 12 <= len(lengths - {0, len(data)} - {SECTOR * k for k in range(1, 6)}) <= 12
+
+
+def test_zero_filled_states_keep_the_size_but_not_the_data():
+    disk, h = disk_with("f")
+    disk.fsync_dir(D)
+    disk.write(h["f"], b"x" * 1000)
+    zeroed = [image["f"] for image in images(disk) if image["f"].endswith(b"\0")]
+    assert b"\0" * 1000 in zeroed and b"x" * SECTOR + b"\0" * (1000 - SECTOR) in zeroed
+
+
+def test_a_create_without_directory_fsync_may_vanish_even_when_its_data_is_synced():
+    disk, h = disk_with("f")
+    disk.write(h["f"], b"data")
+    disk.fsync(h["f"])
+    assert {tuple(sorted(image)) for image in images(disk)} == {(), ("f",)}
+
+
+def test_every_subset_of_pending_entry_changes_can_persist():
+    disk, h = disk_with("old")
+    disk.fsync_dir(D)
+    disk.create(f"{D}/tmp")
+    disk.rename(f"{D}/tmp", f"{D}/final")
+    disk.unlink(f"{D}/old")
+    names = {tuple(sorted(image)) for image in images(disk)}
+    # Notably: the unlink persisted but neither the create nor the rename.
+    assert () in names and ("final", "old") in names and ("old", "tmp") in names and ("final",) in names
+
+
+def test_a_rename_replaces_the_target_atomically():
+    disk, h = disk_with("a", "b")
+    disk.write(h["a"], b"new")
+    disk.write(h["b"], b"old")
+    disk.fsync(h["a"])
+    disk.fsync(h["b"])
+    disk.fsync_dir(D)
+    disk.rename(f"{D}/a", f"{D}/b")
+    assert {image["b"] for image in images(disk)} == {b"old", b"new"}
+
+
+def test_process_crash_keeps_the_page_cache():
+    disk, h = disk_with("f")
+    disk.write(h["f"], b"unsynced")
+    assert disk.process_crash_image()[D] == {"f": b"unsynced"}
+
+
+def test_other_files_pending_data_is_lost_or_all_kept_together():
+    disk, h = disk_with("a", "b")
+    disk.fsync_dir(D)
+    disk.write(h["a"], b"1")
+    disk.write(h["b"], b"2")  # b is the file written last
+    pairs = {(image["a"], image["b"]) for image in images(disk)}
+    assert (b"", b"") in pairs and (b"1", b"2") in pairs and (b"1", b"") not in pairs
+
+
+def test_truncate_is_pending_until_fsync():
+    disk, h = disk_with("f")
+    disk.write(h["f"], b"keep+tail")
+    disk.fsync(h["f"])
+    disk.fsync_dir(D)
+    disk.truncate(h["f"], 4)
+    assert {image["f"] for image in images(disk)} == {b"keep+tail", b"keep"}
+
+
+def test_from_image_boots_a_disk_where_everything_is_durable():
+    booted = SimDisk.from_image({D: {"f": b"x"}})
+    assert images(booted) == [{"f": b"x"}] and booted.read(f"{D}/f") == b"x"
+
+
+def test_locks_and_missing_files_behave_like_the_os():
+    disk, _ = disk_with()
+    handle = disk.lock(f"{D}/LOCK")
+    with pytest.raises(BlockingIOError):
+        disk.lock(f"{D}/LOCK")
+    disk.unlock(handle)
+    disk.lock(f"{D}/LOCK")
+    with pytest.raises(FileNotFoundError):
+        disk.read(f"{D}/missing")
+    with pytest.raises(FileExistsError):
+        disk.create(f"{D}/LOCK")
