@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Reinstalled whenever pyproject.toml is newer than the stamp.
 STAMP := $(VENV)/.installed
 
-.PHONY: test bench lint
+.PHONY: test crash-test bench lint
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -n auto
+
+# The main job: every crash point of the default workloads, under both fault kinds.
+crash-test: $(STAMP)
+	$(PY) -m faultinject campaign
 
 bench: $(STAMP)
 	$(PY) -m tests.bench_engine

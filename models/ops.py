@@ -2,7 +2,7 @@
 
 The op model, workload generators, the checkers and the reports all speak in ops, and an op's
 `repr` is the line a person reads in a failure message, so it looks like the call it stands
-for: ``rpush('queue:7', b'job-1', b'job-2')``.
+for: ``rpush('queue:7', b'job-1', b'job-2')`` (long byte strings are cut, their length kept).
 
 Besides the store's commands (docs/COMMANDS.md), two harness ops exist:
 ``tick(seconds)`` advances the workload's fake clock, and ``snapshot()`` asks the store for a
@@ -55,5 +55,17 @@ class Op:
         return getattr(target, self.name)(*self.args, **dict(self.kwargs))
 
     def __repr__(self) -> str:
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
+        parts = [_brief(a) for a in self.args] + [f"{k}={_brief(v)}" for k, v in self.kwargs]
         return f"{self.name}({', '.join(parts)})"
+
+
+_BRIEF_BYTES = 24
+
+
+def _brief(value: Any) -> str:
+    """repr, with long byte strings cut: failure messages must stay readable."""
+    if isinstance(value, bytes) and len(value) > _BRIEF_BYTES:
+        return f"{value[:_BRIEF_BYTES]!r}+{len(value) - _BRIEF_BYTES}B"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_brief(v)}" for k, v in value.items()) + "}"
+    return repr(value)

@@ -1,0 +1,216 @@
+"""Fault kind "process": a real child process, killed with SIGKILL at the crash point.
+
+The child runs the workload on a real directory (tmpfs: a process crash keeps the page cache,
+so fsync's cost would test nothing here) and reports over a pipe each op it acked and the
+newest op any read observed; pipe writes are in the kernel before the kill, so none is lost.
+An observer thread reads the workload's keys while the workload runs and, at the crash point,
+takes one last look before the kill, the way a concurrent client might have just then. A write
+someone saw must survive the crash, so the observed op raises the lower bound of the check.
+
+The parent forks a child per crash point (a fork costs ~1.5 ms; a fresh interpreter 15-40 ms),
+recovers the directory in-process, judges it, and, where recovery has to repair something,
+kills a recovery child at each of the recovery's durable steps and judges the second recovery.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from engine import IOEvent, IOLayer, Store
+from faultinject.execution import FakeClock, StepCounter, clock_after, run
+from faultinject.results import CrashPoint, SecondCrash, StateResult
+from faultinject.verdicts import Recovered, judge, recover_directory
+from faultinject.observe import newest_visible
+from faultinject.workloads import Workload
+from models.checker import Oracle, Verdict
+
+KIND = "process"
+CHILD_TIMEOUT = 60.0  # seconds a child may take to reach its crash point
+_OBSERVER_PAUSE = 0.0002  # between sweeps: lets the workload thread have the GIL
+
+
+@dataclass
+class ChildReport:
+    acked: int = 0
+    observed: int = 0
+    killed: bool = False  # died by SIGKILL at its crash point (else it finished or failed)
+    error: str = ""
+
+
+def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int, str]], steps: dict,
+                 emit: Callable[[StateResult], None], *, base_dir: str, mutant: str | None = None,
+                 compound: bool = True) -> None:
+    """Kill a child at each of `points` (`steps`: the dry run's Step by number) and judge."""
+    for number, phase in points:
+        step = steps[number]
+        point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), number, phase,
+                           step.label, step.path, step.op_index, mutant)
+        directory = os.path.join(base_dir, f"p{number}{phase[0]}")
+        shutil.rmtree(directory, ignore_errors=True)
+        report = kill_at(lambda child: _run_workload(workload, directory, child), number, phase)
+        in_flight = step.op_index > 0
+        progress = _Acked(report.acked, in_flight)
+        check_time = clock_after(workload, report.acked)
+        if not report.killed:
+            emit(StateResult.of(point, 0, "child did not die at its crash point", progress,
+                                Verdict("invariant-violated", report.error or "the run ended before the crash point"),
+                                observed=report.observed))
+            continue
+        pristine = directory + ".crashed"
+        if os.path.isdir(directory):  # a crash before mkdir leaves no directory at all
+            shutil.copytree(directory, pristine)
+        recovery_steps: list[tuple[int, str]] = []
+        recovered = _recover_recording(directory, check_time, recovery_steps)
+        verdict = judge(oracle, recovered, acked=report.acked, in_flight=in_flight, check_time=check_time,
+                        observed=report.observed)
+        emit(StateResult.of(point, 0, "killed", progress, verdict, observed=report.observed))
+        if compound:
+            for second_step, second_phase in recovery_steps:
+                again_dir = directory + f".r{second_step}{second_phase[0]}"
+                if os.path.isdir(pristine):
+                    shutil.copytree(pristine, again_dir)
+                second = kill_at(lambda child: _open_only(again_dir, check_time, child),
+                                 second_step, second_phase)
+                again = (recover_directory(again_dir, check_time) if second.killed else
+                         Recovered(None, second.error or "recovery child did not die", None, None))
+                emit(StateResult.of(point, 0, "killed", progress,
+                                    judge(oracle, again, acked=report.acked, in_flight=in_flight,
+                                          check_time=check_time, observed=report.observed),
+                                    observed=report.observed,
+                                    second=SecondCrash(second_step, second_phase, 0, "recovery killed")))
+                shutil.rmtree(again_dir, ignore_errors=True)
+        shutil.rmtree(pristine, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@dataclass
+class _Acked:
+    """The slice of execution.Progress that StateResult.of reads."""
+
+    acked: int
+    in_flight: bool
+    current: int = 1
+
+
+def _recover_recording(directory: str, check_time: float, steps: list) -> Recovered:
+    """Recover, noting each durable step recovery takes (where a second crash can hit)."""
+    io = IOLayer()
+    io.hooks.append(StepCounter(None, lambda event, number, _: steps.append((number, event.phase))))
+    return recover_directory(directory, check_time, io=io)
+
+
+class Child:
+    """The forked side of a crash: reports to the parent over a pipe, dies at its crash point."""
+
+    def __init__(self, fd: int, number: int, phase: str):
+        self.fd, self.number, self.phase = fd, number, phase
+        self.observer: _Observer | None = None
+
+    def say(self, line: str) -> None:
+        os.write(self.fd, (line + "\n").encode())
+
+    def on_step(self, event: IOEvent, step: int, _progress: object) -> None:
+        if step == self.number and event.phase == self.phase:
+            if self.observer is not None:
+                self.observer.last_look()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def observe(self, store: Store, keys: tuple[str, ...]) -> None:
+        self.observer = _Observer(store, keys, self.say)
+        self.observer.start()
+
+
+def kill_at(body: Callable[[Child], None], number: int, phase: str) -> ChildReport:
+    """Fork; the child runs `body(child)` and is SIGKILLed at durable step `number`, `phase`."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child never returns from here
+        os.close(read_end)
+        child = Child(write_end, number, phase)
+        try:
+            body(child)
+            child.say("E the run ended before its crash point")
+        except BaseException:
+            child.say("E " + traceback.format_exc().replace("\n", "\\n"))
+        os._exit(1)
+    os.close(write_end)
+    report = _read_reports(read_end, pid)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    report.killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL and not report.error
+    return report
+
+
+def _read_reports(fd: int, pid: int) -> ChildReport:
+    report = ChildReport()
+    buffer = b""
+    deadline = time.monotonic() + CHILD_TIMEOUT
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            report.error = f"hang: the child did not reach its crash point within {CHILD_TIMEOUT:.0f} s"
+            return report
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buffer += chunk
+    for line in buffer.decode("utf-8", "replace").splitlines():
+        tag, _, value = line.partition(" ")
+        if tag == "A":
+            report.acked = max(report.acked, int(value))
+        elif tag == "O":
+            report.observed = max(report.observed, int(value))
+        elif tag == "E":
+            report.error += value.replace("\\n", "\n")
+    return report
+
+
+class _Observer(threading.Thread):
+    """Reads every key of the workload over and over, reporting the newest op it saw."""
+
+    def __init__(self, store: Store, keys: tuple[str, ...], say: Callable[[str], None]):
+        super().__init__(daemon=True)
+        self.store, self.keys, self.say = store, keys, say
+        self.newest = 0
+        self._look = threading.Event()
+        self._looked = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            final = self._look.is_set()
+            self.sweep()
+            if final:
+                self._looked.set()
+                return
+            time.sleep(_OBSERVER_PAUSE)
+
+    def sweep(self) -> None:
+        newest = newest_visible(self.store, self.keys)
+        if newest > self.newest:
+            self.newest = newest
+            self.say(f"O {newest}")
+
+    def last_look(self) -> None:
+        """Called by the workload thread at the crash point: one more full sweep, then the kill."""
+        self._look.set()
+        self._looked.wait(5)
+
+
+def _run_workload(workload: Workload, directory: str, child: Child) -> None:
+    run(workload, IOLayer(), directory, child.on_step, on_ack=lambda index, _result: child.say(f"A {index}"),
+        on_open=lambda store: child.observe(store, workload.keys))
+
+
+def _open_only(directory: str, check_time: float, child: Child) -> None:
+    io = IOLayer()
+    io.hooks.append(StepCounter(None, child.on_step))
+    Store.open(directory, io=io, clock=FakeClock(check_time))

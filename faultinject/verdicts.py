@@ -1,0 +1,68 @@
+"""Recover what a crash left and judge it: engine recovery, format reader, op model.
+
+The three views must agree: the engine's recovered state must be one the op model allows
+(models.checker), and must equal what the independent format reader computes from the same
+files (the design's "memory state == snapshot + WAL replay"). A directory the format says must
+be refused may only be refused.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from engine import IOLayer, Store
+from faultinject.execution import DATA_DIR, FakeClock
+from faultinject.simdisk import Image, SimDisk
+from models.checker import Oracle, Verdict
+from models.format_reader import read_directory, read_files
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What opening a crashed directory gave: the logical state, or the error."""
+
+    state: dict | None
+    error: str | None
+    reader_state: dict | None
+    reader_refused: str | None
+    report: object = None  # the engine's RecoveryReport, when it opened
+
+
+def recover_image(image: Image, check_time: float, io_hooks: tuple = ()) -> Recovered:
+    """Recover a simulated-disk image with the real engine, and read it with the format reader."""
+    reading = read_files(image.get(DATA_DIR, {}))
+    io = IOLayer(SimDisk.from_image(image))
+    io.hooks.extend(io_hooks)
+    return _recover(reading, lambda: Store.open(DATA_DIR, io=io, clock=FakeClock(check_time)), check_time)
+
+
+def recover_directory(path: str, check_time: float, io: IOLayer | None = None) -> Recovered:
+    """Recover a real directory (the format reader reads it first: recovery repairs it)."""
+    # A crash before the directory was made leaves nothing, which reads as an empty store.
+    reading = read_directory(path) if os.path.isdir(path) else read_files({})
+    return _recover(reading, lambda: Store.open(path, io=io, clock=FakeClock(check_time)), check_time)
+
+
+def _recover(reading, open_store, check_time: float) -> Recovered:
+    refused = reading.refused
+    reader_state = None if refused else reading.view(check_time)
+    try:
+        store = open_store()
+    except Exception as exc:  # judged below: any exception is a recovery that failed
+        return Recovered(None, f"{type(exc).__name__}: {exc}", reader_state, refused)
+    try:
+        return Recovered(store.dump(), None, reader_state, refused, store.recovery)
+    finally:
+        store.close()
+
+
+def judge(oracle: Oracle, recovered: Recovered, *, acked: int, in_flight: bool, check_time: float,
+          observed: int = 0) -> Verdict:
+    """The outcome for one crash state."""
+    if recovered.reader_refused and recovered.error is None:
+        return Verdict("invariant-violated",
+                       f"the engine recovered a directory its format says to refuse: {recovered.reader_refused}")
+    return oracle.check(acked=acked, in_flight=in_flight, recovered=recovered.state, check_time=check_time,
+                        reader_state=recovered.reader_state, observed=observed,
+                        recovery_error=recovered.error)

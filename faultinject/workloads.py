@@ -1,0 +1,145 @@
+"""Seeded workloads: the op sequences crashes are injected into.
+
+Every write gets a value no other write has, starting ``#<op index>:``, so any value a read
+returns names the op that wrote it (how the process kind's observer proves a write was seen).
+Keys and values come from faker, seeded, in several scripts, so multi-byte UTF-8 is the norm.
+The same (name, seed, ops) always gives the same workload.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from faker import Faker
+
+from models.ops import Op
+
+START_TIME = 1_700_000_000.0
+_LOCALES = ["en_US", "ja_JP", "ru_RU", "el_GR"]
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    seed: int
+    ops: tuple[Op, ...]
+    start_time: float = START_TIME
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key the workload touches: what an observer reads."""
+        return tuple(sorted({k for op in self.ops for k in (op.keys() or ())}))
+
+
+def op_index_of(value: bytes) -> int | None:
+    """The 1-based index of the op that wrote `value`, if the value carries one."""
+    if not value.startswith(b"#"):
+        return None
+    head = value[1:].split(b":", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+@dataclass(frozen=True)
+class _Mix:
+    """How one named workload draws its ops."""
+
+    ops: int
+    weights: dict  # op kind -> weight
+    value_sizes: tuple[int, int] = (0, 120)
+    large_every: int = 0  # every n-th value is drawn from 1 KiB..64 KiB
+    ttl: bool = False
+
+
+MIXES = {
+    "basic": _Mix(60, {"set": 6, "get": 3, "delete": 1, "rpush": 3, "lrange": 1, "hset": 3, "hdel": 1,
+                       "hgetall": 1, "snapshot": 0.4}),
+    "snapshot-heavy": _Mix(70, {"set": 5, "rpush": 4, "hset": 3, "hdel": 1, "delete": 1, "get": 1,
+                                "snapshot": 2.5}),
+    "ttl": _Mix(70, {"set": 4, "set_ttl": 5, "expire": 3, "persist": 1, "rpush": 2, "hset": 2, "get": 2,
+                     "ttl": 1, "tick": 4, "snapshot": 0.8}, ttl=True),
+    "large-values": _Mix(30, {"set": 5, "rpush": 3, "hset": 2, "delete": 1, "get": 1, "snapshot": 1},
+                         value_sizes=(0, 2048), large_every=2),
+    "mixed": _Mix(100, {"set": 5, "set_ttl": 2, "get": 3, "delete": 1.5, "rpush": 3, "lrange": 1,
+                        "hset": 3, "hdel": 1.5, "hgetall": 1, "expire": 1, "persist": 0.5, "ttl": 0.5,
+                        "flushall": 0.15, "tick": 1.5, "snapshot": 1}, ttl=True),
+}
+DEFAULT_WORKLOADS = tuple(MIXES)
+
+
+def build(name: str, seed: int = 0, ops: int | None = None) -> Workload:
+    """The workload `name` for `seed`; `ops` overrides its length."""
+    if name not in MIXES:
+        raise ValueError(f"unknown workload {name!r}; choose from {', '.join(MIXES)}")
+    mix = MIXES[name]
+    rng = random.Random(f"{name}/{seed}")
+    fake = Faker(_LOCALES)
+    fake.seed_instance(rng.getrandbits(32))
+    pools = {kind: _key_pool(fake, kind, 4) for kind in ("string", "list", "hash")}
+    fields = [fake.word() for _ in range(5)]
+    generated: list[Op] = []
+    kinds, weights = zip(*mix.weights.items())
+    while len(generated) < (ops or mix.ops):
+        index = len(generated) + 1
+        generated.append(_draw(rng.choices(kinds, weights)[0], index, rng, fake, pools, fields, mix))
+    return Workload(name, seed, tuple(generated))
+
+
+def _key_pool(fake: Faker, kind: str, size: int) -> list[str]:
+    makers = [lambda: f"user:{fake.user_name()}", lambda: f"{fake.word()}:{fake.city()}", fake.word]
+    return [f"{kind[0]}/{makers[i % 3]()}" for i in range(size)]
+
+
+def _value(index: int, rng: random.Random, fake: Faker, mix: _Mix) -> bytes:
+    low, high = mix.value_sizes
+    size = rng.randint(1024, 64 * 1024) if mix.large_every and index % mix.large_every == 0 else rng.randint(low, high)
+    if size == 0:
+        return b""  # an empty value: valid, though it cannot name its writer
+    text = f"#{index}:{fake.sentence()}".encode()
+    while len(text) < size:
+        text += fake.paragraph().encode()
+    return text[:max(size, len(f"#{index}:"))]
+
+
+_KINDS = ("string", "list", "hash")
+_KEY_KIND = {"set": "string", "set_ttl": "string", "get": "string", "rpush": "list", "lrange": "list",
+             "hset": "hash", "hdel": "hash", "hgetall": "hash"}
+
+
+def _draw(kind: str, index: int, rng: random.Random, fake: Faker, pools: dict, fields: list, mix: _Mix) -> Op:
+    wanted = _KEY_KIND.get(kind) or rng.choice(_KINDS)  # delete, expire, persist, ttl: any kind
+    if rng.random() < 0.05:
+        wanted = rng.choice(_KINDS)  # now and then a command meets the wrong kind, on purpose
+    key = rng.choice(pools[wanted])
+    value = lambda: _value(index, rng, fake, mix)  # noqa: E731 - drawn only by ops that write one
+    if kind == "set":
+        return Op.of("set", key, value())
+    if kind == "set_ttl":
+        return Op.of("set", key, value(), ttl=rng.choice((1, 2.5, 5, 30)))
+    if kind == "get":
+        return Op.of("get", key)
+    if kind == "delete":
+        return Op.of("delete", key, *rng.sample(pools["string"], rng.randint(0, 1)))
+    if kind == "rpush":
+        return Op.of("rpush", key, *[value() for _ in range(rng.randint(1, 3))])
+    if kind == "lrange":
+        return Op.of("lrange", key, 0, -1)
+    if kind == "hset":
+        return Op.of("hset", key, {field: value() for field in rng.sample(fields, rng.randint(1, 3))})
+    if kind == "hdel":
+        return Op.of("hdel", key, *rng.sample(fields, rng.randint(1, 2)))
+    if kind == "hgetall":
+        return Op.of("hgetall", key)
+    if kind == "expire":
+        return Op.of("expire", key, rng.choice((0, 1, 3, 10)))
+    if kind == "persist":
+        return Op.of("persist", key)
+    if kind == "ttl":
+        return Op.of("ttl", key)
+    if kind == "tick":
+        return Op.of("tick", rng.choice((0.5, 1, 2, 4)))
+    if kind == "flushall":
+        return Op.of("flushall")
+    if kind == "snapshot":
+        return Op.of("snapshot")
+    raise ValueError(kind)
