@@ -1,4 +1,4 @@
-"""python -m faultinject campaign | repro: see `python -m faultinject --help`."""
+"""python -m faultinject campaign | repro | mutants | walkthrough: see `python -m faultinject --help`."""
 
 from __future__ import annotations
 
@@ -27,15 +27,25 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mutants"]:
+        from faultinject import zoo
+        return zoo.main(argv[1:])
+    if argv[:1] == ["walkthrough"]:
+        from faultinject import walkthrough
+        return walkthrough.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m faultinject",
                                      description="Crash the RedisLite engine at every I/O step and check what recovery gives.")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("mutants", help="run the harness against every mutant of the bug zoo (see --help there)")
+    sub.add_parser("walkthrough", help="narrate a fault scenario step by step: walkthrough NAME | --all")
 
     run = sub.add_parser("campaign", help="workloads x crash points x fault kinds, in parallel")
     run.add_argument("--workload", type=_names(workloads.MIXES, "workload"), default=workloads.DEFAULT_WORKLOADS,
                      help=f"comma-separated (default: all of {', '.join(workloads.MIXES)})")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--kinds", type=_names(campaign.KINDS, "fault kind"), default=campaign.KINDS, help="process,power (default: both)")
+    run.add_argument("--kinds", type=_names(campaign.KINDS, "fault kind"), default=campaign.KINDS,
+                     help=f"comma-separated (default: all of {','.join(campaign.KINDS)})")
     run.add_argument("--budget", type=_positive, help="crash points per workload and kind (default: every one)")
     run.add_argument("--ops", type=_positive, help="ops per workload (default: each workload's own length)")
     run.add_argument("--jobs", type=_positive, help="worker processes (default: all cores)")
@@ -49,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--seed", type=int, default=0)
     again.add_argument("--ops", type=_positive)
     again.add_argument("--step", type=_positive, required=True)
-    again.add_argument("--phase", choices=("before", "after"), required=True)
+    again.add_argument("--phase", choices=("before", "after"), help="required for process and power")
     again.add_argument("--state", type=int, default=0)
     again.add_argument("--recovery-step", type=_positive)
     again.add_argument("--recovery-phase", choices=("before", "after"))
@@ -64,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return status
     if (args.recovery_step is None) != (args.recovery_phase is None):
         parser.error("--recovery-step and --recovery-phase go together")
+    if args.kind != "damage" and args.phase is None:
+        parser.error(f"--phase is required for --kind {args.kind}")
     return repro.repro(args.kind, args.workload, args.seed, args.ops, args.step, args.phase, args.state,
                        args.recovery_step, args.recovery_phase, args.recovery_state, args.mutant)
 

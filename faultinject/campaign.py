@@ -9,9 +9,11 @@ writes results.json and summary.md and returns the exit status: 0 only if every 
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
+import queue
 import random
 import shutil
 import sys
@@ -21,14 +23,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from faultinject import mutants, power, process, workloads
+from faultinject import damage, ioerror, mutants, power, process, workloads
 from faultinject.execution import trace
 from faultinject.report import write_summary
 from faultinject.results import StateResult
 from models.checker import OUTCOMES, Oracle
 
-KINDS = ("process", "power")
-_BATCH = {"power": 24, "process": 8}  # crash points per task
+KINDS = ("process", "power", "ioerror", "damage")
+DAMAGE_CASES = 2000  # damaged directories per workload
+_BATCH = {"power": 24, "process": 8, "ioerror": 12, "damage": 250}  # crash points (damage: cases) per task
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,10 @@ def tasks(plan: Plan) -> Iterator[tuple]:
         workload = workloads.build(name, plan.seed, plan.ops)
         points = [(step.number, phase) for step in trace(workload) for phase in ("before", "after")]
         for kind in plan.kinds:
-            chosen = points
-            if plan.budget is not None and plan.budget < len(points):
-                chosen = sorted(random.Random(f"{plan.seed}/{name}/{kind}").sample(points, plan.budget))
+            chosen = {"damage": [(case, "-") for case in range(1, DAMAGE_CASES + 1)],
+                      "ioerror": [point for point in points if point[1] == "before"]}.get(kind, points)
+            if plan.budget is not None and plan.budget < len(chosen):
+                chosen = sorted(random.Random(f"{plan.seed}/{name}/{kind}").sample(chosen, plan.budget))
             for start in range(0, len(chosen), _BATCH[kind]):
                 yield kind, name, chosen[start:start + _BATCH[kind]]
 
@@ -103,17 +107,20 @@ def _run_task(task: tuple) -> tuple[str, int, float, list[StateResult]]:
     started = time.perf_counter()
     if kind == "power":
         power.check_points(workload, oracle, points, found.append, mutant=plan.mutant, compound=plan.compound)
+    elif kind == "damage":
+        damage.check_cases(workload, oracle, [case for case, _ in points], found.append, mutant=plan.mutant)
+    elif kind == "ioerror":
+        ioerror.check_points(workload, oracle, points, steps, found.append, mutant=plan.mutant)
     else:
         process.check_points(workload, oracle, points, steps, found.append, base_dir=_worker["scratch"],
                              mutant=plan.mutant, compound=plan.compound)
     return kind, len(points), time.perf_counter() - started, found
 
 
-def run(plan: Plan, *, jobs: int | None = None, out: str | None = None, progress=sys.stderr,
-        show_failures: int = 20) -> tuple[int, str, Tally]:
-    """Run the campaign; returns (exit status, output directory, tally)."""
+def execute(plan: Plan, *, jobs: int | None = None, progress=None,
+            stop_on_failure: bool = False) -> tuple[Tally, list[StateResult]]:
+    """Check every state of the plan (or until the first failure); results sorted by point."""
     jobs = jobs or os.cpu_count() or 1
-    out = out or os.path.join("reports", plan.run_id)
     scratch = tempfile.mkdtemp(prefix="redislite-crash-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
     results: list[StateResult] = []
     with mutants.active(plan.mutant):
@@ -122,15 +129,48 @@ def run(plan: Plan, *, jobs: int | None = None, out: str | None = None, progress
         context = multiprocessing.get_context("fork")  # workers inherit the mutant and the imports
         try:
             with context.Pool(jobs, initializer=_init_worker, initargs=(plan, scratch)) as pool:
-                for kind, points, seconds, found in pool.imap_unordered(_run_task, batches):
+                for kind, points, seconds, found in _results(pool, batches, 2 * jobs,
+                                                             lambda: stop_on_failure and tally.failures > 0):
                     _count(tally, kind, points, seconds, found)
                     results.extend(found)
-                    _show_progress(tally, progress, jobs)
+                    if progress is not None:
+                        _show_progress(tally, progress)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    _show_progress(tally, progress, jobs, final=True)
+    if progress is not None:
+        _show_progress(tally, progress, final=True)
     results.sort(key=lambda r: (r.point.workload, r.point.kind, r.point.step, r.point.phase, r.state,
                                 r.second is not None, r.second and (r.second.step, r.second.phase, r.second.state)))
+    return tally, results
+
+
+def _results(pool, batches: list, window: int, stop) -> Iterator[tuple]:
+    """Batch results as they finish, keeping `window` batches queued; once `stop()` is true no
+    more are queued, and those already running finish (a clean stop, no killed workers)."""
+    finished: queue.Queue = queue.Queue()
+    remaining = iter(batches)
+    running = 0
+    for batch in itertools.islice(remaining, window):
+        pool.apply_async(_run_task, (batch,), callback=finished.put, error_callback=finished.put)
+        running += 1
+    while running:
+        item = finished.get()
+        running -= 1
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+        batch = None if stop() else next(remaining, None)
+        if batch is not None:
+            pool.apply_async(_run_task, (batch,), callback=finished.put, error_callback=finished.put)
+            running += 1
+
+
+def run(plan: Plan, *, jobs: int | None = None, out: str | None = None, progress=sys.stderr,
+        show_failures: int = 20) -> tuple[int, str, Tally]:
+    """Run the campaign and write it down; returns (exit status, output directory, tally)."""
+    jobs = jobs or os.cpu_count() or 1
+    out = out or os.path.join("reports", plan.run_id)
+    tally, results = execute(plan, jobs=jobs, progress=progress)
     write(plan, tally, results, out, jobs)
     failures = [r for r in results if not r.ok]
     print(table(tally), file=progress)
@@ -153,7 +193,7 @@ def _count(tally: Tally, kind: str, points: int, seconds: float, found: list[Sta
         tally.outcomes[(kind, result.outcome)] += 1
 
 
-def _show_progress(tally: Tally, stream, jobs: int, final: bool = False) -> None:
+def _show_progress(tally: Tally, stream, final: bool = False) -> None:
     elapsed = time.monotonic() - tally.started
     done = tally.points_done
     rate = sum(tally.states.values()) / elapsed if elapsed else 0.0

@@ -1,19 +1,29 @@
 """The bug zoo: known crash-consistency bugs, applied to the engine from outside it.
 
-Each mutant patches one engine method for as long as it is active (the engine carries no bug
-switches). A harness that passes the real engine but cannot fail a mutant proves nothing;
-`make mutants` runs the campaign against each one and expects every one caught.
+Each mutant replaces one engine function or method, for as long as it is active, with a copy
+that has the bug (the engine itself carries no bug switches). Each names the invariant it
+breaks and the detectors expected to catch it: the campaign's fault kinds "process", "power",
+"ioerror" and "damage" (the damaged-file fuzz), and "stateful" (the Hypothesis state machine).
+A harness that passes the real engine but cannot fail a mutant proves nothing; `make mutants`
+runs each detector against each mutant and expects every mutant caught.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from engine import codec, recovery
 from engine import io as engine_io
+from engine import snapshot as engine_snapshot
 from engine import store as engine_store
 from engine import wal as engine_wal
+from engine.codec import LineError, decode_record
+from engine.errors import CorruptDataError
+from engine.format import parse_name, wal_header, wal_name
+from engine.keyspace import wrong_type
 
 
 @dataclass(frozen=True)
@@ -21,28 +31,85 @@ class Mutant:
     name: str
     bug: str  # what the broken engine does
     breaks: str  # the invariant it violates
-    caught_by: str  # the fault kind expected to catch it, and why
+    caught_by: tuple[str, ...]  # detectors expected to catch it, most direct first
+    why: str  # why those detectors see it
     patches: Callable[[], list[tuple[object, str, object]]]  # (owner, attribute, replacement)
 
 
+# --- the WAL ----------------------------------------------------------------------------------
+
 def _wal_append_without_fsync() -> list:
     def append(self, line: bytes) -> None:
-        self.io.write(self.handle, line, "wal.append")  # ... and no fsync: acked from the page cache
+        self.io.write(self.handle, line, "wal.append")  # no fsync: acked from the page cache
 
     return [(engine_wal.Wal, "append", append)]
 
 
 def _memory_before_wal() -> list:
-    real_commit = engine_store.Store._commit
-
     def commit(self, op: str, args: tuple) -> None:
-        self._ks.apply_record(op, args)  # visible to readers before the record is durable
-        lsn = self._next_lsn
-        self._wal.append(engine_store.encode_record(lsn, op, args))
-        self._next_lsn = lsn + 1
+        self._ks.apply_record(op, args)  # visible to readers before the record even exists
+        self._wal.append(engine_store.encode_record(self._next_lsn, op, args))
+        self._next_lsn += 1
 
-    assert real_commit is not commit
     return [(engine_store.Store, "_commit", commit)]
+
+
+def _memory_before_fsync() -> list:
+    def commit(self, op: str, args: tuple) -> None:
+        wal = self._wal
+        wal.io.write(wal.handle, engine_store.encode_record(self._next_lsn, op, args), "wal.append")
+        self._ks.apply_record(op, args)  # visible while the record is only in the page cache
+        wal.io.fsync(wal.handle, "wal.fsync")
+        self._next_lsn += 1
+
+    return [(engine_store.Store, "_commit", commit)]
+
+
+def _wal_error_retried() -> list:
+    def commit(self, op: str, args: tuple) -> None:
+        line = engine_store.encode_record(self._next_lsn, op, args)
+        try:
+            self._wal.append(line)
+        except OSError:
+            self._wal.append(line)  # retry and carry on: the first copy's pages may be gone for good
+        self._ks.apply_record(op, args)
+        self._next_lsn += 1
+
+    return [(engine_store.Store, "_commit", commit)]
+
+
+def _segment_without_dir_fsync() -> list:
+    def create_segment(cls, io, directory: str, first_lsn: int):
+        handle = io.create(os.path.join(directory, wal_name(first_lsn)), "wal.create")
+        io.write(handle, wal_header(first_lsn), "wal.header")
+        io.fsync(handle, "wal.fsync")
+        return cls(io, directory, handle, first_lsn)  # no directory fsync: the entry may vanish
+
+    return [(engine_wal.Wal, "create_segment", classmethod(create_segment))]
+
+
+def _hset_as_several_records() -> list:
+    real_hset = engine_store.Store.hset
+
+    def hset(self, key, mapping) -> int:
+        if not isinstance(mapping, dict) or len(mapping) < 2:
+            return real_hset(self, key, mapping)
+        return sum(real_hset(self, key, {field: value}) for field, value in mapping.items())  # one record each
+
+    return [(engine_store.Store, "hset", hset)]
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+def _skip_fsync(label: str) -> list:
+    """The I/O layer silently drops the fsync with this label."""
+    real_fsync = engine_io.IOLayer.fsync
+
+    def fsync(self, handle, step_label: str) -> None:
+        if step_label != label:
+            real_fsync(self, handle, step_label)
+
+    return [(engine_io.IOLayer, "fsync", fsync)]
 
 
 def _snapshot_rename_without_dir_fsync() -> list:
@@ -54,27 +121,165 @@ def _snapshot_rename_without_dir_fsync() -> list:
 
     def fsync_dir(self, path: str, label: str = "dir.fsync") -> None:
         if getattr(self, "_skip_next_dir_fsync", False):
-            self._skip_next_dir_fsync = False  # the rename may still be only in the page cache
+            self._skip_next_dir_fsync = False  # the rename may still be only in memory
             return
         real_fsync_dir(self, path, label)
 
     return [(engine_io.IOLayer, "rename", rename), (engine_io.IOLayer, "fsync_dir", fsync_dir)]
 
 
+def _wal_cut_before_snapshot_rename() -> list:
+    real_write = engine_store.write_snapshot
+
+    def write_snapshot(io, directory: str, lsn: int, entries: dict) -> str:
+        # The cut the engine makes after the rename, made before the snapshot exists.
+        for name in sorted(io.listdir(directory, "snapshot.listdir")):
+            parsed = parse_name(name)
+            if parsed and not parsed[2] and parsed[1] <= lsn:
+                io.unlink(os.path.join(directory, name), f"{parsed[0]}.unlink")
+        return real_write(io, directory, lsn, entries)
+
+    return [(engine_store, "write_snapshot", write_snapshot)]
+
+
+def _snapshot_written_in_place() -> list:
+    # With an empty temp suffix the snapshot is written straight to its final name (the rename
+    # becomes a no-op): a crash mid-write leaves a half snapshot where recovery looks first.
+    return [(engine_snapshot, "TMP_SUFFIX", "")]
+
+
+# --- recovery -----------------------------------------------------------------------------------
+
+def _replay_covered_records() -> list:
+    real_replay = recovery._replay
+
+    def replay(io, result, segments: dict) -> None:
+        covered = result.snapshot_lsn
+        if segments:  # replay from the oldest segment still on disk, as if nothing covered it
+            result.snapshot_lsn = min(covered, min(segments) - 1)
+        try:
+            real_replay(io, result, segments)
+        finally:
+            result.snapshot_lsn = covered
+
+    return [(recovery, "_replay", replay)]
+
+
+def _checksum_not_verified() -> list:
+    def unframe(line: bytes) -> bytes:
+        if not line.endswith(b"\n") or line[8:9] != b" ":
+            raise LineError("not a line")
+        return line[9:-1]  # the checksum is not compared
+
+    return [(codec, "unframe", unframe)]
+
+
+def _torn_tail_fatal() -> list:
+    real_recover = recovery.recover
+
+    def recover(io, directory: str, *, strict: bool):
+        scanned = recovery.scan(io, directory)
+        if scanned.discarded:
+            first = scanned.discarded[0]
+            raise CorruptDataError(f"damaged log: {first.reason}", path=first.path, offset=first.offset)
+        return real_recover(io, directory, strict=strict)
+
+    return [(engine_store, "recover", recover)]
+
+
+def _replay_past_bad_record() -> list:
+    def scan_segment(path: str, data: bytes, first_lsn: int):
+        scan = engine_wal.scan_segment(path, data, first_lsn)
+        pos, expected = scan.end, scan.next_lsn
+        while scan.damage and scan.header_ok and pos < len(data):
+            newline = data.find(b"\n", pos)
+            if newline < 0:
+                break
+            try:  # the bug: skip the bad line and carry on with the ones after it
+                lsn, op, args = decode_record(data[pos:newline + 1])
+                if lsn == expected:
+                    scan.records.append((pos, lsn, op, args))
+                    expected += 1
+            except LineError:
+                pass
+            pos = newline + 1
+        if scan.damage and scan.header_ok:
+            scan.end, scan.damage = len(data), None
+        return scan
+
+    return [(recovery, "scan_segment", scan_segment)]
+
+
+# --- reads -----------------------------------------------------------------------------------------
+
+def _hgetall_ignores_expiry() -> list:
+    def hgetall(self, key) -> dict:
+        entry = self._ks.data.get(engine_store.arguments.key(key))  # no expiry check on this path
+        if entry is None:
+            return {}
+        if type(entry[0]) is not dict:
+            raise wrong_type(key, type(entry[0]), dict)
+        return dict(entry[0])
+
+    return [(engine_store.Store, "hgetall", hgetall)]
+
+
 MUTANTS = {m.name: m for m in (
     Mutant("wal-append-no-fsync", "WAL append writes the record but skips its fsync",
-           "a write is durable before it is acknowledged",
-           "power: the acked record is only in the page cache, which a power loss drops; a process "
-           "crash keeps the page cache, so the process kind cannot see it", _wal_append_without_fsync),
+           "a write is durable before it is acknowledged", ("power",),
+           "the acked record is only in the page cache, which a power loss drops; a process crash "
+           "keeps the page cache, so the process kind cannot see it", _wal_append_without_fsync),
     Mutant("memory-before-wal", "the mutation is applied in memory before its record is written",
-           "WAL precedes memory mutation",
-           "process: the observer reads the new value, then the crash lands before the record is written",
-           _memory_before_wal),
-    Mutant("snapshot-rename-no-dir-fsync", "the snapshot is renamed into place but the directory is "
-           "not fsynced before the WAL segments it covers are deleted",
-           "memory state == snapshot + WAL replay after a power loss",
-           "power: the rename may be lost while the segment deletions persist, losing acked writes",
+           "WAL precedes memory mutation", ("process", "power"),
+           "a reader sees the new value, then the crash lands before the record exists", _memory_before_wal),
+    Mutant("memory-before-fsync", "the mutation is applied in memory after the WAL write, before its fsync",
+           "WAL precedes memory mutation (durably)", ("power",),
+           "a reader sees the value while its record is only in the page cache; a power loss drops it",
+           _memory_before_fsync),
+    Mutant("wal-error-retried", "after a failed WAL write or fsync the store retries and carries on",
+           "after a failed fsync no more writes are accepted", ("ioerror",),
+           "the kernel may drop the pages of a failed fsync; the retry's success acks a record that "
+           "the disk holds only partly", _wal_error_retried),
+    Mutant("wal-segment-no-dir-fsync", "a new WAL segment is used without fsyncing the directory",
+           "a write is durable before it is acknowledged", ("power",),
+           "the segment's directory entry may not survive a power loss, and every record in it goes too",
+           _segment_without_dir_fsync),
+    Mutant("snapshot-no-fsync", "the snapshot's data is not fsynced before the rename",
+           "snapshots are atomic", ("power",),
+           "the rename can reach the disk before the data: recovery finds a torn snapshot",
+           lambda: _skip_fsync("snapshot.fsync")),
+    Mutant("snapshot-rename-no-dir-fsync", "the snapshot is renamed into place but the directory is not "
+           "fsynced before the WAL segments it covers are deleted", "memory state == snapshot + WAL replay",
+           ("power",), "the segment deletion may persist while the rename does not",
            _snapshot_rename_without_dir_fsync),
+    Mutant("wal-cut-before-snapshot-rename", "the WAL segments a snapshot covers are deleted before the "
+           "snapshot is renamed into place", "WAL truncated only after snapshot success", ("process", "power"),
+           "a crash between the deletion and the rename leaves neither the records nor the snapshot",
+           _wal_cut_before_snapshot_rename),
+    Mutant("snapshot-in-place", "the snapshot is written straight to its final name, no temp file and rename",
+           "snapshots are atomic", ("process", "power"),
+           "a crash mid-write leaves a half snapshot as the newest one", _snapshot_written_in_place),
+    Mutant("replay-covered-records", "recovery replays records the snapshot already holds",
+           "memory state == snapshot + WAL replay (each record applied once)", ("process", "power", "stateful"),
+           "after a crash between the snapshot rename and the WAL cut, rpush items appear twice",
+           _replay_covered_records),
+    Mutant("checksum-not-verified", "replay decodes records without comparing their checksum",
+           "no partial or damaged mutation is ever applied", ("damage",),
+           "a flipped byte inside a value still parses, and the wrong value is replayed",
+           _checksum_not_verified),
+    Mutant("torn-tail-fatal", "recovery refuses to open whenever the log ends in a torn record",
+           "crash recovery: a partial WAL entry is ignored", ("power", "process"),
+           "every crash that tears the last record leaves a store that will not open", _torn_tail_fatal),
+    Mutant("replay-past-bad-record", "replay skips a bad record and applies the ones after it",
+           "replay stops at the first bad record (point-in-time)", ("damage",),
+           "damage in the middle of the log leaves a state no prefix of the workload ever had",
+           _replay_past_bad_record),
+    Mutant("hgetall-ignores-expiry", "hgetall returns a hash after its TTL has passed",
+           "expired keys are logically invisible", ("stateful",),
+           "the state machine reads every path after moving the clock", _hgetall_ignores_expiry),
+    Mutant("hset-as-several-records", "a multi-field hset is logged as one record per field",
+           "no partial mutation is ever visible", ("process", "power", "stateful"),
+           "a crash between the records recovers half an hset", _hset_as_several_records),
 )}
 
 
@@ -89,7 +294,7 @@ def active(name: str | None) -> Iterator[Mutant | None]:
     mutant = MUTANTS[name]
     saved = []
     for owner, attribute, replacement in mutant.patches():
-        saved.append((owner, attribute, owner.__dict__[attribute]))
+        saved.append((owner, attribute, getattr(owner, "__dict__", {}).get(attribute, getattr(owner, attribute))))
         setattr(owner, attribute, replacement)
     try:
         yield mutant

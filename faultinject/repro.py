@@ -6,12 +6,13 @@ the checker's verdict. Exit status 0 if the state is ok, 1 if not.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 
 from engine import IOEvent, IOLayer
-from faultinject import mutants, power, process, workloads
+from faultinject import damage, ioerror, mutants, power, process, workloads
 from faultinject.execution import DATA_DIR, Progress, clock_after, relative, run, trace
 from faultinject.observe import newest_visible
 from faultinject.simdisk import SimDisk
@@ -57,11 +58,15 @@ def repro(kind: str, workload_name: str, seed: int, ops: int | None, step: int, 
         steps = trace(workload)
         out(f"workload {workload.name} (seed {seed}, {len(workload.ops)} ops)"
             + (f" on mutant {active.name}: {active.bug}" if active else " on the real engine"))
-        out("trace up to the crash:")
+        if kind == "damage":
+            return _repro_damage(workload, oracle, step, out)
+        out("trace up to the fault:")
         for s in steps[:step]:
             op = workload.ops[s.op_index - 1] if s.op_index else "Store.open"
             out(f"  step {s.number:>4} {s.label:<16} {relative(s.path):<36} {s.nbytes:>7} B   in {op!r:.60}")
-        out(f"CRASH ({kind}) {phase} step {step}")
+        out(f"I/O ERROR at step {step}" if kind == "ioerror" else f"CRASH ({kind}) {phase} step {step}")
+        if kind == "ioerror":
+            return _repro_ioerror(workload, oracle, steps[step - 1], state, out)
         if kind == "power":
             return _repro_power(workload, oracle, step, phase, state, recovery_step, recovery_phase,
                                 recovery_state, out)
@@ -134,6 +139,39 @@ def _repro_process(workload, oracle, steps, step, phase, recovery_step, recovery
         return _verdict(oracle, recovered, report.acked, in_flight, check_time, report.observed, out)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _repro_ioerror(workload, oracle, step, variant, out) -> int:
+    code, halfway = ioerror.variants(step.op)[variant]
+    out(f"the step fails with {errno.errorcode[code]}" + (" after writing half its bytes" if halfway else
+                                                          " instead of happening"))
+    progress, image, verdict = ioerror.run_with_error(workload, oracle, step.number, code, halfway)
+    for index, (op, result) in enumerate(zip(workload.ops, progress.results), start=1):
+        if index >= step.op_index and (isinstance(result, Exception) or index == step.op_index):
+            out(f"  op {index:>3} {op!r:.70} -> {type(result).__name__ + ': ' + str(result) if isinstance(result, Exception) else repr(result)}"[:160])
+    out("on disk afterwards (the program's view):")
+    out("\n".join(file_lines(image.get(DATA_DIR, {}))))
+    out(f"verdict: {verdict.outcome}")
+    if verdict.detail:
+        out(verdict.detail)
+    return 0 if verdict.outcome == "ok" else 1
+
+
+def _repro_damage(workload, oracle, case, out) -> int:
+    image, progress = damage.final_image(workload)
+    description, name, damaged = damage.damage(image, case, workload.seed)
+    out(f"the whole workload ran; then damage case {case}: {name}: {description}")
+    out("on disk:")
+    out("\n".join(file_lines(damaged.get(DATA_DIR, {}))))
+    recovered = recover_image(damaged, progress.clock.now)
+    out("recovery:")
+    out("\n".join(recovery_lines(recovered)))
+    verdict = damage.judge_damaged(oracle, damaged, progress.clock.now, len(workload.ops))
+    out(f"verdict: {verdict.outcome}" + (f" (the model's state after op {verdict.matched_prefix})"
+                                         if verdict.matched_prefix is not None else ""))
+    if verdict.detail:
+        out(verdict.detail)
+    return 0 if verdict.outcome == "ok" else 1
 
 
 def _verdict(oracle, recovered, acked, in_flight, check_time, observed, out) -> int:

@@ -10,11 +10,11 @@ from faultinject.execution import relative
 
 @dataclass(frozen=True)
 class CrashPoint:
-    kind: str  # "process" or "power"
+    kind: str  # "process", "power" or "damage"
     workload: str
     seed: int
     ops: int  # the workload's length (it is rebuilt from name, seed and length)
-    step: int  # 1-based durable I/O step of the run
+    step: int  # 1-based durable I/O step of the run (damage: the case number)
     phase: str  # "before" or "after" the step
     label: str
     path: str
@@ -58,8 +58,9 @@ class StateResult:
         """The one command that reruns exactly this crash state, verbosely."""
         p = self.point
         argv = ["python", "-m", "faultinject", "repro", "--kind", p.kind, "--workload", p.workload,
-                "--seed", str(p.seed), "--ops", str(p.ops), "--step", str(p.step), "--phase", p.phase,
-                "--state", str(self.state)]
+                "--seed", str(p.seed), "--ops", str(p.ops), "--step", str(p.step)]
+        if p.kind != "damage":  # a damage case is named by its number alone
+            argv += ["--phase", p.phase, "--state", str(self.state)]
         if self.second is not None:
             argv += ["--recovery-step", str(self.second.step), "--recovery-phase", self.second.phase,
                      "--recovery-state", str(self.second.state)]

@@ -9,7 +9,7 @@ import pytest
 from faultinject import campaign
 
 
-def run(tmp_path, workloads=("snapshot-heavy",), kinds=campaign.KINDS, mutant=None, ops=20):
+def run(tmp_path, workloads=("snapshot-heavy",), kinds=("process", "power"), mutant=None, ops=20):
     plan = campaign.Plan(tuple(workloads), seed=3, kinds=tuple(kinds), ops=ops, mutant=mutant)
     status, out, tally = campaign.run(plan, jobs=2, out=str(tmp_path / "run"), progress=io.StringIO())
     with open(f"{out}/results.json") as f:
@@ -19,6 +19,12 @@ def run(tmp_path, workloads=("snapshot-heavy",), kinds=campaign.KINDS, mutant=No
 
 def failures(tally, kind):
     return sum(n for (k, outcome), n in tally.outcomes.items() if k == kind and outcome != "ok")
+
+
+def test_stop_on_failure_ends_early_and_cleanly():
+    plan = campaign.Plan(("snapshot-heavy",), kinds=("power",), ops=30, mutant="wal-append-no-fsync")
+    tally, results = campaign.execute(plan, jobs=2, stop_on_failure=True)
+    assert tally.failures > 0 and tally.points_done < tally.points_total
 
 
 def test_campaign_finds_nothing_on_the_real_engine(tmp_path):
@@ -63,7 +69,7 @@ def test_budget_samples_crash_points_deterministically(tmp_path):
     plan = campaign.Plan(("mixed",), seed=1, budget=7, ops=30)
     first = [points for _, _, points in campaign.tasks(plan)]
     assert first == [points for _, _, points in campaign.tasks(plan)]
-    assert sum(len(p) for p in first) == 14  # 7 per fault kind
+    assert sum(len(p) for p in first) == 7 * len(campaign.KINDS)  # 7 per fault kind
 
 
 @pytest.mark.parametrize("argv", [["campaign", "--workload", "nope"], ["campaign", "--kinds", "meteor"],

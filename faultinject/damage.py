@@ -1,0 +1,103 @@
+"""Fault kind "damage": files damaged by something other than a crash, and what recovery makes of them.
+
+A workload runs to its end on the simulated disk; then, case by case, one WAL segment or the
+snapshot is damaged (a byte flipped, the file truncated, a stretch duplicated, spliced in from
+elsewhere, or zeroed) and the engine recovers the result. Allowed: a CorruptDataError naming
+the file and offset, or a state that equals both the format reader's and the op model's after
+some prefix of the workload (damage may cost the records after it, never invent one). Anything
+else, another exception or a state no prefix ever had, fails. Cases are seeded: case N of a
+workload is always the same damage.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Iterable
+
+from engine import CorruptDataError, IOLayer, Store
+from faultinject.execution import DATA_DIR, FakeClock, Progress, run
+from faultinject.results import CrashPoint, StateResult
+from faultinject.simdisk import Image, SimDisk
+from faultinject.workloads import Workload
+from models.checker import Oracle, Verdict
+from models.format_reader import read_files
+
+KIND = "damage"
+DAMAGES = ("flip", "truncate", "duplicate", "splice", "zero")
+
+
+def final_image(workload: Workload) -> tuple[Image, Progress]:
+    """The files a complete run of `workload` leaves (as a process exit would)."""
+    disk = SimDisk()
+    progress = run(workload, IOLayer(disk), DATA_DIR, lambda *_: None)
+    return disk.process_crash_image(), progress
+
+
+def damage(image: Image, case: int, seed: int) -> tuple[str, str, Image]:
+    """(damage description, file damaged, damaged image) for case number `case`."""
+    rng = random.Random(f"damage/{seed}/{case}")
+    files = image[DATA_DIR]
+    names = sorted(n for n in files if n != "LOCK" and files[n])
+    # WAL segments three times as often as snapshots: they are most of what recovery reads.
+    name = rng.choice([n for n in names for _ in range(3 if n.startswith("wal-") else 1)])
+    data = bytearray(files[name])
+    kind = rng.choice(DAMAGES)
+    at = rng.randrange(len(data))
+    length = rng.randint(1, min(64, len(data) - at))
+    if kind == "flip":
+        data[at] ^= rng.randint(1, 255)
+        what = f"byte {at} flipped"
+    elif kind == "truncate":
+        del data[at:]
+        what = f"truncated to {at} bytes"
+    elif kind == "duplicate":
+        data[at:at] = data[at:at + length]
+        what = f"{length} bytes at {at} duplicated"
+    elif kind == "splice":
+        donor = files[rng.choice(names)]
+        start = rng.randrange(len(donor))
+        piece = donor[start:start + length]
+        data[at:at + len(piece)] = piece
+        what = f"{len(piece)} bytes at {at} replaced by bytes from elsewhere"
+    else:
+        data[at:at + length] = bytes(length)
+        what = f"{length} bytes at {at} zeroed"
+    damaged = {path: dict(entries) for path, entries in image.items()}
+    damaged[DATA_DIR][name] = bytes(data)
+    return f"{kind}: {what}", name, damaged
+
+
+def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int) -> Verdict:
+    reading = read_files(image.get(DATA_DIR, {}))
+    try:
+        store = Store.open(DATA_DIR, io=IOLayer(SimDisk.from_image(image)), clock=FakeClock(check_time))
+    except CorruptDataError as refused:
+        if refused.path is None:
+            return Verdict("recovery-failed", f"CorruptDataError without a file: {refused}")
+        return Verdict("ok")
+    except Exception as exc:  # anything but a typed refusal is a bug
+        return Verdict("recovery-failed", f"{type(exc).__name__} instead of CorruptDataError: {exc}")
+    try:
+        state = store.dump()
+    finally:
+        store.close()
+    if reading.refused:
+        return Verdict("invariant-violated", f"recovered a directory the format says to refuse: {reading.refused}")
+    if reading.view(check_time) != state:
+        return Verdict("invariant-violated", "engine recovery differs from the format reader's replay")
+    for prefix in range(prefixes, -1, -1):
+        if oracle.view(prefix, check_time) == state:
+            return Verdict("ok", matched_prefix=prefix)
+    return Verdict("phantom-or-divergent", "the recovered state is the model's after no prefix of the workload")
+
+
+def check_cases(workload: Workload, oracle: Oracle, cases: Iterable[int], emit: Callable[[StateResult], None],
+                *, mutant: str | None = None) -> None:
+    image, progress = final_image(workload)
+    check_time = progress.clock.now
+    for case in cases:
+        description, name, damaged = damage(image, case, workload.seed)
+        point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), case, "-",
+                           description.split(":")[0], f"{DATA_DIR}/{name}", len(workload.ops), mutant)
+        verdict = judge_damaged(oracle, damaged, check_time, len(workload.ops))
+        emit(StateResult(point, 0, description, progress.acked, False, 0, verdict.outcome, verdict.detail))

@@ -1,0 +1,210 @@
+"""Fault kind "ioerror": a step fails with EIO, ENOSPC or EDQUOT instead of happening.
+
+The workload sees the error and carries on, as a user's program would; afterwards the directory
+is reopened and judged. What must hold (docs/CRASH-MODEL.md, "I/O errors"):
+- an error on a WAL write or fsync fails that op with StoreFailedError, applies nothing, and
+  every later write is refused the same way while reads keep answering from memory; after
+  reopening, the op is wholly present or wholly absent (the checker treats it as in flight);
+  an ENOSPC that leaves half a record behind never gets that half replayed;
+- an error inside a snapshot fails the snapshot (SnapshotError) and nothing else: writes go on,
+  no temp file is left, and a later snapshot succeeds;
+- an error during recovery's own repairs makes the open fail with the OSError, and an error at
+  its first repair changes nothing on disk; a clean reopen afterwards still recovers.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Callable, Iterable
+
+from engine import IOEvent, IOLayer, SnapshotError, Store, StoreFailedError
+from faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
+from faultinject.results import CrashPoint, StateResult
+from faultinject.simdisk import Image, SimDisk
+from faultinject.verdicts import judge, recover_image
+from faultinject.workloads import Workload
+from models import opmodel
+from models.checker import Oracle, Verdict
+
+KIND = "ioerror"
+# Per kind of step: (errno, whether a write gets half done before failing).
+VARIANTS = {
+    "write": ((errno.EIO, False), (errno.ENOSPC, True), (errno.EDQUOT, False)),
+    "fsync": ((errno.EIO, False),),
+    "fsync_dir": ((errno.EIO, False),),
+}
+OTHER_VARIANTS = ((errno.EIO, False), (errno.ENOSPC, False))
+
+
+def variants(io_op: str) -> tuple[tuple[int, bool], ...]:
+    return VARIANTS.get(io_op, OTHER_VARIANTS)
+
+
+class FailingDisk(SimDisk):
+    """A simulated disk whose next durable operation can be made to fail.
+
+    A failed write may have written half its bytes. A failed fsync leaves the file's dirty pages
+    readable but drops them from writeback (Linux marks them clean, and they reach the disk only
+    if written again): a later fsync that "succeeds" does not make them durable. That is why a
+    store must never retry an fsync and carry on.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed: tuple[int, bool] | None = None  # (errno, halfway) for the next durable operation
+        self.dropped: dict[int, list[tuple[int, int]]] = {}  # id(inode) -> byte ranges never to reach disk
+
+    def _fire(self, path: str) -> None:
+        code, _ = self.armed
+        self.armed = None
+        raise OSError(code, f"{os.strerror(code)} (injected)", path)
+
+    def write(self, handle, data: bytes) -> None:
+        if self.armed is not None and self.armed[1]:
+            self.armed = (self.armed[0], False)
+            super().write(handle, data[:len(data) // 2])
+        if self.armed is not None:
+            self._fire(handle.path)
+        super().write(handle, data)
+
+    def fsync(self, handle) -> None:
+        inode = handle.inode
+        if self.armed is not None:
+            # Dropped from writeback: the bytes stay readable but will never reach the disk.
+            self.dropped.setdefault(id(inode), []).extend(
+                (op[1], op[1] + len(op[2])) for op in inode.pending if op[0] == "write")
+            inode.pending.clear()
+            self._fire(handle.path)
+        super().fsync(handle)
+        for start, end in self.dropped.get(id(inode), ()):
+            # A later fsync "succeeds", but the disk holds zeros where the dropped pages were.
+            durable = bytearray(inode.durable)
+            durable[start:end] = bytes(len(durable[start:end]))
+            inode.durable = bytes(durable)
+
+
+def _armed_method(name: str):
+    def method(self, *args):
+        if self.armed is not None:
+            self._fire(str(args[0].path if hasattr(args[0], "path") else args[0]))
+        return getattr(SimDisk, name)(self, *args)
+    return method
+
+
+for _name in ("create", "truncate", "fsync_dir", "rename", "unlink", "mkdir"):
+    setattr(FailingDisk, _name, _armed_method(_name))
+
+
+def failing_at(disk: FailingDisk, step: int, code: int, halfway: bool):
+    """An on_step hook arming the disk to fail durable step `step` with `code`."""
+    def hook(event: IOEvent, number: int, _progress) -> None:
+        if number == step and event.phase == "before":
+            disk.armed = (code, halfway)
+    return hook
+
+
+def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int, str]], steps: dict,
+                 emit: Callable[[StateResult], None], *, mutant: str | None = None) -> None:
+    for number, _phase in points:
+        step = steps[number]
+        for index, (code, halfway) in enumerate(variants(step.op)):
+            point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), number, "before",
+                               step.label, step.path, step.op_index, mutant)
+            description = f"{errno.errorcode[code]} {'halfway through' if halfway else 'instead of'} {step.op}"
+            progress, image, verdict = run_with_error(workload, oracle, number, code, halfway)
+            emit(StateResult(point, index, description, progress.acked, False, 0, verdict.outcome, verdict.detail))
+
+
+def run_with_error(workload: Workload, oracle: Oracle, number: int, code: int, halfway: bool):
+    """Run the workload with step `number` failing; check the run, then the reopen."""
+    disk = FailingDisk()
+    try:
+        progress = run(workload, IOLayer(disk), DATA_DIR, failing_at(disk, number, code, halfway))
+        opened = True
+    except OSError:  # Store.open itself failed: the program cannot start
+        progress, opened = Progress(workload, FakeClock(workload.start_time)), False
+    image = disk.process_crash_image()
+    problem = _run_problem(workload, progress) if opened else None
+    if problem is None and progress.failed == [] and any(name.endswith(".tmp") for name in image.get(DATA_DIR, {})):
+        problem = "a failed snapshot left its temp file behind"
+    if problem:
+        return progress, image, Verdict("invariant-violated", problem)
+    failed = progress.failed[0] if progress.failed else None
+    acked = failed - 1 if failed else progress.acked
+    check_time = progress.clock.now
+    problem = _reopen_problem(image, check_time)
+    if problem:
+        return progress, image, Verdict("recovery-failed", problem)
+    # Reopened as the program left it, and after a power loss right then: both must hold what was acked.
+    for reopened in (image, disk.durable_image()):
+        verdict = judge(oracle, recover_image(reopened, check_time), acked=acked, in_flight=failed is not None,
+                        check_time=check_time)
+        if verdict.outcome != "ok":
+            return progress, image, verdict
+    return progress, image, verdict
+
+
+def _run_problem(workload: Workload, progress: Progress) -> str | None:
+    """What the program saw that it should not have, if anything."""
+    failed = progress.failed[0] if progress.failed else None
+    state, now = {}, workload.start_time
+    for index, (op, result) in enumerate(zip(workload.ops, progress.results), start=1):
+        if op.name == "tick":
+            now += op.args[0]
+            continue
+        if failed is not None and index > failed:
+            if op.is_write and not isinstance(result, StoreFailedError):
+                return f"op {index} {op!r} was accepted after the WAL failed at op {failed}: {result!r}"
+            if not op.is_write and op.name != "snapshot":
+                expected = opmodel.apply(state, op, now)[1]  # reads answer from memory, unchanged
+                if isinstance(result, StoreFailedError) or not opmodel.same_result(expected, _as_result(result)):
+                    return f"read {index} {op!r} after the WAL failed gave {result!r}, expected {expected!r}"
+            continue
+        if isinstance(result, SnapshotError) and any(
+                isinstance(later, SnapshotError) for later in progress.results[index:]):
+            return f"after snapshot {index} failed, a later snapshot failed too: one error must not break the next"
+        if index != failed:
+            state = opmodel.apply(state, op, now)[0]
+    return None
+
+
+def _as_result(result: object) -> object:
+    return opmodel.Refusal(type(result).__name__) if isinstance(result, Exception) else result
+
+
+def _reopen_problem(image: Image, check_time: float) -> str | None:
+    """Fail each durable step of the reopen in turn: the open must fail with that OSError, a
+    failure at the first repair must leave the disk as it was, and a clean open afterwards must
+    recover what an untroubled one does."""
+    steps: list[int] = []
+    dry = IOLayer(SimDisk.from_image(image))
+    dry.hooks.append(StepCounter(None, lambda event, n, _: steps.append(n) if event.phase == "before" else None))
+    Store.open(DATA_DIR, io=dry, clock=FakeClock(check_time)).close()
+    expected = recover_image(image, check_time).state if steps else None
+    for number in steps:
+        disk = SimDisk.from_image(image)
+        io = IOLayer(disk)
+        io.hooks.append(StepCounter(None, _raise_at(number)))
+        try:
+            Store.open(DATA_DIR, io=io, clock=FakeClock(check_time)).close()
+            return f"recovery went on after its durable step {number} failed"
+        except OSError:
+            pass
+        if number == steps[0] and _data(disk.process_crash_image()) != _data(image):
+            return f"a failed first repair (step {number}) changed the directory"
+        if recover_image(disk.process_crash_image(), check_time).state != expected:
+            return f"after recovery failed at its step {number}, a clean open recovers something else"
+    return None
+
+
+def _data(image: Image) -> dict:
+    """The files that hold data: LOCK is created by every open and holds none."""
+    return {name: content for name, content in image.get(DATA_DIR, {}).items() if name != "LOCK"}
+
+
+def _raise_at(number: int):
+    def hook(event: IOEvent, step: int, _progress) -> None:
+        if step == number and event.phase == "before":
+            raise OSError(errno.EIO, "Input/output error (injected during recovery)", event.path)
+    return hook

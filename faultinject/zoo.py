@@ -1,0 +1,174 @@
+"""`make mutants`: run the harness against every mutant of the bug zoo, and the real engine.
+
+For each mutant its expected detectors are tried in turn (campaign fault kinds, the damaged-file
+fuzz, the Hypothesis state machine) until one fails it; the failure is then shrunk (the
+campaign's to the shortest workload that still fails, the state machine's by Hypothesis) and
+timed. The real engine must pass every detector. Exit status 0 only if every mutant is caught
+and the real engine passes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+from faultinject import campaign, mutants
+
+WORKLOAD = "snapshot-heavy"
+OPS = 40
+DAMAGE_CASES = 600
+
+
+DETECTORS = ("process", "power", "ioerror", "damage", "stateful")
+
+
+@dataclass(frozen=True)
+class Finding:
+    mutant: str
+    caught: dict  # detector -> seconds to its first failure (only detectors that failed the mutant)
+    first: str | None  # the expected detector reported: the first of the mutant's list that caught it
+    size: str  # its shrunk reproduction
+    repro: str = ""
+
+    @property
+    def missed(self) -> bool:
+        return self.first is None
+
+
+def _campaign_fails(kind: str, mutant: str | None, ops: int) -> tuple[bool, str]:
+    plan = campaign.Plan((WORKLOAD,), seed=0, kinds=(kind,), ops=ops, mutant=mutant,
+                         budget=DAMAGE_CASES if kind == "damage" else None)
+    tally, results = campaign.execute(plan, stop_on_failure=True)
+    failures = [r for r in results if not r.ok]
+    return bool(failures), failures[0].repro() if failures else ""
+
+
+def _shrink_ops(kind: str, mutant: str, ops: int, repro: str) -> tuple[int, str]:
+    """The shortest workload (a prefix of the full one) the detector still fails."""
+    low, high = 1, ops  # invariant: `high` ops fail
+    while low < high:
+        middle = (low + high) // 2
+        fails, found = _campaign_fails(kind, mutant, middle)
+        if fails:
+            high, repro = middle, found
+        else:
+            low = middle + 1
+    return high, repro
+
+
+def _stateful_fails(mutant: str | None, examples: int) -> tuple[bool, int, str]:
+    """(failed, steps in the shrunk program, its first lines) for the state machine."""
+    # The machine lives with the tests (it is a test); imported here only for `make mutants`.
+    from hypothesis import HealthCheck, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from tests.stateful import StoreVersusModel
+
+    with mutants.active(mutant):
+        try:
+            run_state_machine_as_test(StoreVersusModel, settings=settings(
+                max_examples=examples, stateful_step_count=30, deadline=None, database=None,
+                report_multiple_bugs=False,
+                derandomize=True, suppress_health_check=list(HealthCheck)))
+        except Exception as failure:  # Hypothesis re-raises the shrunk failure (a group, if several)
+            invariants = {name for name in dir(StoreVersusModel)
+                          if getattr(getattr(StoreVersusModel, name), "hypothesis_stateful_invariant", None)}
+            programs = [[line.strip() for line in getattr(error, "__notes__", [])
+                         if line.strip().startswith("state.") and "teardown" not in line
+                         and line.strip()[6:].split("(")[0] not in invariants]
+                        for error in _leaves(failure)]
+            steps = min(programs, key=len)
+            return True, len(steps), "; ".join(steps[:6])
+    return False, 0, ""
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+def _detect(detector: str, mutant: str | None, examples: int) -> tuple[bool, str, str]:
+    """(failed, shrinkable size or steps, repro) for one detector against one engine."""
+    if detector == "stateful":
+        failed, steps, program = _stateful_fails(mutant, examples)
+        return failed, f"{steps} steps", program
+    failed, repro = _campaign_fails(detector, mutant, OPS)
+    return failed, "", repro
+
+
+def hunt(name: str, *, examples: int = 300, shrink: bool = True) -> Finding:
+    """Every detector against mutant `name`; the first expected one that caught it is shrunk."""
+    caught: dict = {}
+    reports: dict = {}
+    for detector in DETECTORS:
+        started = time.monotonic()
+        failed, size, repro = _detect(detector, name, examples)
+        if failed:
+            caught[detector] = time.monotonic() - started
+            reports[detector] = (size, repro)
+    first = next((d for d in mutants.MUTANTS[name].caught_by if d in caught), None)
+    if first is None:
+        return Finding(name, caught, None, "-")
+    size, repro = reports[first]
+    if first != "stateful" and shrink:
+        ops, repro = _shrink_ops(first, name, OPS, repro)
+        size = f"{ops} ops"
+    return Finding(name, caught, first, size, repro)
+
+
+def real_engine_passes(examples: int = 300) -> list[str]:
+    """Every detector on the unmutated engine; the names of those that (wrongly) failed it."""
+    return [detector for detector in DETECTORS if _detect(detector, None, examples)[0]]
+
+
+def matrix(rows: list[Finding]) -> dict[str, dict[str, bool | None]]:
+    """mutant -> detector -> True: caught; False: expected to catch it and did not; None: neither."""
+    return {f.mutant: {d: True if d in f.caught else False if d in mutants.MUTANTS[f.mutant].caught_by else None
+                       for d in DETECTORS} for f in rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m faultinject mutants", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(mutants.MUTANTS), action="append", help="these mutants only")
+    parser.add_argument("--examples", type=int, default=1000, help="state machine examples per mutant")
+    parser.add_argument("--out", default=os.path.join("reports", "mutants"), help="where mutant-matrix.png goes")
+    args = parser.parse_args(argv)
+    print("the real engine ...", end=" ", flush=True)
+    wrongly = real_engine_passes(args.examples)
+    print("passes every detector" if not wrongly else f"FAILS {', '.join(wrongly)}")
+    rows = []
+    for name in args.only or mutants.MUTANTS:
+        finding = hunt(name, examples=args.examples)
+        rows.append(finding)
+        print(f"{name:<32} " + (f"caught by {finding.first} in {finding.caught[finding.first]:.1f}s, "
+                                f"shrunk to {finding.size}" if not finding.missed else "MISSED"), flush=True)
+    print()
+    print(table(rows))
+    from faultinject import figures  # matplotlib is imported only while the figure is drawn
+    os.makedirs(args.out, exist_ok=True)
+    figures.mutant_matrix(matrix(rows), os.path.join(args.out, figures.MUTANT_MATRIX))
+    print(f"wrote {args.out}/{figures.MUTANT_MATRIX}")
+    missed = [f.mutant for f in rows if f.missed]
+    if missed:
+        print(f"MISSED: {', '.join(missed)}")
+    return 0 if not missed and not wrongly else 1
+
+
+def table(rows: list[Finding]) -> str:
+    """The markdown table `make mutants` prints: caught where, how fast, how small."""
+    lines = ["| mutant | breaks | caught | first caught by | time to first failure | shrunk reproduction "
+             "| also caught by |", "|---|---|---|---|---|---|---|"]
+    for f in rows:
+        others = ", ".join(d for d in f.caught if d != f.first) or "-"
+        lines.append(f"| `{f.mutant}` | {mutants.MUTANTS[f.mutant].breaks} | {'yes' if not f.missed else '**MISSED**'} "
+                     f"| {f.first or '-'} | {f'{f.caught[f.first]:.1f} s' if f.first else '-'} | {f.size} | {others} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
