@@ -1,65 +1,165 @@
-"""summary.md: what a campaign ran, what it found, and how to reproduce each failure."""
+"""summary.md: what a campaign ran, what it found (in figures and tables), and how to reproduce each failure.
+
+The figures come from faultinject/figures.py, which imports matplotlib only while it draws: the
+campaign imports this module before forking its workers, and they must not pay for matplotlib.
+A figure that cannot be drawn is named in summary.md, never allowed to lose the summary itself.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import shlex
+import sys
 from collections import Counter
 
+from faultinject import figures
+from models.checker import OUTCOMES
+
 MAX_FAILURES_LISTED = 200
+MAX_GROUPS_LISTED = 60
+
+
+def campaign_command(plan) -> str:
+    """The command line that reruns the whole campaign."""
+    argv = ["python", "-m", "faultinject", "campaign", "--workload", ",".join(plan.workloads),
+            "--seed", str(plan.seed), "--kinds", ",".join(plan.kinds)]
+    if plan.budget:
+        argv += ["--budget", str(plan.budget)]
+    if plan.ops:
+        argv += ["--ops", str(plan.ops)]
+    if plan.mutant:
+        argv += ["--mutant", plan.mutant]
+    if not plan.compound:
+        argv.append("--no-compound")
+    return shlex.join(argv)
 
 
 def write_summary(plan, tally, results, out: str, table: str, elapsed: float) -> None:
     failures = [r for r in results if not r.ok]
-    by_label = Counter((r.point.kind, r.point.label, r.outcome) for r in results)
+    timelines = {name: figures.timeline(name, plan.seed, plan.ops, plan.mutant) for name in plan.workloads}
     lines = [
         f"# Crash campaign `{plan.run_id}`",
         "",
         f"- workloads: {', '.join(plan.workloads)} (seed {plan.seed}"
-        + (f", {plan.ops} ops each" if plan.ops else ", default lengths") + ")",
+        + (f", {plan.ops} ops each" if plan.ops else ", default lengths") + "): "
+        + ", ".join(f"{name} {line.ops} ops / {line.steps} durable steps" for name, line in timelines.items()),
         f"- fault kinds: {', '.join(plan.kinds)}; crash points: "
         + ("every one" if plan.budget is None else f"a seeded sample of {plan.budget} per workload and kind")
         + f"; crashes during recovery: {'yes' if plan.compound else 'no'}",
         f"- engine: {'mutant ' + plan.mutant if plan.mutant else 'the real engine'}",
         f"- {tally.points_done} crash points, {sum(tally.states.values())} crash states, {elapsed:.1f} s "
         f"on {os.cpu_count()} cores (Python {platform.python_version()})",
+        f"- rerun: `{campaign_command(plan)}`",
         f"- verdict: **{'every state ok' if not failures else f'{len(failures)} failing states'}**",
         "",
+        *_figure_lines(plan, results, out, list(timelines.values())),
         "## Outcomes by fault kind",
         "",
         "```",
         table,
         "```",
         "",
-        "## Outcomes by I/O step label",
-        "",
-        "| kind | label | outcome | states |",
-        "|---|---|---|---|",
-        *[f"| {kind} | `{label}` | {outcome} | {count} |" for (kind, label, outcome), count in sorted(by_label.items())],
-        "",
+        *_group_lines(failures),
+        *_label_lines(results),
         "## Failures",
         "",
     ]
-    if not failures:
-        lines.append("None.")
-    for failure in failures[:MAX_FAILURES_LISTED]:
-        point = failure.point
-        second = (f"; then recovery crashed at its step {failure.second.step} {failure.second.phase} "
-                  f"({failure.second.description})" if failure.second else "")
-        lines += [
-            f"### {failure.outcome}: {point.kind}, {point.workload}, step {point.step} {point.phase} `{point.label}`",
-            "",
-            f"Crash state: {failure.description}{second}. Acked ops: {failure.acked}"
-            f"{' (+1 in flight)' if failure.in_flight else ''}; observed: {failure.observed}.",
-            "",
-            "```",
-            failure.detail,
-            "```",
-            "",
-            f"Reproduce: `{failure.repro()}`",
-            "",
-        ]
-    if len(failures) > MAX_FAILURES_LISTED:
-        lines.append(f"... and {len(failures) - MAX_FAILURES_LISTED} more in results.json.")
+    lines += _failure_lines(failures, timelines) if failures else ["None."]
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def _failure_lines(failures, timelines) -> list[str]:
+    """Each failing crash point: its first failing state in full, then every other one with its repro."""
+    points: dict[tuple, list] = {}
+    for failure in failures:
+        p = failure.point
+        points.setdefault((p.kind, p.workload, p.step, p.phase), []).append(failure)
+    lines, listed = [], 0
+    for members in points.values():
+        if listed >= MAX_FAILURES_LISTED:
+            break
+        first, point = members[0], members[0].point
+        outcome = figures.worst(m.outcome for m in members)
+        lines += [
+            f"### {outcome}: {point.kind}, {point.workload}, step {point.step} {point.phase} `{point.label}`"
+            f"{_op_of(point, timelines)}: {len(members)} failing state{'s' if len(members) > 1 else ''}",
+            "",
+            f"Crash state {first.state}: {_state(first)}. Acked ops: {first.acked}"
+            f"{' (+1 in flight)' if first.in_flight else ''}; observed: {first.observed}.",
+            "",
+            "```",
+            first.detail,
+            "```",
+            "",
+            f"Reproduce: `{first.repro()}`",
+            "",
+        ]
+        others = members[1:MAX_FAILURES_LISTED - listed]
+        if others:
+            lines += ["The other failing states at this point:", ""]
+            lines += [f"- {m.outcome}, state {m.state}: {_state(m)}: `{m.repro()}`" for m in others]
+            lines.append("")
+        listed += 1 + len(others)
+    if len(failures) > listed:
+        lines.append(f"... and {len(failures) - listed} more failing states in results.json.")
+    return lines
+
+
+def _state(failure) -> str:
+    if failure.second is None:
+        return failure.description
+    return (f"{failure.description}; then recovery crashed at its step {failure.second.step} "
+            f"{failure.second.phase} ({failure.second.description})")
+
+
+def _figure_lines(plan, results, out: str, timelines) -> list[str]:
+    lines = ["## Figures", ""]
+    try:
+        drawn = figures.campaign_figures(plan, results, out, timelines)
+    except Exception as error:  # noqa: BLE001 - the verdict and repro commands matter more than a figure
+        print(f"warning: figures not drawn: {type(error).__name__}: {error}", file=sys.stderr)
+        return lines + [f"Not drawn: `{type(error).__name__}: {error}`.", ""]
+    for figure in drawn:
+        lines += [f"![{figure.title}]({figure.file})", "", f"*{figure.caption}*", ""]
+    return lines
+
+
+def _group_lines(failures) -> list[str]:
+    """One row per (kind, workload, label, outcome): where the failures cluster, and one repro each."""
+    if not failures:
+        return []
+    groups: dict[tuple, list] = {}
+    for failure in failures:
+        p = failure.point
+        groups.setdefault((p.kind, p.workload, p.label, failure.outcome), []).append(failure)
+    lines = ["## Failing states, grouped", "",
+             "| kind | workload | label | outcome | points | states | steps | first repro |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (kind, workload, label, outcome), members in list(groups.items())[:MAX_GROUPS_LISTED]:
+        steps = sorted({m.point.step for m in members})
+        points = len({(m.point.step, m.point.phase) for m in members})
+        span = f"{steps[0]}" if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
+        lines.append(f"| {kind} | {workload} | `{label}` | {outcome} | {points} | {len(members)} | {span} "
+                     f"| `{members[0].repro()}` |")
+    if len(groups) > MAX_GROUPS_LISTED:
+        lines.append(f"\n... and {len(groups) - MAX_GROUPS_LISTED} more groups.")
+    return lines + [""]
+
+
+def _label_lines(results) -> list[str]:
+    counts = Counter((r.point.kind, r.point.label, r.outcome) for r in results)
+    rows = sorted({(kind, label) for kind, label, _ in counts})
+    return ["## Outcomes by I/O step label", "",
+            "| kind | label | " + " | ".join(OUTCOMES) + " |", "|---|---|" + "---|" * len(OUTCOMES),
+            *[f"| {kind} | `{label}` | " + " | ".join(str(counts[(kind, label, o)] or "") for o in OUTCOMES) + " |"
+              for kind, label in rows], ""]
+
+
+def _op_of(point, timelines) -> str:
+    line = timelines.get(point.workload)
+    if point.kind == "damage" or line is None or not 1 <= point.step <= line.steps:
+        return ""
+    index = line.op_indexes[point.step - 1]
+    return " (Store.open)" if index == 0 else f" (op {index}, `{line.op_names[point.step - 1]}`)"
