@@ -12,6 +12,7 @@ Command semantics: docs/COMMANDS.md. On-disk format and recovery: docs/FORMAT.md
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -47,12 +48,18 @@ class Store:
         snapshot_every: take a snapshot in the background after this many records (off: None).
         reaper_interval: remove expired keys every this many seconds in a thread (off: None).
         Raises StoreLockedError if the directory is open elsewhere, CorruptDataError if it
-        cannot be recovered safely, OSError if it cannot be created or locked.
+        cannot be recovered safely (unknown files or format version included), and OSError if it
+        cannot be created, locked or repaired (NotADirectoryError if a file is in the way,
+        PermissionError if it is not writable); each before anything in it has changed.
         """
         io = io if io is not None else IOLayer()
         directory = os.fspath(path)
         if not io.is_dir(directory):
-            io.mkdir(directory, "dir.create")
+            try:
+                io.mkdir(directory, "dir.create")
+            except FileExistsError:
+                raise NotADirectoryError(errno.ENOTDIR, "a file is where the data directory should be",
+                                         directory) from None
             io.fsync_dir(os.path.dirname(os.path.abspath(directory)))
         try:
             lock = io.lock(os.path.join(directory, LOCK_NAME), "lock.acquire")
