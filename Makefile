@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Reinstalled whenever pyproject.toml is newer than the stamp.
 STAMP := $(VENV)/.installed
 
-.PHONY: test crash-test bench lint
+.PHONY: test crash-test mutants walkthroughs bench report-perf lint
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,21 @@ test: $(STAMP)
 crash-test: $(STAMP)
 	$(PY) -m faultinject campaign
 
+# The bug zoo: every catalogued mutant must be caught, and the real engine must pass.
+mutants: $(STAMP)
+	$(PY) -m faultinject mutants
+
+# Narrated fault scenarios: reports/walkthroughs/NAME.md and NAME.png (index: docs/WALKTHROUGHS.md).
+walkthroughs: $(STAMP)
+	$(PY) -m faultinject walkthrough --all
+
 bench: $(STAMP)
 	$(PY) -m tests.bench_engine
 	$(PY) -m tests.bench_linearizability
+
+# Recovery time against WAL and snapshot size: reports/perf/recovery.png and summary.md.
+report-perf: $(STAMP)
+	$(PY) -m faultinject.perf --out reports/perf
 
 lint: $(STAMP)
 	$(PY) -m compileall -q engine faultinject models tests

@@ -196,6 +196,28 @@ def snapshot_stall(directory: str, keys: int) -> tuple[float, float, float, floa
     return ended - began, timed.longest, max(during, default=0.0), statistics.median(outside), len(during)
 
 
+def footprint(directory: str, keys: int) -> dict[str, float]:
+    """Bytes per key in memory (tracemalloc) and on disk (WAL record, snapshot entry) for
+    string keys like 'user:123456' holding 32-byte values."""
+    import tracemalloc
+
+    path = os.path.join(directory, "footprint")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    with open(os.path.join(path, wal_name(1)), "wb") as f:
+        f.write(wal_header(1))
+        f.write(b"".join(encode_record(n, "set", (f"user:{n:06d}", b"v" * 32, None)) for n in range(1, keys + 1)))
+    wal_bytes = os.path.getsize(os.path.join(path, wal_name(1)))
+    tracemalloc.start()
+    store = Store.open(path)
+    memory = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    lsn = store.snapshot()
+    snapshot_bytes = os.path.getsize(os.path.join(path, f"snapshot-{lsn:020d}.snap"))
+    store.close()
+    return {"memory": memory / keys, "wal": (wal_bytes - len(wal_header(1))) / keys, "snapshot": snapshot_bytes / keys}
+
+
 def run(print=print, quick: bool = False, directory: str | None = None) -> None:
     base = tempfile.mkdtemp(prefix="redislite-bench-", dir=directory)
     try:
@@ -217,6 +239,9 @@ def run(print=print, quick: bool = False, directory: str | None = None) -> None:
               f"(WAL rotation + in-memory copy); longest write during it {worst * 1e3:.1f} ms over "
               f"{writes} writes (the GIL is shared with serialisation), median write otherwise "
               f"{typical * 1e3:.2f} ms")
+        cost = footprint(base, 20_000 if quick else 100_000)
+        print(f"footprint of a key 'user:NNNNNN' with a 32-byte value: {cost['memory']:.0f} B of memory, "
+              f"{cost['wal']:.0f} B per WAL record, {cost['snapshot']:.0f} B per snapshot entry")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
