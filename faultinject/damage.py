@@ -93,7 +93,15 @@ def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int
 
 def check_cases(workload: Workload, oracle: Oracle, cases: Iterable[int], emit: Callable[[StateResult], None],
                 *, mutant: str | None = None) -> None:
-    image, progress = final_image(workload)
+    try:
+        image, progress = final_image(workload)
+    except Exception as exc:  # the undamaged run failed: the engine's failure, reported per case
+        for case in cases:
+            point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), case, "-", "run",
+                               DATA_DIR, 0, mutant)
+            emit(StateResult(point, 0, "the undamaged run", 0, False, 0, "invariant-violated",
+                             f"the workload's own run raised {type(exc).__name__}: {exc}"))
+        return
     check_time = progress.clock.now
     for case in cases:
         description, name, damaged = damage(image, case, workload.seed)

@@ -124,6 +124,10 @@ def run_with_error(workload: Workload, oracle: Oracle, number: int, code: int, h
         opened = True
     except OSError:  # Store.open itself failed: the program cannot start
         progress, opened = Progress(workload, FakeClock(workload.start_time)), False
+    except Exception as exc:  # anything else escaping a command is the engine's failure
+        progress = Progress(workload, FakeClock(workload.start_time))
+        return progress, disk.process_crash_image(), Verdict(
+            "invariant-violated", f"the program saw {type(exc).__name__} instead of a typed error: {exc}")
     image = disk.process_crash_image()
     problem = _run_problem(workload, progress) if opened else None
     if problem is None and progress.failed == [] and any(name.endswith(".tmp") for name in image.get(DATA_DIR, {})):
@@ -180,7 +184,10 @@ def _reopen_problem(image: Image, check_time: float) -> str | None:
     steps: list[int] = []
     dry = IOLayer(SimDisk.from_image(image))
     dry.hooks.append(StepCounter(None, lambda event, n, _: steps.append(n) if event.phase == "before" else None))
-    Store.open(DATA_DIR, io=dry, clock=FakeClock(check_time)).close()
+    try:
+        Store.open(DATA_DIR, io=dry, clock=FakeClock(check_time)).close()
+    except Exception as exc:  # a failure of the engine under test, reported, never the harness's
+        return f"reopening after the error failed: {type(exc).__name__}: {exc}"
     expected = recover_image(image, check_time).state if steps else None
     for number in steps:
         disk = SimDisk.from_image(image)

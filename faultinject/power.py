@@ -94,5 +94,9 @@ def crash_recovery(image: Image, check_time: float, rng: random.Random) -> list[
                           recover_image(state.image, check_time)))
 
     io.hooks.append(StepCounter(None, on_step))
-    Store.open(DATA_DIR, io=io, clock=FakeClock(check_time)).close()
+    try:
+        Store.open(DATA_DIR, io=io, clock=FakeClock(check_time)).close()
+    except Exception as exc:  # the engine's failure, to be judged, never the harness's
+        found.append((SecondCrash(0, "-", 0, "no crash: this recovery itself raised"),
+                      Recovered(None, f"{type(exc).__name__}: {exc}", None, None)))
     return found

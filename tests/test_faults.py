@@ -89,3 +89,10 @@ def test_damage_cases_are_deterministic_and_varied():
     assert first == [damage.damage(image, case, 1)[:2] for case in range(1, 60)]
     assert {d.split(":")[0] for d, _ in first} == set(damage.DAMAGES)
     assert {n.split("-")[0] for _, n in first} == {"wal", "snapshot"}
+
+
+@pytest.mark.parametrize("kind", campaign.KINDS)
+def test_an_engine_that_refuses_to_open_is_judged_never_crashes_the_harness(kind):
+    # torn-tail-fatal makes Store.open raise wherever a recovery finds a torn record.
+    tally, _ = execute((kind,), mutant="torn-tail-fatal", ops=12, budget=60)
+    assert tally.points_done == tally.points_total  # every point judged, none lost to an exception
