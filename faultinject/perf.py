@@ -52,14 +52,16 @@ def _value(i: int) -> bytes:
     return b"payload-%08d" % i
 
 
-def build_wal(path: str, records: int) -> int:
-    """A data directory holding one WAL segment of `records` set records; its size in bytes."""
+def build_wal(path: str, records: int, distinct_keys: int | None = None) -> int:
+    """A data directory holding one WAL segment of `records` set records (over `distinct_keys`
+    keys, or each to its own); its size in bytes."""
     os.makedirs(path)
     segment = os.path.join(path, wal_name(1))
+    keys = distinct_keys or records
     with open(segment, "wb") as f:  # no fsync per record: a sweep needs the bytes, not durability
         f.write(wal_header(1))
         for start in range(1, records + 1, _BATCH):
-            f.write(b"".join(encode_record(lsn, "set", (_key(lsn), _value(lsn), None))
+            f.write(b"".join(encode_record(lsn, "set", (_key(lsn % keys), _value(lsn), None))
                              for lsn in range(start, min(start + _BATCH, records + 1))))
     return os.path.getsize(segment)
 

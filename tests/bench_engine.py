@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -20,24 +18,7 @@ import time
 from engine import Store
 from engine.codec import encode_record
 from engine.format import wal_header, wal_name
-
-
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def filesystem(path: str) -> str:
-    try:
-        out = subprocess.run(["df", "-T", path], capture_output=True, text=True, timeout=10).stdout
-        return out.splitlines()[1].split()[1]
-    except (OSError, IndexError, subprocess.SubprocessError):
-        return "unknown"
+from faultinject.perf import build_wal, filesystem, machine
 
 
 def durable_sets(directory: str, count: int) -> tuple[float, float]:
@@ -121,26 +102,11 @@ def gets(directory: str, count: int) -> tuple[float, float, float]:
     return alone, bare, busy
 
 
-def write_wal(path: str, records: int, keys: int) -> None:
-    """A data directory holding one segment of `records` set records, written without fsyncs."""
-    os.makedirs(path)
-    with open(os.path.join(path, wal_name(1)), "wb") as f:
-        f.write(wal_header(1))
-        batch = []
-        for lsn in range(1, records + 1):
-            batch.append(encode_record(lsn, "set", (f"user:{lsn % keys}", b"payload-%08d" % lsn, None)))
-            if len(batch) == 10000:
-                f.write(b"".join(batch))
-                batch = []
-        f.write(b"".join(batch))
-
-
 def recovery(directory: str, records: int) -> tuple[float, float, int]:
     """(records/s, seconds, WAL bytes) for opening a directory with a `records`-record WAL."""
     path = os.path.join(directory, "recovery")
     shutil.rmtree(path, ignore_errors=True)
-    write_wal(path, records, keys=100_000)
-    size = os.path.getsize(os.path.join(path, wal_name(1)))
+    size = build_wal(path, records, distinct_keys=100_000)
     started = time.perf_counter()
     with Store.open(path) as store:
         seconds = time.perf_counter() - started
@@ -168,7 +134,7 @@ def snapshot_stall(directory: str, keys: int) -> tuple[float, float, float, floa
     outside it, writes during it)."""
     path = os.path.join(directory, "snapshot")
     shutil.rmtree(path, ignore_errors=True)
-    write_wal(path, keys, keys=keys)
+    build_wal(path, keys)
     with Store.open(path) as store:
         timed = store._write_lock = TimedLock(store._write_lock)
         latencies: list[tuple[float, float]] = []  # (start, duration)
