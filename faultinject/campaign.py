@@ -208,7 +208,7 @@ def _show_progress(tally: Tally, stream, final: bool = False) -> None:
 
 def table(tally: Tally) -> str:
     """Fault kind x outcome counts, then each kind's rate (per worker-second)."""
-    kinds = sorted(tally.states)
+    kinds = [kind for kind in KINDS if kind in tally.states]
     width = max(len(o) for o in OUTCOMES)
     lines = [f"{'outcome':<{width}} " + " ".join(f"{k:>10}" for k in kinds)]
     for outcome in OUTCOMES:

@@ -119,7 +119,7 @@ def hunt(name: str, *, examples: int = 1000, shrink: bool = True) -> Finding:
     size, repro = reports[first]
     if first != "stateful" and shrink:
         ops, repro = _shrink_ops(first, name, OPS, repro)
-        size = f"{ops} ops"
+        size = f"{ops} op{'' if ops == 1 else 's'}"
     return Finding(name, caught, first, size, repro)
 
 
