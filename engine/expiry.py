@@ -31,9 +31,6 @@ class Deadlines:
     def add(self, expire_at: float | int, key: str) -> None:
         heapq.heappush(self._heap, (expire_at, key))
 
-    def next_deadline(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
-
     def due(self, data: dict, now: float) -> list[str]:
         """Pop every deadline that has passed; the keys that really are expired now."""
         expired = []
@@ -56,7 +53,7 @@ class Reaper(threading.Thread):
     are invisible in both: the logical state, the thing invariant 2 is about, is identical.
     """
 
-    def __init__(self, remove_expired: Callable[[], float | None], interval: float):
+    def __init__(self, remove_expired: Callable[[], None], interval: float):
         super().__init__(name="redislite-reaper", daemon=True)
         self._remove_expired = remove_expired
         self._interval = interval

@@ -61,7 +61,6 @@ class Scan:
     snapshot_entries: int = 0
     last_lsn: int = 0
     replayed: int = 0
-    segments: list[SegmentScan] = field(default_factory=list)
     discarded: list[Discarded] = field(default_factory=list)
     truncate: tuple[str, int] | None = None  # (segment, length) to cut the torn tail back to
     unlink: list[tuple[str, str]] = field(default_factory=list)  # (path, label)
@@ -127,7 +126,6 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
             reason = segment.damage or f"segment starts at LSN {first} but LSN {due} was due"
             _discard(result, path, data, 0, reason)
             continue
-        result.segments.append(segment)
         for offset, lsn, op, args in segment.records:
             if lsn > result.snapshot_lsn:
                 try:
