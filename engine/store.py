@@ -272,7 +272,7 @@ class Store:
 
     def get(self, key) -> bytes | None:
         """The string at `key`, or None. The hot path, so the seqlock read is inlined."""
-        if type(key) is not str or not key.isascii():
+        if type(key) is not str:
             key = arguments.key(key)
         if self._closed:
             raise StoreClosedError("the store is closed")
@@ -282,6 +282,7 @@ class Store:
         if seq & 1 or ks.seq != seq:
             entry = ks.read(ks.data.get, key)
         if entry is None:
+            arguments.key(key)  # only valid keys are ever stored: an invalid str can only miss
             return None
         value, expire_at = entry
         if expire_at is not None and is_expired(expire_at, self._clock()):
