@@ -64,6 +64,7 @@ class Scan:
     discarded: list[Discarded] = field(default_factory=list)
     truncate: tuple[str, int] | None = None  # (segment, length) to cut the torn tail back to
     unlink: list[tuple[str, str]] = field(default_factory=list)  # (path, label)
+    replayed_from: list[str] = field(default_factory=list)  # segments whose records the state holds
     append_to: SegmentScan | None = None  # the last good segment, which new records extend
 
 
@@ -137,12 +138,14 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
                 result.last_lsn = lsn
         due = segment.next_lsn
         tail = segment
+        result.replayed_from.append(path)
         if segment.damage is not None:
             _discard(result, path, data, segment.end, segment.damage, unlink=False)
             result.truncate = (path, segment.end)
     if tail is not None and tail.next_lsn != result.last_lsn + 1:
         # Every record in it is covered by the snapshot: new records start a segment of their own.
         result.unlink.append((tail.path, "wal.unlink"))
+        result.replayed_from.remove(tail.path)
         result.truncate = None
         tail = None
     result.append_to = tail
@@ -173,17 +176,35 @@ def recover(io: IOLayer, directory: str, *, strict: bool) -> tuple[Keyspace, int
 
 
 def repair(io: IOLayer, directory: str, result: Scan) -> Wal:
-    """Carry out the scan's decisions durably; returns the WAL writer positioned after them."""
+    """Carry out the scan's decisions durably; returns the WAL writer positioned after them.
+
+    First everything the recovered state rests on is made durable: after a process crash the
+    files were read from the page cache, whose bytes and names a power loss could still drop
+    (PostgreSQL fsyncs its data directory at startup for the same reason). Only then is the
+    torn tail cut and the dead deleted.
+    """
+    relied_on = ([(result.snapshot, "snapshot.fsync")] if result.snapshot else []) + [
+        (path, "wal.fsync") for path in result.replayed_from if path != _path(result.append_to)]
+    for path, label in relied_on:
+        handle = io.open_append(path, "recovery.open")
+        io.fsync(handle, label)
+        io.close(handle, "recovery.close")
     handle = None
     if result.append_to is not None:
         handle = io.open_append(result.append_to.path, "wal.open")
         if result.truncate is not None:
             io.truncate(handle, result.truncate[1], "wal.truncate")
-            io.fsync(handle, "wal.fsync")
+        io.fsync(handle, "wal.fsync")
+    if relied_on or handle is not None:
+        io.fsync_dir(directory)  # their names: a rename or create the crash left unsynced
     for path, label in result.unlink:
         io.unlink(path, label)
     if result.unlink:
         io.fsync_dir(directory)
     if handle is not None:
-        return Wal(io, directory, handle, result.append_to.first_lsn)
+        return Wal(io, directory, handle, result.append_to.first_lsn, result.append_to.end)
     return Wal.create_segment(io, directory, result.last_lsn + 1)
+
+
+def _path(segment: SegmentScan | None) -> str | None:
+    return segment.path if segment is not None else None

@@ -24,11 +24,12 @@ from engine.io import IOLayer
 class Wal:
     """The writing end of the log: the newest segment, open for appending."""
 
-    def __init__(self, io: IOLayer, directory: str, handle: Any, first_lsn: int):
+    def __init__(self, io: IOLayer, directory: str, handle: Any, first_lsn: int, size: int):
         self.io = io
         self.directory = directory
         self.handle = handle
         self.first_lsn = first_lsn  # the LSN of the segment's first record, as in its name
+        self.size = size  # bytes durably in the segment: its header and every record acked
 
     @classmethod
     def create_segment(cls, io: IOLayer, directory: str, first_lsn: int) -> Wal:
@@ -46,7 +47,7 @@ class Wal:
             except OSError:
                 pass
             raise
-        return cls(io, directory, handle, first_lsn)
+        return cls(io, directory, handle, first_lsn, len(wal_header(first_lsn)))
 
     @property
     def path(self) -> str:
@@ -54,8 +55,27 @@ class Wal:
 
     def append(self, line: bytes) -> None:
         """Write one encoded record and make it durable. OSError means: maybe durable, maybe not."""
-        self.io.write(self.handle, line, "wal.append")
-        self.io.fsync(self.handle, "wal.fsync")
+        try:
+            self.io.write(self.handle, line, "wal.append")
+            self.io.fsync(self.handle, "wal.fsync")
+        except OSError:
+            self._cut_back()
+            raise
+        self.size += len(line)
+
+    def _cut_back(self) -> None:
+        """After a failed write or fsync, take the suspect record back out of the file.
+
+        Its pages may never reach the disk (a failed fsync can drop them while they stay
+        readable), so a reopen in this boot would replay from the page cache a record the disk
+        may lack, and every record appended after it would then sit behind a hole. The fsync
+        here is not a retry: it makes the cut durable; the store refuses writes either way.
+        """
+        try:
+            self.io.truncate(self.handle, self.size, "wal.truncate")
+            self.io.fsync(self.handle, "wal.fsync")
+        except OSError:
+            pass  # nothing more to do: recovery sees a torn tail, or the whole record
 
     def rotate(self, next_lsn: int) -> Wal:
         """Start a new segment at `next_lsn`; this one is closed once the new one is durable."""
