@@ -15,7 +15,7 @@ import json.scanner
 import math
 import zlib
 
-from engine.format import RECORD_OPS
+from engine.format import KIND, RECORD_OPS
 
 
 class LineError(ValueError):
@@ -180,11 +180,8 @@ def decode_record(line: bytes) -> tuple[int, str, tuple]:
 # --- snapshot entries -------------------------------------------------------------------------
 # In memory an entry is key -> (value, expire_at); the kind follows from the value's type.
 
-_KIND_OF = {bytes: "string", list: "list", dict: "hash"}
-
-
 def encode_entry(key: str, value: bytes | list | dict, expire_at: float | int | None) -> bytes:
-    kind = _KIND_OF[type(value)]
+    kind = KIND[type(value)]
     if kind == "string":
         encoded: object = _text(value)  # type: ignore[arg-type]
     elif kind == "list":

@@ -20,6 +20,9 @@ TMP_SUFFIX = ".tmp"
 _LSN_DIGITS = 20
 _NAME = re.compile(r"(?:(wal)-(\d{20})\.log|(snapshot)-(\d{20})\.snap(\.tmp)?)")
 
+# The value kinds, by the Python type that holds them in memory, as snapshots name them.
+KIND = {bytes: "string", list: "list", dict: "hash"}
+
 # Record ops as written in the WAL (docs/FORMAT.md, "Records").
 RECORD_OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall")
 

@@ -22,8 +22,9 @@ from typing import Callable
 
 from engine.errors import WrongTypeError
 from engine.expiry import Deadlines, is_expired
+from engine.format import KIND
 
-KIND = {bytes: "string", list: "list", dict: "hash"}
+_OPTIMISTIC_ATTEMPTS = 4
 
 
 def wrong_type(key: str, found: type, wanted: type) -> WrongTypeError:
@@ -161,18 +162,20 @@ class Keyspace:
     # --- the readers' side ----------------------------------------------------------------
 
     def read(self, read: Callable, *args: object) -> object:
-        """`read(*args)` as of one instant between mutations (see the module docstring)."""
-        while True:
+        """`read(*args)` as of one instant between mutations (see the module docstring).
+
+        `read` may only make atomic dict and list calls and must not raise. After a few
+        attempts spoiled by writers, the read holds `applying` instead, so a long read (a
+        dump of a large keyspace) finishes however busy the writers are.
+        """
+        for _ in range(_OPTIMISTIC_ATTEMPTS):
             seq = self.seq
             if seq & 1:
                 with self.applying:  # wait for the in-memory apply to finish
                     pass
                 continue
-            try:
-                result = read(*args)
-            except WrongTypeError:
-                if self.seq == seq:
-                    raise
-                continue
+            result = read(*args)
             if self.seq == seq:
                 return result
+        with self.applying:  # writers wait, between their fsync and their apply, for this read
+            return read(*args)

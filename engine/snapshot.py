@@ -52,7 +52,11 @@ def write_snapshot(io: IOLayer, directory: str, lsn: int, entries: Entries) -> s
     except OSError as exc:
         _abandon(io, handle, temp)
         raise SnapshotError(f"writing {temp} failed: {exc}") from exc
-    io.close(handle, "snapshot.close")
+    try:
+        io.close(handle, "snapshot.close")
+    except OSError as exc:
+        _unlink_quietly(io, temp)
+        raise SnapshotError(f"closing {temp} failed: {exc}") from exc
     try:
         io.rename(temp, final, "snapshot.rename")
     except OSError as exc:

@@ -24,9 +24,9 @@ from engine.codec import encode_record
 from engine.errors import (InvalidValueError, SnapshotError, StoreClosedError, StoreFailedError,
                            StoreLockedError)
 from engine.expiry import Deadlines, Reaper, is_expired
-from engine.format import LOCK_NAME, parse_name
+from engine.format import KIND, LOCK_NAME, parse_name
 from engine.io import IOLayer
-from engine.keyspace import KIND, Keyspace, wrong_type
+from engine.keyspace import Keyspace, wrong_type
 from engine.recovery import RecoveryReport, recover
 from engine.snapshot import write_snapshot
 
@@ -89,6 +89,7 @@ class Store:
         self._background_snapshot: threading.Thread | None = None
         self.last_snapshot_error: SnapshotError | None = None  # from a background snapshot
         self._closed = False
+        self._closing = False
         self._failed: OSError | None = None
         self._reaper: Reaper | None = None
         if reaper_interval is not None:
@@ -108,13 +109,15 @@ class Store:
         return self._dir
 
     def close(self) -> None:
-        """Stop background work, close the WAL and release the directory. Idempotent."""
+        """Stop background work, wait for any snapshot in progress, close the WAL and release
+        the directory. Idempotent. No file in the directory is touched after it returns."""
+        self._closing = True  # no new background snapshot starts from here on
         if self._reaper is not None:
             self._reaper.stop()
         background = self._background_snapshot
         if background is not None and background is not threading.current_thread():
             background.join()
-        with self._write_lock:
+        with self._snapshot_lock, self._write_lock:  # a snapshot another thread takes finishes first
             if self._closed:
                 return
             self._closed = True
@@ -382,15 +385,15 @@ class Store:
     def _remove_covered(self, lsn: int) -> None:
         """Delete the segments and snapshots the durable snapshot at `lsn` makes redundant."""
         current = self._wal.first_lsn
-        doomed = []
-        for name in sorted(self._io.listdir(self._dir, "snapshot.listdir")):
-            parsed = parse_name(name)
-            if parsed is None or parsed[2]:
-                continue
-            kind, first, _ = parsed
-            if (kind == "wal" and first < current) or (kind == "snapshot" and first < lsn):
-                doomed.append((os.path.join(self._dir, name), f"{kind}.unlink"))
         try:
+            doomed = []
+            for name in sorted(self._io.listdir(self._dir, "snapshot.listdir")):
+                parsed = parse_name(name)
+                if parsed is None or parsed[2]:
+                    continue
+                kind, first, _ = parsed
+                if (kind == "wal" and first < current) or (kind == "snapshot" and first < lsn):
+                    doomed.append((os.path.join(self._dir, name), f"{kind}.unlink"))
             for path, label in doomed:
                 self._io.unlink(path, label)
             if doomed:
@@ -401,7 +404,7 @@ class Store:
 
     def _start_background_snapshot(self) -> None:
         running = self._background_snapshot
-        if running is not None and running.is_alive():
+        if self._closing or (running is not None and running.is_alive()):
             return
         self._background_snapshot = threading.Thread(target=self._snapshot_in_background,
                                                      name="redislite-snapshot", daemon=True)

@@ -133,3 +133,55 @@ def test_seqlock_readers_wait_out_an_apply_and_retry(tmp_path, clock, readers):
         for t in waiting:
             t.join(10)
         assert results == [b"v"] * readers
+
+
+def test_close_waits_for_a_snapshot_another_thread_is_taking(tmp_path, clock):
+    io = IOLayer()
+    store = Store.open(tmp_path / "d", io=io, clock=clock)
+    store.set("k", b"v")
+    in_write, release = threading.Event(), threading.Event()
+
+    def slow_snapshot_write(event):
+        if event.label == "snapshot.write" and event.phase == "before":
+            in_write.set()
+            release.wait(10)
+
+    io.hooks.append(slow_snapshot_write)
+    snapshot = threading.Thread(target=store.snapshot)
+    snapshot.start()
+    assert in_write.wait(10)
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    time.sleep(0.2)
+    assert closer.is_alive()  # close() waits: the directory is still this store's
+    release.set()
+    snapshot.join(10)
+    closer.join(10)
+    assert not closer.is_alive()
+    with Store.open(tmp_path / "d", clock=clock) as again:
+        assert again.recovery.snapshot_lsn == 1 and again.get("k") == b"v"
+
+
+def test_a_long_read_finishes_however_busy_the_writers_are(clock):
+    from faultinject.simdisk import SimDisk
+
+    store = Store.open("/sim/data", io=IOLayer(SimDisk()), clock=clock)  # writes cost microseconds here
+    for n in range(30_000):  # a copy long enough that some write always lands inside it
+        store.rpush(f"list-{n}", b"a", b"b", b"c")
+    stop = threading.Event()
+
+    def writer():
+        n = 0
+        while not stop.is_set():
+            store.set("hot", b"%d" % n)
+            n += 1
+
+    threads = [threading.Thread(target=writer)]
+    threads[0].start()
+    done = []
+    reader = threading.Thread(target=lambda: done.append(len(store.dump())))
+    reader.start()
+    reader.join(60)
+    stop.set()
+    threads[0].join(10)
+    assert done and done[0] >= 30_000, "dump() starved by a writer that never pauses"
