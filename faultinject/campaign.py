@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Iterator
 
 from faultinject import damage, ioerror, mutants, power, process, workloads
@@ -227,7 +228,7 @@ def write(plan: Plan, tally: Tally, results: list[StateResult], out: str, jobs: 
     document = {
         "parameters": {"workloads": list(plan.workloads), "seed": plan.seed, "kinds": list(plan.kinds),
                        "budget": plan.budget, "ops": plan.ops, "mutant": plan.mutant,
-                       "compound": plan.compound, "jobs": jobs},
+                       "compound": plan.compound, "jobs": jobs, "faker": version("faker")},
         "totals": {kind: {o: tally.outcomes[(kind, o)] for o in OUTCOMES} for kind in sorted(tally.states)},
         "rates": {kind: {"states": tally.states[kind], "crash_points": tally.points[kind],
                          "worker_seconds": round(tally.seconds[kind], 3)} for kind in sorted(tally.states)},

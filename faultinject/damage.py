@@ -3,14 +3,16 @@
 A workload runs to its end on the simulated disk; then, case by case, one WAL segment or the
 snapshot is damaged (a byte flipped, the file truncated, a stretch duplicated, spliced in from
 elsewhere, or zeroed) and the engine recovers the result. Allowed: a CorruptDataError naming
-the file and offset, or a state that equals both the format reader's and the op model's after
-some prefix of the workload (damage may cost the records after it, never invent one). Anything
-else, another exception or a state no prefix ever had, fails. Cases are seeded: case N of a
+file and offset, exactly where the format reader refuses too and for the same file; or a state
+equal to both the format reader's and the op model's after some prefix of the workload (damage
+may cost the records after it, never invent one). Anything else, another exception or a state
+no prefix ever had, fails. Cases are seeded: case N of a
 workload is always the same damage.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Callable, Iterable
 
@@ -74,6 +76,11 @@ def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int
     except CorruptDataError as refused:
         if refused.path is None:
             return Verdict("recovery-failed", f"CorruptDataError without a file: {refused}")
+        if reading.refused is None:
+            return Verdict("recovery-failed", f"refused a directory the format says recovers: {refused}")
+        if os.path.basename(refused.path) not in reading.refused:
+            return Verdict("invariant-violated", f"refused for another file than the format reader "
+                                                 f"({refused} / {reading.refused})")
         return Verdict("ok")
     except Exception as exc:  # anything but a typed refusal is a bug
         return Verdict("recovery-failed", f"{type(exc).__name__} instead of CorruptDataError: {exc}")

@@ -9,7 +9,9 @@ is reopened and judged. What must hold (docs/CRASH-MODEL.md, "I/O errors"):
 - an error inside a snapshot fails the snapshot (SnapshotError) and nothing else: writes go on,
   no temp file is left, and a later snapshot succeeds;
 - an error during recovery's own repairs makes the open fail with the OSError, and an error at
-  its first repair changes nothing on disk; a clean reopen afterwards still recovers.
+  its first repair changes nothing on disk; a clean reopen afterwards still recovers;
+- a reopen in the same boot (pages a failed fsync dropped still unwritten) that goes on writing
+  loses nothing it acks to the next power loss.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Callable, Iterable
 from engine import IOEvent, IOLayer, SnapshotError, Store, StoreFailedError
 from faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
 from faultinject.results import CrashPoint, StateResult
-from faultinject.simdisk import Image, SimDisk
+from faultinject.simdisk import Image, Inode, SimDisk
 from faultinject.verdicts import judge, recover_image
 from faultinject.workloads import Workload
 from models import opmodel
 from models.checker import Oracle, Verdict
+from models.ops import Op
 
 KIND = "ioerror"
 # Per kind of step: (errno, whether a write gets half done before failing).
@@ -53,7 +56,7 @@ class FailingDisk(SimDisk):
     def __init__(self) -> None:
         super().__init__()
         self.armed: tuple[int, bool] | None = None  # (errno, halfway) for the next durable operation
-        self.dropped: dict[int, list[tuple[int, int]]] = {}  # id(inode) -> byte ranges never to reach disk
+        self.dropped: dict[Inode, list[tuple[int, int]]] = {}  # byte ranges that will never reach the disk
 
     def _fire(self, path: str) -> None:
         code, _ = self.armed
@@ -63,21 +66,35 @@ class FailingDisk(SimDisk):
     def write(self, handle, data: bytes) -> None:
         if self.armed is not None and self.armed[1]:
             self.armed = (self.armed[0], False)
+            self._rewritten(handle.inode, len(handle.inode.data), len(handle.inode.data) + len(data) // 2)
             super().write(handle, data[:len(data) // 2])
         if self.armed is not None:
             self._fire(handle.path)
+        self._rewritten(handle.inode, len(handle.inode.data), len(handle.inode.data) + len(data))
         super().write(handle, data)
+
+    def truncate(self, handle, size: int) -> None:
+        if self.armed is not None:
+            self._fire(handle.path)
+        self._rewritten(handle.inode, size, 1 << 62)  # pages past the cut are gone, dropped or not
+        super().truncate(handle, size)
+
+    def _rewritten(self, inode: Inode, start: int, end: int) -> None:
+        """Bytes written (or cut) again are new pages: a past failure no longer holds them back."""
+        if inode in self.dropped:
+            self.dropped[inode] = [piece for low, high in self.dropped[inode]
+                                   for piece in ((low, min(high, start)), (max(low, end), high)) if piece[0] < piece[1]]
 
     def fsync(self, handle) -> None:
         inode = handle.inode
         if self.armed is not None:
             # Dropped from writeback: the bytes stay readable but will never reach the disk.
-            self.dropped.setdefault(id(inode), []).extend(
+            self.dropped.setdefault(inode, []).extend(
                 (op[1], op[1] + len(op[2])) for op in inode.pending if op[0] == "write")
             inode.pending.clear()
             self._fire(handle.path)
         super().fsync(handle)
-        for start, end in self.dropped.get(id(inode), ()):
+        for start, end in self.dropped.get(inode, ()):
             # A later fsync "succeeds", but the disk holds zeros where the dropped pages were.
             durable = bytearray(inode.durable)
             durable[start:end] = bytes(len(durable[start:end]))
@@ -92,7 +109,7 @@ def _armed_method(name: str):
     return method
 
 
-for _name in ("create", "truncate", "fsync_dir", "rename", "unlink", "mkdir"):
+for _name in ("create", "fsync_dir", "rename", "unlink", "mkdir"):
     setattr(FailingDisk, _name, _armed_method(_name))
 
 
@@ -112,22 +129,22 @@ def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int,
             point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), number, "before",
                                step.label, step.path, step.op_index, mutant)
             description = f"{errno.errorcode[code]} {'halfway through' if halfway else 'instead of'} {step.op}"
-            progress, image, verdict = run_with_error(workload, oracle, number, code, halfway)
+            progress, image, verdict = run_with_error(workload, oracle, step, code, halfway)
             emit(StateResult(point, index, description, progress.acked, False, 0, verdict.outcome, verdict.detail))
 
 
-def run_with_error(workload: Workload, oracle: Oracle, number: int, code: int, halfway: bool):
-    """Run the workload with step `number` failing; check the run, then the reopen."""
+def run_with_error(workload: Workload, oracle: Oracle, step, code: int, halfway: bool):
+    """Run the workload with durable step `step` (an execution.Step) failing; check the run,
+    the reopen, and a reopen in the same boot that carries on until a power loss."""
     disk = FailingDisk()
     try:
-        progress = run(workload, IOLayer(disk), DATA_DIR, failing_at(disk, number, code, halfway))
+        progress = run(workload, IOLayer(disk), DATA_DIR, failing_at(disk, step.number, code, halfway))
         opened = True
-    except OSError:  # Store.open itself failed: the program cannot start
+    except Exception as exc:
         progress, opened = Progress(workload, FakeClock(workload.start_time)), False
-    except Exception as exc:  # anything else escaping a command is the engine's failure
-        progress = Progress(workload, FakeClock(workload.start_time))
-        return progress, disk.process_crash_image(), Verdict(
-            "invariant-violated", f"the program saw {type(exc).__name__} instead of a typed error: {exc}")
+        if not (isinstance(exc, OSError) and step.op_index == 0):  # only Store.open may raise OSError
+            return progress, disk.process_crash_image(), Verdict(
+                "invariant-violated", f"the program saw {type(exc).__name__} instead of a typed error: {exc}")
     image = disk.process_crash_image()
     problem = _run_problem(workload, progress) if opened else None
     if problem is None and progress.failed == [] and any(name.endswith(".tmp") for name in image.get(DATA_DIR, {})):
@@ -146,7 +163,28 @@ def run_with_error(workload: Workload, oracle: Oracle, number: int, code: int, h
                         check_time=check_time)
         if verdict.outcome != "ok":
             return progress, image, verdict
-    return progress, image, verdict
+    return progress, image, _carry_on_after_reopen(workload, disk, verdict.matched_prefix, check_time)
+
+
+AFTER_REOPEN = tuple(Op.of("set", f"after-reopen-{n}", b"#acked after the reopen") for n in range(3))
+
+
+def _carry_on_after_reopen(workload: Workload, disk: FailingDisk, prefix: int, check_time: float) -> Verdict:
+    """Reopen in the same boot (the page cache, and any pages a failed fsync dropped, as they
+    are), ack a few more writes, lose power: those writes, and the reopened state, must survive."""
+    restarted = disk.after_process_crash()
+    clock = FakeClock(check_time)
+    try:
+        store = Store.open(DATA_DIR, io=IOLayer(restarted), clock=clock)
+        for op in AFTER_REOPEN:
+            op.apply_to(store)
+    except Exception as exc:  # the engine's failure, judged
+        return Verdict("recovery-failed", f"reopening and writing after the error failed: {type(exc).__name__}: {exc}")
+    carried_on = list(workload.ops[:prefix]) + list(AFTER_REOPEN)
+    final = recover_image(restarted.durable_image(), check_time)
+    return Oracle(carried_on, workload.start_time).check(
+        acked=len(carried_on), in_flight=False, recovered=final.state, check_time=check_time,
+        reader_state=final.reader_state, recovery_error=final.error)
 
 
 def _run_problem(workload: Workload, progress: Progress) -> str | None:

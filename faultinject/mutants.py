@@ -65,13 +65,23 @@ def _memory_before_fsync() -> list:
     return [(engine_store.Store, "_commit", commit)]
 
 
-def _wal_error_retried() -> list:
+def _wal_failure_left_in_file() -> list:
+    def append(self, line: bytes) -> None:
+        self.io.write(self.handle, line, "wal.append")  # on failure the suspect record stays in the file
+        self.io.fsync(self.handle, "wal.fsync")
+        self.size += len(line)
+
+    return [(engine_wal.Wal, "append", append)]
+
+
+def _wal_fsync_retried() -> list:
     def commit(self, op: str, args: tuple) -> None:
-        line = engine_store.encode_record(self._next_lsn, op, args)
+        wal = self._wal
+        wal.io.write(wal.handle, engine_store.encode_record(self._next_lsn, op, args), "wal.append")
         try:
-            self._wal.append(line)
+            wal.io.fsync(wal.handle, "wal.fsync")
         except OSError:
-            self._wal.append(line)  # retry and carry on: the first copy's pages may be gone for good
+            wal.io.fsync(wal.handle, "wal.fsync")  # retry and carry on: the failed pages may be gone
         self._ks.apply_record(op, args)
         self._next_lsn += 1
 
@@ -83,7 +93,7 @@ def _segment_without_dir_fsync() -> list:
         handle = io.create(os.path.join(directory, wal_name(first_lsn)), "wal.create")
         io.write(handle, wal_header(first_lsn), "wal.header")
         io.fsync(handle, "wal.fsync")
-        return cls(io, directory, handle, first_lsn)  # no directory fsync: the entry may vanish
+        return cls(io, directory, handle, first_lsn, len(wal_header(first_lsn)))  # no directory fsync: the entry may vanish
 
     return [(engine_wal.Wal, "create_segment", classmethod(create_segment))]
 
@@ -165,6 +175,27 @@ def _replay_covered_records() -> list:
     return [(recovery, "_replay", replay)]
 
 
+def _recovery_trusts_page_cache() -> list:
+    def repair(io, directory: str, result):
+        # What repair did before: cut the tail and delete the dead, but never make durable the
+        # files and names it just recovered from, which after a process crash may be cache only.
+        handle = None
+        if result.append_to is not None:
+            handle = io.open_append(result.append_to.path, "wal.open")
+            if result.truncate is not None:
+                io.truncate(handle, result.truncate[1], "wal.truncate")
+                io.fsync(handle, "wal.fsync")
+        for path, label in result.unlink:
+            io.unlink(path, label)
+        if result.unlink:
+            io.fsync_dir(directory)
+        if handle is not None:
+            return engine_wal.Wal(io, directory, handle, result.append_to.first_lsn, result.append_to.end)
+        return engine_wal.Wal.create_segment(io, directory, result.last_lsn + 1)
+
+    return [(recovery, "repair", repair)]
+
+
 def _checksum_not_verified() -> list:
     def unframe(line: bytes) -> bytes:
         if not line.endswith(b"\n") or line[8:9] != b" ":
@@ -236,10 +267,15 @@ MUTANTS = {m.name: m for m in (
            "WAL precedes memory mutation (durably)", ("power",),
            "a reader sees the value while its record is only in the page cache; a power loss drops it",
            _memory_before_fsync),
-    Mutant("wal-error-retried", "after a failed WAL write or fsync the store retries and carries on",
+    Mutant("wal-fsync-retried", "after a failed WAL fsync the store fsyncs again and carries on",
            "after a failed fsync no more writes are accepted", ("ioerror",),
-           "the kernel may drop the pages of a failed fsync; the retry's success acks a record that "
-           "the disk holds only partly", _wal_error_retried),
+           "the kernel may drop the pages of a failed fsync; the retry's success acks a record the "
+           "disk never gets (PostgreSQL's 2018 fsync bug)", _wal_fsync_retried),
+    Mutant("wal-failure-left-in-file", "a record whose write or fsync failed is left in the segment",
+           "after a restart, no acked write sits behind bytes the disk may not hold", ("ioerror",),
+           "a reopen in the same boot replays it from the page cache while the disk has a hole there; "
+           "writes acked after the reopen follow the hole and a power loss takes them too",
+           _wal_failure_left_in_file),
     Mutant("wal-segment-no-dir-fsync", "a new WAL segment is used without fsyncing the directory",
            "a write is durable before it is acknowledged", ("power",),
            "the segment's directory entry may not survive a power loss, and every record in it goes too",
@@ -263,6 +299,11 @@ MUTANTS = {m.name: m for m in (
            "memory state == snapshot + WAL replay (each record applied once)", ("process", "power", "stateful"),
            "after a crash between the snapshot rename and the WAL cut, rpush items appear twice",
            _replay_covered_records),
+    Mutant("recovery-trusts-page-cache", "after a process crash, recovery serves and builds on files and "
+           "names it read from the page cache without making them durable", "WAL precedes memory mutation "
+           "(after a restart too)", ("power", "stateful"),
+           "a power loss after the restart loses what the restarted store served or acked",
+           _recovery_trusts_page_cache),
     Mutant("checksum-not-verified", "replay decodes records without comparing their checksum",
            "no partial or damaged mutation is ever applied", ("damage",),
            "a flipped byte inside a value still parses, and the wrong value is replayed",

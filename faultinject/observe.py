@@ -31,3 +31,29 @@ def _values(store: Store, key: str) -> list[bytes]:
     if kind == "hash":
         return list(store.hgetall(key).values())
     return []
+
+
+def expired_but_visible(store: Store, entries: dict, now: float) -> str | None:
+    """Ask every read path about each key whose TTL has passed; what any of them still shows.
+
+    `entries` is a physical state (key -> (kind, value, expire_at), expired keys included), such
+    as the format reader's: the keys that exist on disk but must be invisible at `now`.
+    """
+    for key, (kind, _, expire_at) in entries.items():
+        if expire_at is None or now < expire_at:
+            continue
+        seen = {"exists": store.exists(key), "type": store.type(key), "ttl": store.ttl(key),
+                "dump": key in store.dump(), "keys": key in store.keys()}
+        absent = {"exists": False, "type": None, "ttl": -2, "dump": False, "keys": False}
+        if kind == "string":
+            seen["get"], absent["get"] = store.get(key), None
+        elif kind == "list":
+            seen["lrange"], absent["lrange"] = store.lrange(key, 0, -1), []
+            seen["llen"], absent["llen"] = store.llen(key), 0
+        else:
+            seen["hgetall"], absent["hgetall"] = store.hgetall(key), {}
+            seen["hlen"], absent["hlen"] = store.hlen(key), 0
+        shown = [path for path in seen if seen[path] != absent[path]]
+        if shown:
+            return f"{key!r} expired at {expire_at} (now {now}) but {', '.join(shown)} still show it"
+    return None

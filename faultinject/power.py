@@ -6,7 +6,9 @@ fresh simulated disk, judges it, and lets the run go on. Nothing here touches re
 
 Compound failures: for the first few states of a point whose recovery has to repair something,
 recovery itself is crashed at each of its durable steps, in each power-loss state, and the
-second recovery is judged against the same allowed states (recovery must be idempotent).
+second recovery is judged against the same allowed states (recovery must be idempotent). And
+at every point, a process crash followed by a restart on the same disk and a power loss
+(faultinject/restart.py): what a restarted recovery relies on must become durable.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Callable, Iterable
 from engine import IOEvent, IOLayer, Store
 from faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
 from faultinject.observe import newest_visible
+from faultinject.restart import check_restart
 from faultinject.results import CrashPoint, SecondCrash, StateResult
 from faultinject.simdisk import Image, SimDisk, image_fingerprint
 from faultinject.verdicts import Recovered, judge, recover_image
@@ -66,6 +69,9 @@ def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int,
                 for second, again in crash_recovery(state.image, check_time, second_rng):
                     emit(StateResult.of(point, index, state.description, progress, verdict(again),
                                         observed=observed, second=second))
+        if compound:
+            check_restart(disk, workload, oracle, progress, point, observed,
+                          state_rng(workload.seed, number, event.phase, "restart"), emit)
 
     run(workload, IOLayer(disk), DATA_DIR, on_step, on_open=opened.append)
 

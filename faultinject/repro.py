@@ -15,6 +15,8 @@ from engine import IOEvent, IOLayer
 from faultinject import damage, ioerror, mutants, power, process, workloads
 from faultinject.execution import DATA_DIR, Progress, clock_after, relative, run, trace
 from faultinject.observe import newest_visible
+from faultinject.restart import check_restart
+from faultinject.results import RESTART, CrashPoint
 from faultinject.simdisk import SimDisk
 from faultinject.verdicts import Recovered, judge, recover_directory, recover_image
 from models.checker import Oracle
@@ -81,9 +83,16 @@ def _repro_power(workload, oracle, step, phase, state, recovery_step, recovery_p
 
     def on_step(event: IOEvent, number: int, progress: Progress) -> None:
         if (number, event.phase) == (step, phase):
+            observed = newest_visible(opened[0], workload.keys) if opened else 0
+            if state == RESTART:
+                point = CrashPoint("power", workload.name, workload.seed, len(workload.ops), step, phase,
+                                   event.label, event.path, progress.current)
+                check_restart(disk, workload, oracle, progress, point, observed,
+                              power.state_rng(workload.seed, step, phase, "restart"), found.setdefault("restart", []).append)
+                raise _Stop
             states = list(disk.power_loss_states(power.state_rng(workload.seed, step, phase)))
             found.update(progress=(progress.acked, progress.in_flight and progress.current > 0, progress.clock.now,
-                                   newest_visible(opened[0], workload.keys) if opened else 0),
+                                   observed),
                          state=states[state])
             raise _Stop
 
@@ -91,6 +100,12 @@ def _repro_power(workload, oracle, step, phase, state, recovery_step, recovery_p
         run(workload, IOLayer(disk), DATA_DIR, on_step, on_open=opened.append)
     except _Stop:
         pass
+    if state == RESTART:
+        out("a process crash here, a restart on the same disk (unsynced data intact), then power losses:")
+        for result in found["restart"]:
+            where = result.second.description if result.second else "the restarted store's recovery"
+            out(f"  {result.outcome:<20} {where}" + (f"\n      {result.detail.splitlines()[0]}" if result.detail else ""))
+        return 0 if all(r.ok for r in found["restart"]) else 1
     acked, in_flight, check_time, observed = found["progress"]
     crash = found["state"]
     out(f"crash state #{state}: {crash.description}")
@@ -145,7 +160,7 @@ def _repro_ioerror(workload, oracle, step, variant, out) -> int:
     code, halfway = ioerror.variants(step.op)[variant]
     out(f"the step fails with {errno.errorcode[code]}" + (" after writing half its bytes" if halfway else
                                                           " instead of happening"))
-    progress, image, verdict = ioerror.run_with_error(workload, oracle, step.number, code, halfway)
+    progress, image, verdict = ioerror.run_with_error(workload, oracle, step, code, halfway)
     for index, (op, result) in enumerate(zip(workload.ops, progress.results), start=1):
         if index >= step.op_index and (isinstance(result, Exception) or index == step.op_index):
             out(f"  op {index:>3} {op!r:.70} -> {type(result).__name__ + ': ' + str(result) if isinstance(result, Exception) else repr(result)}"[:160])

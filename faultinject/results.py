@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass
 from faultinject.execution import relative
 
 
+RESTART = -1  # the state index of results that restart on the crashed disk (faultinject/restart.py)
+
+
 @dataclass(frozen=True)
 class CrashPoint:
     kind: str  # "process", "power" or "damage"
@@ -61,7 +64,7 @@ class StateResult:
                 "--seed", str(p.seed), "--ops", str(p.ops), "--step", str(p.step)]
         if p.kind != "damage":  # a damage case is named by its number alone
             argv += ["--phase", p.phase, "--state", str(self.state)]
-        if self.second is not None:
+        if self.second is not None and self.state != RESTART:  # a restart's checks rerun together
             argv += ["--recovery-step", str(self.second.step), "--recovery-phase", self.second.phase,
                      "--recovery-state", str(self.second.state)]
         if p.mutant:

@@ -19,6 +19,7 @@ fresh disk from one, everything durable.
 
 from __future__ import annotations
 
+import copy
 import errno
 import hashlib
 import itertools
@@ -214,6 +215,13 @@ class SimDisk:
         self.locked.discard(handle.path)
 
     # --- crashes -----------------------------------------------------------------------------
+
+    def after_process_crash(self) -> SimDisk:
+        """The same disk for a restarted process: the page cache survives a process crash, and
+        so does what is not yet durable, still at the mercy of a power loss. Locks go."""
+        restarted = copy.deepcopy(self)
+        restarted.locked.clear()
+        return restarted
 
     def process_crash_image(self) -> Image:
         """A killed process: the kernel still has every byte and entry; only locks go."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from engine import IOLayer, Store
 from faultinject.execution import DATA_DIR, FakeClock
+from faultinject.observe import expired_but_visible
 from faultinject.simdisk import Image, SimDisk
 from models.checker import Oracle, Verdict
 from models.format_reader import read_directory, read_files
@@ -27,6 +28,7 @@ class Recovered:
     reader_state: dict | None
     reader_refused: str | None
     report: object = None  # the engine's RecoveryReport, when it opened
+    expired_visible: str | None = None  # a read path that shows a key whose TTL has passed
 
 
 def recover_image(image: Image, check_time: float, io_hooks: tuple = ()) -> Recovered:
@@ -52,7 +54,8 @@ def _recover(reading, open_store, check_time: float) -> Recovered:
     except Exception as exc:  # judged below: any exception is a recovery that failed
         return Recovered(None, f"{type(exc).__name__}: {exc}", reader_state, refused)
     try:
-        return Recovered(store.dump(), None, reader_state, refused, store.recovery)
+        visible = None if refused else expired_but_visible(store, reading.entries, check_time)
+        return Recovered(store.dump(), None, reader_state, refused, store.recovery, visible)
     finally:
         store.close()
 
@@ -63,6 +66,8 @@ def judge(oracle: Oracle, recovered: Recovered, *, acked: int, in_flight: bool, 
     if recovered.reader_refused and recovered.error is None:
         return Verdict("invariant-violated",
                        f"the engine recovered a directory its format says to refuse: {recovered.reader_refused}")
+    if recovered.expired_visible:
+        return Verdict("invariant-violated", f"expired key visible: {recovered.expired_visible}")
     return oracle.check(acked=acked, in_flight=in_flight, recovered=recovered.state, check_time=check_time,
                         reader_state=recovered.reader_state, observed=observed,
                         recovery_error=recovered.error)

@@ -79,3 +79,18 @@ def test_bad_campaign_arguments_exit_2_with_a_message(argv, capsys):
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2 and "error" in capsys.readouterr().err
+
+
+def test_an_expired_key_shown_by_one_read_path_is_caught(monkeypatch):
+    from engine import Store
+    real_llen = Store.llen
+
+    def llen_ignoring_expiry(self, key):
+        entry = self._ks.data.get(key)
+        return len(entry[0]) if entry is not None and type(entry[0]) is list else real_llen(self, key)
+
+    monkeypatch.setattr(Store, "llen", llen_ignoring_expiry)
+    plan = campaign.Plan(("ttl",), seed=0, kinds=("power",), budget=80)
+    tally, results = campaign.execute(plan, jobs=1)
+    shown = [r for r in results if r.outcome == "invariant-violated" and "llen" in r.detail]
+    assert shown, "no crash state had an expired list for llen to show"
