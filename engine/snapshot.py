@@ -15,7 +15,8 @@ import zlib
 
 from engine.codec import LineError, decode_entry, encode_entry
 from engine.errors import CorruptDataError, SnapshotError
-from engine.format import FORMAT_VERSION, SNAPSHOT_END, SNAPSHOT_MAGIC, TMP_SUFFIX, snapshot_header, snapshot_name
+from engine.format import (FORMAT_VERSION, SNAPSHOT_END, SNAPSHOT_MAGIC, TMP_SUFFIX, parse_name,
+                           snapshot_header, snapshot_name)
 from engine.io import IOLayer
 
 _CHUNK = 1 << 20  # bytes per write: bounds the memory a large snapshot needs
@@ -85,6 +86,28 @@ def _unlink_quietly(io: IOLayer, path: str) -> None:
         io.unlink(path, "snapshot.cleanup")
     except OSError:
         pass
+
+
+def remove_covered(io: IOLayer, directory: str, lsn: int, live_segment: int) -> None:
+    """Delete what the durable snapshot at `lsn` makes redundant: older snapshots and the WAL
+    segments before `live_segment` (the one new records go to), then fsync the directory.
+    SnapshotError if that fails (the snapshot itself stands; the next open removes them)."""
+    try:
+        doomed = []
+        for name in sorted(io.listdir(directory, "snapshot.listdir")):
+            parsed = parse_name(name)
+            if parsed is None or parsed[2]:
+                continue
+            kind, first, _ = parsed
+            if (kind == "wal" and first < live_segment) or (kind == "snapshot" and first < lsn):
+                doomed.append((os.path.join(directory, name), f"{kind}.unlink"))
+        for path, label in doomed:
+            io.unlink(path, label)
+        if doomed:
+            io.fsync_dir(directory)
+    except OSError as exc:
+        raise SnapshotError(f"the snapshot at LSN {lsn} is durable, but removing the files it "
+                            f"covers failed: {exc}; the next open removes them") from exc
 
 
 def read_snapshot(path: str, data: bytes, lsn: int) -> Entries:

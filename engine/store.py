@@ -6,7 +6,7 @@ mutation, with the next LSN and relative TTLs already turned into absolute times
 the WAL and fsync; only then apply it in memory; release. A validation error writes nothing;
 an I/O error applies nothing and fails the store for writes (StoreFailedError).
 
-Reads take no lock (see keyspace.Keyspace) and treat expired keys as absent.
+Reads take no lock and treat expired keys as absent: engine/reads.py.
 Command semantics: docs/COMMANDS.md. On-disk format and recovery: docs/FORMAT.md.
 """
 
@@ -23,17 +23,15 @@ from engine import arguments
 from engine.codec import encode_record
 from engine.errors import (InvalidValueError, SnapshotError, StoreClosedError, StoreFailedError,
                            StoreLockedError)
-from engine.expiry import Deadlines, Reaper, is_expired
-from engine.format import KIND, LOCK_NAME, parse_name
+from engine.expiry import Deadlines, Reaper
+from engine.format import LOCK_NAME
 from engine.io import IOLayer
-from engine.keyspace import Keyspace, wrong_type
+from engine.keyspace import Keyspace
 from engine.recovery import RecoveryReport, recover
-from engine.snapshot import write_snapshot
+from engine.reads import ReadCommands
+from engine.snapshot import remove_covered, write_snapshot
 
-_NO_TTL, _NO_KEY = -1, -2  # ttl() results, as in Redis
-
-
-class Store:
+class Store(ReadCommands):
     """A durable, in-memory key-value store over one data directory. Use `Store.open`."""
 
     @classmethod
@@ -248,113 +246,6 @@ class Store:
             self._writable()
             self._commit("flushall", ())
 
-    # --- reads --------------------------------------------------------------------------------
-
-    def _readable(self) -> Keyspace:
-        if self._closed:
-            raise StoreClosedError("the store is closed")
-        return self._ks
-
-    def _read(self, key, kind: type | None, extract: Callable, *args: object) -> object:
-        """`extract(value, *args)` on the live value at `key`, all as of one instant; None if absent.
-
-        WrongTypeError if the value is not of `kind` (None: any kind).
-        """
-        key = arguments.key(key)
-        ks = self._readable()
-        found = ks.read(_look, ks.data, key, kind, extract, args)
-        if found is None:
-            return None
-        expire_at, value_type, result = found
-        # The clock is read after the lookup, so a key is never returned once its TTL has passed.
-        if expire_at is not None and is_expired(expire_at, self._clock()):
-            return None
-        if kind is not None and value_type is not kind:
-            raise wrong_type(key, value_type, kind)
-        return result
-
-    def get(self, key) -> bytes | None:
-        """The string at `key`, or None. The hot path, so the seqlock read is inlined."""
-        if type(key) is not str:
-            key = arguments.key(key)
-        if self._closed:
-            raise StoreClosedError("the store is closed")
-        ks = self._ks
-        seq = ks.seq
-        entry = ks.data.get(key)  # entries are immutable tuples and strings immutable bytes
-        if seq & 1 or ks.seq != seq:
-            entry = ks.read(ks.data.get, key)
-        if entry is None:
-            arguments.key(key)  # only valid keys are ever stored: an invalid str can only miss
-            return None
-        value, expire_at = entry
-        if expire_at is not None and is_expired(expire_at, self._clock()):
-            return None
-        if type(value) is not bytes:
-            raise wrong_type(key, type(value), bytes)
-        return value
-
-    def exists(self, key) -> bool:
-        return self._read(key, None, _present) is not None
-
-    def type(self, key) -> str | None:
-        return self._read(key, None, _kind)
-
-    def ttl(self, key) -> float | int:
-        key = arguments.key(key)
-        ks = self._readable()
-        entry = ks.read(ks.data.get, key)
-        if entry is None:
-            return _NO_KEY
-        now = self._clock()
-        if entry[1] is None:
-            return _NO_TTL
-        return _NO_KEY if is_expired(entry[1], now) else entry[1] - now
-
-    def llen(self, key) -> int:
-        return self._read(key, list, len) or 0
-
-    def lrange(self, key, start, stop) -> list[bytes]:
-        key = arguments.key(key)
-        start, stop = arguments.index(start, "start"), arguments.index(stop, "stop")
-        return self._read(key, list, _lrange, start, stop) or []
-
-    def lindex(self, key, index) -> bytes | None:
-        key = arguments.key(key)
-        return self._read(key, list, _lindex, arguments.index(index, "index"))
-
-    def hget(self, key, field) -> bytes | None:
-        key = arguments.key(key)
-        return self._read(key, dict, dict.get, arguments.key(field, "field"))
-
-    def hexists(self, key, field) -> bool:
-        key = arguments.key(key)
-        return bool(self._read(key, dict, dict.__contains__, arguments.key(field, "field")))
-
-    def hlen(self, key) -> int:
-        return self._read(key, dict, len) or 0
-
-    def hgetall(self, key) -> dict[str, bytes]:
-        return self._read(key, dict, dict.copy) or {}
-
-    def keys(self) -> list[str]:
-        return sorted(self._live_items(copy=False))
-
-    def dbsize(self) -> int:
-        return len(self._live_items(copy=False))
-
-    def dump(self) -> dict[str, tuple]:
-        """The logical state: key -> (kind, value, expire_at) for every live key (copies)."""
-        return {key: (KIND[type(value)], value, expire_at)
-                for key, (value, expire_at) in self._live_items(copy=True).items()}
-
-    def _live_items(self, *, copy: bool) -> dict[str, tuple]:
-        ks = self._readable()
-        items = ks.read(_copy_items if copy else _items, ks.data)
-        now = self._clock()
-        return {key: entry for key, entry in items
-                if entry[1] is None or not is_expired(entry[1], now)}
-
     # --- snapshots and the reaper --------------------------------------------------------------
 
     def snapshot(self) -> int:
@@ -379,28 +270,8 @@ class Store:
                 entries = self._ks.copy()
             write_snapshot(self._io, self._dir, lsn, entries)
             self._snapshot_lsn = lsn
-            self._remove_covered(lsn)
+            remove_covered(self._io, self._dir, lsn, self._wal.first_lsn)
             return lsn
-
-    def _remove_covered(self, lsn: int) -> None:
-        """Delete the segments and snapshots the durable snapshot at `lsn` makes redundant."""
-        current = self._wal.first_lsn
-        try:
-            doomed = []
-            for name in sorted(self._io.listdir(self._dir, "snapshot.listdir")):
-                parsed = parse_name(name)
-                if parsed is None or parsed[2]:
-                    continue
-                kind, first, _ = parsed
-                if (kind == "wal" and first < current) or (kind == "snapshot" and first < lsn):
-                    doomed.append((os.path.join(self._dir, name), f"{kind}.unlink"))
-            for path, label in doomed:
-                self._io.unlink(path, label)
-            if doomed:
-                self._io.fsync_dir(self._dir)
-        except OSError as exc:
-            raise SnapshotError(f"the snapshot at LSN {lsn} is durable, but removing the files it "
-                                f"covers failed: {exc}; the next open removes them") from exc
 
     def _start_background_snapshot(self) -> None:
         running = self._background_snapshot
@@ -426,44 +297,3 @@ class Store:
             expired = self._ks.deadlines.due(self._ks.data, self._clock())
             if expired:
                 self._ks.remove(expired)
-
-
-def _look(data: dict, key: str, kind: type | None, extract: Callable, args: tuple) -> tuple | None:
-    entry = data.get(key)
-    if entry is None:
-        return None
-    value, expire_at = entry
-    result = extract(value, *args) if kind is None or type(value) is kind else None
-    return expire_at, type(value), result
-
-
-def _present(value: object) -> object:
-    return True
-
-
-def _kind(value: object) -> str:
-    return KIND[type(value)]
-
-
-def _lrange(items: list, start: int, stop: int) -> list[bytes]:
-    length = len(items)
-    if start < 0:
-        start = max(length + start, 0)
-    if stop < 0:
-        stop += length
-    if start > stop or start >= length:
-        return []
-    return items[start:stop + 1]
-
-
-def _lindex(items: list, index: int) -> bytes | None:
-    return items[index] if -len(items) <= index < len(items) else None
-
-
-def _items(data: dict) -> list:
-    return list(data.items())
-
-
-def _copy_items(data: dict) -> list:
-    return [(key, (value if type(value) is bytes else value.copy(), expire_at))
-            for key, (value, expire_at) in list(data.items())]

@@ -26,15 +26,15 @@ SNAPSHOT_OPS = [Op.of("rpush", "queue", b"job-1"), Op.of("snapshot"), Op.of("rpu
 
 
 def _snapshot_intro(s: Story) -> None:
-    s.say(f"A list, a first snapshot, two more writes, then a second snapshot, the one the power cuts "
-          f"short. A snapshot takes these steps: start a new WAL segment so later records do not go into "
-          f"the segments about to be cut; copy the state; write it to a temp file and fsync it; rename "
-          f"the temp file to its final name; fsync the directory so the rename is durable; only then "
-          f"delete the older snapshot and the segments it covers (the WAL cut), and fsync the directory "
-          f"again. The first snapshot (op 2) shows every step.")
-    s.say(f"The `rpush` at op 3 is the witness. Its record appends to a list that only the snapshot "
-          f"holds (the record that created the list went with the first cut), so if recovery ever "
-          f"replayed it on top of a snapshot that already contains it, `job-2` would appear twice.")
+    s.say("A list, a first snapshot, two more writes, then a second snapshot, the one the power cuts "
+          "short. A snapshot takes these steps: start a new WAL segment so later records do not go into "
+          "the segments about to be cut; copy the state; write it to a temp file and fsync it; rename "
+          "the temp file to its final name; fsync the directory so the rename is durable; only then "
+          "delete the older snapshot and the segments it covers (the WAL cut), and fsync the directory "
+          "again. The first snapshot (op 2) shows every step.")
+    s.say("The `rpush` at op 3 is the witness. Its record appends to a list that only the snapshot "
+          "holds (the record that created the list went with the first cut), so if recovery ever "
+          "replayed it on top of a snapshot that already contains it, `job-2` would appear twice.")
 
 
 def snapshot_rename_before(s: Story) -> None:
