@@ -71,7 +71,8 @@ def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int,
                                         observed=observed, second=second))
         if compound:
             check_restart(disk, workload, oracle, progress, point, observed,
-                          state_rng(workload.seed, number, event.phase, "restart"), emit)
+                          state_rng(workload.seed, number, event.phase, "restart"), emit,
+                          recover=lambda image, now: _recover_cached(cache, image, now))
 
     run(workload, IOLayer(disk), DATA_DIR, on_step, on_open=opened.append)
 

@@ -23,7 +23,9 @@ from faultinject.workloads import Workload
 from models.checker import Oracle, Verdict
 
 def check_restart(disk: SimDisk, workload: Workload, oracle: Oracle, progress, point: CrashPoint,
-                  observed: int, rng: random.Random, emit: Callable[[StateResult], None]) -> None:
+                  observed: int, rng: random.Random, emit: Callable[[StateResult], None],
+                  recover: Callable[[dict, float], Recovered] = recover_image) -> None:
+    """`recover` turns a crash image into what recovery gives (the caller may cache it)."""
     restarted = disk.after_process_crash()
     check_time = progress.clock.now
     acked, in_flight = progress.acked, progress.in_flight and progress.current > 0
@@ -40,7 +42,7 @@ def check_restart(disk: SimDisk, workload: Workload, oracle: Oracle, progress, p
     def lose_power(event: IOEvent, number: int, _progress) -> None:
         for index, state in enumerate(restarted.power_loss_states(rng)):
             during.append((SecondCrash(number, event.phase, index, f"power loss in the restart's recovery: "
-                                       f"{state.description}"), recover_image(state.image, check_time)))
+                                       f"{state.description}"), recover(state.image, check_time)))
 
     io = IOLayer(restarted)
     io.hooks.append(StepCounter(None, lose_power))
@@ -57,7 +59,7 @@ def check_restart(disk: SimDisk, workload: Workload, oracle: Oracle, progress, p
     for second, again in during:
         report(verdict(again), second)
     for index, state in enumerate(restarted.power_loss_states(rng)):
-        again = recover_image(state.image, check_time)
+        again = recover(state.image, check_time)
         outcome = verdict(again)
         if outcome.outcome == "ok" and again.state != served:
             outcome = Verdict("lost-acked-write", "a power loss right after the restart's recovery lost "

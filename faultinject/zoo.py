@@ -9,6 +9,8 @@ and the real engine passes.
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import os
 import sys
 import time
@@ -59,7 +61,17 @@ def _shrink_ops(kind: str, mutant: str, ops: int, repro: str) -> tuple[int, str]
 
 
 def _stateful_fails(mutant: str | None, examples: int) -> tuple[bool, int, str]:
-    """(failed, steps in the shrunk program, its first lines) for the state machine."""
+    """(failed, steps in the shrunk program, its first lines) for the state machine.
+
+    Runs in a freshly spawned interpreter: a hunt allocates heavily, and in a process that
+    already holds a large heap the garbage collector made it several times slower.
+    """
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(_stateful_hunt, mutant, examples).result()
+
+
+def _stateful_hunt(mutant: str | None, examples: int) -> tuple[bool, int, str]:
     # The machine lives with the tests (it is a test); imported here only for `make mutants`.
     from hypothesis import HealthCheck, settings
     from hypothesis.stateful import run_state_machine_as_test

@@ -58,7 +58,7 @@ def test_concurrent_writers_lose_nothing_and_keep_each_threads_order(tmp_path, c
 
 def test_readers_never_see_a_half_applied_mutation(tmp_path, clock):
     """Each write changes two things at once; readers check the pair always agrees."""
-    rounds = 300
+    rounds = 120
     with Store.open(tmp_path / "d", clock=clock) as store:
         store.hset("pair", {"a": b"0", "b": b"0"})
         store.set("x", b"0")
