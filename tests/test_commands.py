@@ -216,7 +216,7 @@ def test_set_with_ttl_and_expire_at_is_refused(store, clock):
         store.set("k", b"v", ttl=1, expire_at=clock.now + 5)
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, True, "5", None])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 10**400, True, "5", None])
 def test_expire_needs_a_finite_number(store, bad):
     store.set("k", b"v")
     with pytest.raises(InvalidValueError):

@@ -17,18 +17,24 @@ def run_threads(targets, seconds_limit=60):
         assert not t.is_alive(), "a thread hung"
 
 
+def pause_at(io, label):
+    """Hold the next `label` step until released: (reached, release) events."""
+    reached, release = threading.Event(), threading.Event()
+
+    def hook(event):
+        if event.label == label and event.phase == "before" and not reached.is_set():
+            reached.set()
+            release.wait(10)
+
+    io.hooks.append(hook)
+    return reached, release
+
+
 def test_readers_are_not_held_back_while_the_writer_waits_on_fsync(tmp_path, clock):
     io = IOLayer()
     store = Store.open(tmp_path / "d", io=io, clock=clock)
     store.set("k", b"old")
-    in_fsync, release = threading.Event(), threading.Event()
-
-    def slow_fsync(event):
-        if event.label == "wal.fsync" and event.phase == "before":
-            in_fsync.set()
-            release.wait(10)
-
-    io.hooks.append(slow_fsync)
+    in_fsync, release = pause_at(io, "wal.fsync")
     writer = threading.Thread(target=store.set, args=("k", b"new"))
     writer.start()
     assert in_fsync.wait(10)
@@ -139,14 +145,7 @@ def test_close_waits_for_a_snapshot_another_thread_is_taking(tmp_path, clock):
     io = IOLayer()
     store = Store.open(tmp_path / "d", io=io, clock=clock)
     store.set("k", b"v")
-    in_write, release = threading.Event(), threading.Event()
-
-    def slow_snapshot_write(event):
-        if event.label == "snapshot.write" and event.phase == "before":
-            in_write.set()
-            release.wait(10)
-
-    io.hooks.append(slow_snapshot_write)
+    in_write, release = pause_at(io, "snapshot.write")
     snapshot = threading.Thread(target=store.snapshot)
     snapshot.start()
     assert in_write.wait(10)

@@ -106,15 +106,7 @@ def test_invalid_set_ttls_are_refused_and_change_nothing(ttl):
     assert store.get("k") == b"old" and store.ttl("k") == -1
 
 
-@pytest.mark.parametrize("seconds", [math.nan, math.inf, -math.inf, 10**400])
-def test_non_finite_expire_is_refused(seconds):
-    store, _ = sim_store()
-    store.set("k", b"v")
-    with pytest.raises(InvalidValueError):
-        store.expire("k", seconds)
-    with pytest.raises(InvalidValueError):
-        store.expire_at("k", seconds)
-    assert store.ttl("k") == -1
+# Non-finite seconds for expire/expire_at: tests/test_commands.py::test_expire_needs_a_finite_number.
 
 
 @pytest.mark.parametrize("seconds", [0, -1, -1e9])
