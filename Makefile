@@ -18,15 +18,15 @@ test: $(STAMP)
 
 # The main job: every crash point of the default workloads, under both fault kinds.
 crash-test: $(STAMP)
-	$(PY) -m faultinject campaign
+	$(PY) -m tornwrite.faultinject campaign
 
 # The bug zoo: every catalogued mutant must be caught, and the real engine must pass.
 mutants: $(STAMP)
-	$(PY) -m faultinject mutants
+	$(PY) -m tornwrite.faultinject mutants
 
 # Narrated fault scenarios: reports/walkthroughs/NAME.md and NAME.png (index: docs/WALKTHROUGHS.md).
 walkthroughs: $(STAMP)
-	$(PY) -m faultinject walkthrough --all
+	$(PY) -m tornwrite.faultinject walkthrough --all
 
 bench: $(STAMP)
 	$(PY) -m tests.bench_engine
@@ -34,7 +34,7 @@ bench: $(STAMP)
 
 # Recovery time against WAL and snapshot size: reports/perf/recovery.png and summary.md.
 report-perf: $(STAMP)
-	$(PY) -m faultinject.perf --out reports/perf
+	$(PY) -m tornwrite.faultinject.perf --out reports/perf
 
 lint: $(STAMP)
 	$(PY) -m compileall -q engine faultinject models tests

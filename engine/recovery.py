@@ -21,12 +21,12 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from engine.errors import CorruptDataError
-from engine.format import LOCK_NAME, parse_name
-from engine.io import IOLayer
-from engine.keyspace import Keyspace, ReplayError
-from engine.snapshot import read_snapshot
-from engine.wal import SegmentScan, Wal, count_checksummed_lines, scan_segment
+from tornwrite.engine.errors import CorruptDataError
+from tornwrite.engine.format import LOCK_NAME, parse_name
+from tornwrite.engine.io import IOLayer
+from tornwrite.engine.keyspace import Keyspace, ReplayError
+from tornwrite.engine.snapshot import read_snapshot
+from tornwrite.engine.wal import SegmentScan, Wal, count_checksummed_lines, scan_segment
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,9 @@ def scan(io: IOLayer, directory: str) -> Scan:
         if name == LOCK_NAME:
             continue
         if parsed is None:
-            raise CorruptDataError("a file RedisLite did not write is in its directory; "
-                                   "move it away and open again", path=path)
+            raise CorruptDataError(
+                "a file RedisLite did not write is in its directory; move it away and open again", path=path
+            )
         kind, lsn, is_temp = parsed
         if is_temp:
             temps.append(path)  # a snapshot that never reached its rename
@@ -105,12 +106,14 @@ def scan(io: IOLayer, directory: str) -> Scan:
 def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
     firsts = sorted(segments)
     # A segment whose successor starts at or before snapshot_lsn + 1 holds only covered records.
-    live = [lsn for i, lsn in enumerate(firsts)
-            if i + 1 == len(firsts) or firsts[i + 1] > result.snapshot_lsn + 1]
+    live = [lsn for i, lsn in enumerate(firsts) if i + 1 == len(firsts) or firsts[i + 1] > result.snapshot_lsn + 1]
     result.unlink += [(segments[lsn], "wal.unlink") for lsn in firsts if lsn not in live]
     if live and live[0] > result.snapshot_lsn + 1:
-        raise CorruptDataError(f"the log starts at LSN {live[0]} but nothing holds LSNs "
-                               f"{result.snapshot_lsn + 1}..{live[0] - 1}", path=segments[live[0]], offset=0)
+        raise CorruptDataError(
+            f"the log starts at LSN {live[0]} but nothing holds LSNs {result.snapshot_lsn + 1}..{live[0] - 1}",
+            path=segments[live[0]],
+            offset=0,
+        )
     due: int | None = None  # the LSN the next segment must start at
     tail: SegmentScan | None = None  # the last segment with a good header
     for first in live:
@@ -132,8 +135,9 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
                 try:
                     result.keyspace.replay(op, args)
                 except ReplayError as exc:
-                    raise CorruptDataError(f"record LSN {lsn} contradicts the state before it: {exc}",
-                                           path=path, offset=offset) from None
+                    raise CorruptDataError(
+                        f"record LSN {lsn} contradicts the state before it: {exc}", path=path, offset=offset
+                    ) from None
                 result.replayed += 1
                 result.last_lsn = lsn
         due = segment.next_lsn
@@ -152,8 +156,7 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
 
 
 def _discard(result: Scan, path: str, data: bytes, offset: int, reason: str, *, unlink: bool = True) -> None:
-    result.discarded.append(Discarded(path, offset, len(data) - offset,
-                                      count_checksummed_lines(data, offset), reason))
+    result.discarded.append(Discarded(path, offset, len(data) - offset, count_checksummed_lines(data, offset), reason))
     if unlink:
         result.unlink.append((path, "wal.unlink"))
 
@@ -165,13 +168,22 @@ def recover(io: IOLayer, directory: str, *, strict: bool) -> tuple[Keyspace, int
     if strict:
         for stretch in result.discarded:
             if stretch.records:
-                raise CorruptDataError(f"{stretch.records} checksummed record(s) follow damage "
-                                       f"({stretch.reason}); refusing to discard them in strict mode",
-                                       path=stretch.path, offset=stretch.offset)
+                raise CorruptDataError(
+                    f"{stretch.records} checksummed record(s) follow damage "
+                    f"({stretch.reason}); refusing to discard them in strict mode",
+                    path=stretch.path,
+                    offset=stretch.offset,
+                )
     wal = repair(io, directory, result)
-    report = RecoveryReport(result.snapshot, result.snapshot_lsn, result.replayed, result.last_lsn,
-                            tuple(result.discarded), tuple(path for path, _ in result.unlink),
-                            time.perf_counter() - started)
+    report = RecoveryReport(
+        result.snapshot,
+        result.snapshot_lsn,
+        result.replayed,
+        result.last_lsn,
+        tuple(result.discarded),
+        tuple(path for path, _ in result.unlink),
+        time.perf_counter() - started,
+    )
     return result.keyspace, result.last_lsn + 1, wal, report
 
 
@@ -184,7 +196,8 @@ def repair(io: IOLayer, directory: str, result: Scan) -> Wal:
     torn tail cut and the dead deleted.
     """
     relied_on = ([(result.snapshot, "snapshot.fsync")] if result.snapshot else []) + [
-        (path, "wal.fsync") for path in result.replayed_from if path != _path(result.append_to)]
+        (path, "wal.fsync") for path in result.replayed_from if path != _path(result.append_to)
+    ]
     for path, label in relied_on:
         handle = io.open_append(path, "recovery.open")
         io.fsync(handle, label)

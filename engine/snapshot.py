@@ -13,11 +13,18 @@ from __future__ import annotations
 import os
 import zlib
 
-from engine.codec import LineError, decode_entry, encode_entry
-from engine.errors import CorruptDataError, SnapshotError
-from engine.format import (FORMAT_VERSION, SNAPSHOT_END, SNAPSHOT_MAGIC, TMP_SUFFIX, parse_name,
-                           snapshot_header, snapshot_name)
-from engine.io import IOLayer
+from tornwrite.engine.codec import LineError, decode_entry, encode_entry
+from tornwrite.engine.errors import CorruptDataError, SnapshotError
+from tornwrite.engine.format import (
+    FORMAT_VERSION,
+    SNAPSHOT_END,
+    SNAPSHOT_MAGIC,
+    TMP_SUFFIX,
+    parse_name,
+    snapshot_header,
+    snapshot_name,
+)
+from tornwrite.engine.io import IOLayer
 
 _CHUNK = 1 << 20  # bytes per write: bounds the memory a large snapshot needs
 
@@ -106,8 +113,10 @@ def remove_covered(io: IOLayer, directory: str, lsn: int, live_segment: int) -> 
         if doomed:
             io.fsync_dir(directory)
     except OSError as exc:
-        raise SnapshotError(f"the snapshot at LSN {lsn} is durable, but removing the files it "
-                            f"covers failed: {exc}; the next open removes them") from exc
+        raise SnapshotError(
+            f"the snapshot at LSN {lsn} is durable, but removing the files it "
+            f"covers failed: {exc}; the next open removes them"
+        ) from exc
 
 
 def read_snapshot(path: str, data: bytes, lsn: int) -> Entries:
@@ -124,7 +133,7 @@ def read_snapshot(path: str, data: bytes, lsn: int) -> Entries:
         newline = data.find(b"\n", pos)
         if newline < 0:
             raise CorruptDataError("snapshot ends without its END line (torn)", path=path, offset=pos)
-        line = data[pos:newline + 1]
+        line = data[pos : newline + 1]
         if line.startswith(SNAPSHOT_END.encode() + b" "):
             _check_end(path, data, pos, line, len(entries))
             return entries
@@ -141,7 +150,8 @@ def read_snapshot(path: str, data: bytes, lsn: int) -> Entries:
 def _check_end(path: str, data: bytes, pos: int, line: bytes, count: int) -> None:
     expected = b"%s %d %08x\n" % (SNAPSHOT_END.encode(), count, zlib.crc32(data[:pos]))
     if line != expected:
-        raise CorruptDataError("END line does not match the entries (count or whole-file checksum)",
-                               path=path, offset=pos)
+        raise CorruptDataError(
+            "END line does not match the entries (count or whole-file checksum)", path=path, offset=pos
+        )
     if pos + len(line) != len(data):
         raise CorruptDataError("bytes after the END line", path=path, offset=pos + len(line))

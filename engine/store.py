@@ -16,28 +16,40 @@ import errno
 import os
 import threading
 import time
-from collections.abc import Mapping
-from typing import Callable
+from collections.abc import Callable, Mapping
 
-from engine import arguments
-from engine.codec import encode_record
-from engine.errors import (InvalidValueError, SnapshotError, StoreClosedError, StoreFailedError,
-                           StoreLockedError)
-from engine.expiry import Deadlines, Reaper
-from engine.format import LOCK_NAME
-from engine.io import IOLayer
-from engine.keyspace import Keyspace
-from engine.recovery import RecoveryReport, recover
-from engine.reads import ReadCommands
-from engine.snapshot import remove_covered, write_snapshot
+from tornwrite.engine import arguments
+from tornwrite.engine.codec import encode_record
+from tornwrite.engine.errors import (
+    InvalidValueError,
+    SnapshotError,
+    StoreClosedError,
+    StoreFailedError,
+    StoreLockedError,
+)
+from tornwrite.engine.expiry import Deadlines, Reaper
+from tornwrite.engine.format import LOCK_NAME
+from tornwrite.engine.io import IOLayer
+from tornwrite.engine.keyspace import Keyspace
+from tornwrite.engine.reads import ReadCommands
+from tornwrite.engine.recovery import RecoveryReport, recover
+from tornwrite.engine.snapshot import remove_covered, write_snapshot
+
 
 class Store(ReadCommands):
     """A durable, in-memory key-value store over one data directory. Use `Store.open`."""
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, clock: Callable[[], float] = time.time,
-             strict: bool = False, io: IOLayer | None = None, snapshot_every: int | None = None,
-             reaper_interval: float | None = None) -> Store:
+    def open(
+        cls,
+        path: str | os.PathLike,
+        *,
+        clock: Callable[[], float] = time.time,
+        strict: bool = False,
+        io: IOLayer | None = None,
+        snapshot_every: int | None = None,
+        reaper_interval: float | None = None,
+    ) -> Store:
         """Open or create the data directory at `path`, recovering what is on disk.
 
         strict: refuse (CorruptDataError) when valid records follow damage in the WAL, instead
@@ -56,8 +68,9 @@ class Store(ReadCommands):
             try:
                 io.mkdir(directory, "dir.create")
             except FileExistsError:
-                raise NotADirectoryError(errno.ENOTDIR, "a file is where the data directory should be",
-                                         directory) from None
+                raise NotADirectoryError(
+                    errno.ENOTDIR, "a file is where the data directory should be", directory
+                ) from None
             io.fsync_dir(os.path.dirname(os.path.abspath(directory)))
         try:
             lock = io.lock(os.path.join(directory, LOCK_NAME), "lock.acquire")
@@ -70,8 +83,7 @@ class Store(ReadCommands):
             raise
         return cls(io, directory, lock, keyspace, next_lsn, wal, report, clock, snapshot_every, reaper_interval)
 
-    def __init__(self, io, directory, lock, keyspace, next_lsn, wal, report, clock, snapshot_every,
-                 reaper_interval):
+    def __init__(self, io, directory, lock, keyspace, next_lsn, wal, report, clock, snapshot_every, reaper_interval):
         self._io = io
         self._dir = directory
         self._lock_handle = lock
@@ -139,8 +151,9 @@ class Store(ReadCommands):
         if self._closed:
             raise StoreClosedError("the store is closed")
         if self._failed is not None:
-            raise StoreFailedError(f"writes are refused since a WAL write failed ({self._failed}); "
-                                   "reopen the directory to recover")
+            raise StoreFailedError(
+                f"writes are refused since a WAL write failed ({self._failed}); reopen the directory to recover"
+            )
         return self._clock()
 
     def _commit(self, op: str, args: tuple) -> None:
@@ -151,8 +164,10 @@ class Store(ReadCommands):
             self._wal.append(line)
         except OSError as exc:
             self._failed = exc
-            raise StoreFailedError(f"WAL append of LSN {lsn} failed: {exc}; the write may or may "
-                                   "not be durable, and writes are refused until reopened") from exc
+            raise StoreFailedError(
+                f"WAL append of LSN {lsn} failed: {exc}; the write may or may "
+                "not be durable, and writes are refused until reopened"
+            ) from exc
         self._ks.apply_record(op, args)
         self._next_lsn = lsn + 1
         if self._snapshot_every is not None and lsn - self._snapshot_lsn >= self._snapshot_every:
@@ -277,8 +292,9 @@ class Store(ReadCommands):
         running = self._background_snapshot
         if self._closing or (running is not None and running.is_alive()):
             return
-        self._background_snapshot = threading.Thread(target=self._snapshot_in_background,
-                                                     name="redislite-snapshot", daemon=True)
+        self._background_snapshot = threading.Thread(
+            target=self._snapshot_in_background, name="redislite-snapshot", daemon=True
+        )
         self._background_snapshot.start()
 
     def _snapshot_in_background(self) -> None:

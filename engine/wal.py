@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.codec import LineError, decode_record, unframe
-from engine.format import FORMAT_VERSION, WAL_MAGIC, wal_header, wal_name
-from engine.io import IOLayer
+from tornwrite.engine.codec import LineError, decode_record, unframe
+from tornwrite.engine.format import FORMAT_VERSION, WAL_MAGIC, wal_header, wal_name
+from tornwrite.engine.io import IOLayer
 
 
 class Wal:
@@ -124,7 +124,7 @@ def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
             scan.damage = "torn record: no newline before the end of the file"
             break
         try:
-            lsn, op, args = decode_record(data[pos:newline + 1])
+            lsn, op, args = decode_record(data[pos : newline + 1])
         except LineError as exc:
             scan.damage = f"bad record: {exc}"
             break

@@ -1,21 +1,23 @@
-"""python -m faultinject campaign | repro | mutants | walkthrough: see `python -m faultinject --help`."""
+"""python -m tornwrite.faultinject campaign | repro | mutants | walkthrough: see `python -m tornwrite.faultinject --help`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from faultinject import campaign, mutants, repro, workloads
+from tornwrite.faultinject import campaign, mutants, repro, workloads
 
 
 def _names(allowed, what: str):
     """An argparse type: a comma-separated list, each item one of `allowed`."""
+
     def parse(text: str) -> tuple[str, ...]:
         names = tuple(n for n in text.split(",") if n)
         for name in names:
             if name not in allowed:
                 raise argparse.ArgumentTypeError(f"unknown {what} {name!r}; choose from {', '.join(allowed)}")
         return names
+
     return parse
 
 
@@ -29,23 +31,35 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["mutants"]:
-        from faultinject import zoo
+        from tornwrite.faultinject import zoo
+
         return zoo.main(argv[1:])
     if argv[:1] == ["walkthrough"]:
-        from faultinject import walkthrough
+        from tornwrite.faultinject import walkthrough
+
         return walkthrough.main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m faultinject",
-                                     description="Crash the RedisLite engine at every I/O step and check what recovery gives.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tornwrite.faultinject",
+        description="Crash the RedisLite engine at every I/O step and check what recovery gives.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("mutants", help="run the harness against every mutant of the bug zoo (see --help there)")
     sub.add_parser("walkthrough", help="narrate a fault scenario step by step: walkthrough NAME | --all")
 
     run = sub.add_parser("campaign", help="workloads x crash points x fault kinds, in parallel")
-    run.add_argument("--workload", type=_names(workloads.MIXES, "workload"), default=workloads.DEFAULT_WORKLOADS,
-                     help=f"comma-separated (default: all of {', '.join(workloads.MIXES)})")
+    run.add_argument(
+        "--workload",
+        type=_names(workloads.MIXES, "workload"),
+        default=workloads.DEFAULT_WORKLOADS,
+        help=f"comma-separated (default: all of {', '.join(workloads.MIXES)})",
+    )
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--kinds", type=_names(campaign.KINDS, "fault kind"), default=campaign.KINDS,
-                     help=f"comma-separated (default: all of {','.join(campaign.KINDS)})")
+    run.add_argument(
+        "--kinds",
+        type=_names(campaign.KINDS, "fault kind"),
+        default=campaign.KINDS,
+        help=f"comma-separated (default: all of {','.join(campaign.KINDS)})",
+    )
     run.add_argument("--budget", type=_positive, help="crash points per workload and kind (default: every one)")
     run.add_argument("--ops", type=_positive, help="ops per workload (default: each workload's own length)")
     run.add_argument("--jobs", type=_positive, help="worker processes (default: all cores)")
@@ -68,16 +82,28 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "campaign":
-        plan = campaign.Plan(args.workload, args.seed, args.kinds, args.budget, args.ops, args.mutant,
-                             not args.no_compound)
+        plan = campaign.Plan(
+            args.workload, args.seed, args.kinds, args.budget, args.ops, args.mutant, not args.no_compound
+        )
         status, _, _ = campaign.run(plan, jobs=args.jobs, out=args.out)
         return status
     if (args.recovery_step is None) != (args.recovery_phase is None):
         parser.error("--recovery-step and --recovery-phase go together")
     if args.kind != "damage" and args.phase is None:
         parser.error(f"--phase is required for --kind {args.kind}")
-    return repro.repro(args.kind, args.workload, args.seed, args.ops, args.step, args.phase, args.state,
-                       args.recovery_step, args.recovery_phase, args.recovery_state, args.mutant)
+    return repro.repro(
+        args.kind,
+        args.workload,
+        args.seed,
+        args.ops,
+        args.step,
+        args.phase,
+        args.state,
+        args.recovery_step,
+        args.recovery_phase,
+        args.recovery_state,
+        args.mutant,
+    )
 
 
 if __name__ == "__main__":

@@ -20,15 +20,15 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import Iterator
 
-from faultinject import damage, ioerror, mutants, power, process, workloads
-from faultinject.execution import trace
-from faultinject.report import write_summary
-from faultinject.results import StateResult
-from models.checker import OUTCOMES, Oracle
+from tornwrite.faultinject import damage, ioerror, mutants, power, process, workloads
+from tornwrite.faultinject.execution import trace
+from tornwrite.faultinject.report import write_summary
+from tornwrite.faultinject.results import StateResult
+from tornwrite.models.checker import OUTCOMES, Oracle
 
 KINDS = ("process", "power", "ioerror", "damage")
 DAMAGE_CASES = 2000  # damaged directories per workload
@@ -80,12 +80,14 @@ def tasks(plan: Plan) -> Iterator[tuple]:
         workload = workloads.build(name, plan.seed, plan.ops)
         points = [(step.number, phase) for step in trace(workload) for phase in ("before", "after")]
         for kind in plan.kinds:
-            chosen = {"damage": [(case, "-") for case in range(1, DAMAGE_CASES + 1)],
-                      "ioerror": [point for point in points if point[1] == "before"]}.get(kind, points)
+            chosen = {
+                "damage": [(case, "-") for case in range(1, DAMAGE_CASES + 1)],
+                "ioerror": [point for point in points if point[1] == "before"],
+            }.get(kind, points)
             if plan.budget is not None and plan.budget < len(chosen):
                 chosen = sorted(random.Random(f"{plan.seed}/{name}/{kind}").sample(chosen, plan.budget))
             for start in range(0, len(chosen), _BATCH[kind]):
-                yield kind, name, chosen[start:start + _BATCH[kind]]
+                yield kind, name, chosen[start : start + _BATCH[kind]]
 
 
 _worker: dict = {}  # per worker process: the plan, and workloads, oracles, traces built once
@@ -101,8 +103,11 @@ def _run_task(task: tuple) -> tuple[str, int, float, list[StateResult]]:
     plan: Plan = _worker["plan"]
     if name not in _worker:
         workload = workloads.build(name, plan.seed, plan.ops)
-        _worker[name] = (workload, Oracle(list(workload.ops), workload.start_time),
-                         {step.number: step for step in trace(workload)})
+        _worker[name] = (
+            workload,
+            Oracle(list(workload.ops), workload.start_time),
+            {step.number: step for step in trace(workload)},
+        )
     workload, oracle, steps = _worker[name]
     found: list[StateResult] = []
     started = time.perf_counter()
@@ -113,13 +118,22 @@ def _run_task(task: tuple) -> tuple[str, int, float, list[StateResult]]:
     elif kind == "ioerror":
         ioerror.check_points(workload, oracle, points, steps, found.append, mutant=plan.mutant)
     else:
-        process.check_points(workload, oracle, points, steps, found.append, base_dir=_worker["scratch"],
-                             mutant=plan.mutant, compound=plan.compound)
+        process.check_points(
+            workload,
+            oracle,
+            points,
+            steps,
+            found.append,
+            base_dir=_worker["scratch"],
+            mutant=plan.mutant,
+            compound=plan.compound,
+        )
     return kind, len(points), time.perf_counter() - started, found
 
 
-def execute(plan: Plan, *, jobs: int | None = None, progress=None,
-            stop_on_failure: bool = False) -> tuple[Tally, list[StateResult]]:
+def execute(
+    plan: Plan, *, jobs: int | None = None, progress=None, stop_on_failure: bool = False
+) -> tuple[Tally, list[StateResult]]:
     """Check every state of the plan (or until the first failure); results sorted by point."""
     jobs = jobs or os.cpu_count() or 1
     scratch = tempfile.mkdtemp(prefix="redislite-crash-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
@@ -130,8 +144,9 @@ def execute(plan: Plan, *, jobs: int | None = None, progress=None,
         context = multiprocessing.get_context("fork")  # workers inherit the mutant and the imports
         try:
             with context.Pool(jobs, initializer=_init_worker, initargs=(plan, scratch)) as pool:
-                for kind, points, seconds, found in _results(pool, batches, 2 * jobs,
-                                                             lambda: stop_on_failure and tally.failures > 0):
+                for kind, points, seconds, found in _results(
+                    pool, batches, 2 * jobs, lambda: stop_on_failure and tally.failures > 0
+                ):
                     _count(tally, kind, points, seconds, found)
                     results.extend(found)
                     if progress is not None:
@@ -140,8 +155,17 @@ def execute(plan: Plan, *, jobs: int | None = None, progress=None,
             shutil.rmtree(scratch, ignore_errors=True)
     if progress is not None:
         _show_progress(tally, progress, final=True)
-    results.sort(key=lambda r: (r.point.workload, r.point.kind, r.point.step, r.point.phase, r.state,
-                                r.second is not None, r.second and (r.second.step, r.second.phase, r.second.state)))
+    results.sort(
+        key=lambda r: (
+            r.point.workload,
+            r.point.kind,
+            r.point.step,
+            r.point.phase,
+            r.state,
+            r.second is not None,
+            r.second and (r.second.step, r.second.phase, r.second.state),
+        )
+    )
     return tally, results
 
 
@@ -166,8 +190,9 @@ def _results(pool, batches: list, window: int, stop) -> Iterator[tuple]:
             running += 1
 
 
-def run(plan: Plan, *, jobs: int | None = None, out: str | None = None, progress=sys.stderr,
-        show_failures: int = 20) -> tuple[int, str, Tally]:
+def run(
+    plan: Plan, *, jobs: int | None = None, out: str | None = None, progress=sys.stderr, show_failures: int = 20
+) -> tuple[int, str, Tally]:
     """Run the campaign and write it down; returns (exit status, output directory, tally)."""
     jobs = jobs or os.cpu_count() or 1
     out = out or os.path.join("reports", plan.run_id)
@@ -176,9 +201,12 @@ def run(plan: Plan, *, jobs: int | None = None, out: str | None = None, progress
     failures = [r for r in results if not r.ok]
     print(table(tally), file=progress)
     for failure in failures[:show_failures]:
-        print(f"FAIL {failure.outcome} {failure.point.kind} {failure.point.workload} step {failure.point.step} "
-              f"{failure.point.phase} {failure.point.label}: {failure.detail.splitlines()[0] if failure.detail else ''}\n"
-              f"     repro: {failure.repro()}", file=progress)
+        print(
+            f"FAIL {failure.outcome} {failure.point.kind} {failure.point.workload} step {failure.point.step} "
+            f"{failure.point.phase} {failure.point.label}: {failure.detail.splitlines()[0] if failure.detail else ''}\n"
+            f"     repro: {failure.repro()}",
+            file=progress,
+        )
     if len(failures) > show_failures:
         print(f"... and {len(failures) - show_failures} more failures in {out}/results.json", file=progress)
     print(f"wrote {out}/results.json and {out}/summary.md", file=progress)
@@ -199,8 +227,10 @@ def _show_progress(tally: Tally, stream, final: bool = False) -> None:
     done = tally.points_done
     rate = sum(tally.states.values()) / elapsed if elapsed else 0.0
     left = elapsed / done * (tally.points_total - done) if done else 0.0
-    line = (f"crash points {done}/{tally.points_total}  states {sum(tally.states.values())} "
-            f"({rate:,.0f}/s)  failures {tally.failures}  elapsed {elapsed:.0f}s  left ~{left:.0f}s")
+    line = (
+        f"crash points {done}/{tally.points_total}  states {sum(tally.states.values())} "
+        f"({rate:,.0f}/s)  failures {tally.failures}  elapsed {elapsed:.0f}s  left ~{left:.0f}s"
+    )
     if stream.isatty():
         print("\r" + line + ("\n" if final else ""), end="", file=stream, flush=True)
     elif final or done % max(1, tally.points_total // 10) < _BATCH["power"]:
@@ -214,11 +244,15 @@ def table(tally: Tally) -> str:
     lines = [f"{'outcome':<{width}} " + " ".join(f"{k:>10}" for k in kinds)]
     for outcome in OUTCOMES:
         lines.append(f"{outcome:<{width}} " + " ".join(f"{tally.outcomes[(k, outcome)]:>10}" for k in kinds))
-    lines.append(f"{'crash states/s':<{width}} " + " ".join(
-        f"{tally.states[k] / tally.seconds[k] if tally.seconds[k] else 0:>10,.0f}" for k in kinds)
-        + "   (per worker)")
-    lines.append(f"{'crash points/s':<{width}} " + " ".join(
-        f"{tally.points[k] / tally.seconds[k] if tally.seconds[k] else 0:>10,.1f}" for k in kinds))
+    lines.append(
+        f"{'crash states/s':<{width}} "
+        + " ".join(f"{tally.states[k] / tally.seconds[k] if tally.seconds[k] else 0:>10,.0f}" for k in kinds)
+        + "   (per worker)"
+    )
+    lines.append(
+        f"{'crash points/s':<{width}} "
+        + " ".join(f"{tally.points[k] / tally.seconds[k] if tally.seconds[k] else 0:>10,.1f}" for k in kinds)
+    )
     return "\n".join(lines)
 
 
@@ -226,12 +260,26 @@ def write(plan: Plan, tally: Tally, results: list[StateResult], out: str, jobs: 
     os.makedirs(out, exist_ok=True)
     elapsed = time.monotonic() - tally.started
     document = {
-        "parameters": {"workloads": list(plan.workloads), "seed": plan.seed, "kinds": list(plan.kinds),
-                       "budget": plan.budget, "ops": plan.ops, "mutant": plan.mutant,
-                       "compound": plan.compound, "jobs": jobs, "faker": version("faker")},
+        "parameters": {
+            "workloads": list(plan.workloads),
+            "seed": plan.seed,
+            "kinds": list(plan.kinds),
+            "budget": plan.budget,
+            "ops": plan.ops,
+            "mutant": plan.mutant,
+            "compound": plan.compound,
+            "jobs": jobs,
+            "faker": version("faker"),
+        },
         "totals": {kind: {o: tally.outcomes[(kind, o)] for o in OUTCOMES} for kind in sorted(tally.states)},
-        "rates": {kind: {"states": tally.states[kind], "crash_points": tally.points[kind],
-                         "worker_seconds": round(tally.seconds[kind], 3)} for kind in sorted(tally.states)},
+        "rates": {
+            kind: {
+                "states": tally.states[kind],
+                "crash_points": tally.points[kind],
+                "worker_seconds": round(tally.seconds[kind], 3),
+            }
+            for kind in sorted(tally.states)
+        },
         "elapsed_seconds": round(elapsed, 3),
         "states": [r.to_json() for r in results],
     }

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from engine import CorruptDataError, IOLayer, Store
-from faultinject.execution import DATA_DIR, FakeClock, Progress, run
-from faultinject.results import CrashPoint, StateResult
-from faultinject.simdisk import Image, SimDisk
-from faultinject.workloads import Workload
-from models.checker import Oracle, Verdict
-from models.format_reader import read_files
+from tornwrite.engine import CorruptDataError, IOLayer, Store
+from tornwrite.faultinject.execution import DATA_DIR, FakeClock, Progress, run
+from tornwrite.faultinject.results import CrashPoint, StateResult
+from tornwrite.faultinject.simdisk import Image, SimDisk
+from tornwrite.faultinject.workloads import Workload
+from tornwrite.models.checker import Oracle, Verdict
+from tornwrite.models.format_reader import read_files
 
 KIND = "damage"
 DAMAGES = ("flip", "truncate", "duplicate", "splice", "zero")
@@ -53,16 +53,16 @@ def damage(image: Image, case: int, seed: int) -> tuple[str, str, Image]:
         del data[at:]
         what = f"truncated to {at} bytes"
     elif kind == "duplicate":
-        data[at:at] = data[at:at + length]
+        data[at:at] = data[at : at + length]
         what = f"{length} bytes at {at} duplicated"
     elif kind == "splice":
         donor = files[rng.choice(names)]
         start = rng.randrange(len(donor))
-        piece = donor[start:start + length]
-        data[at:at + len(piece)] = piece
+        piece = donor[start : start + length]
+        data[at : at + len(piece)] = piece
         what = f"{len(piece)} bytes at {at} replaced by bytes from elsewhere"
     else:
-        data[at:at + length] = bytes(length)
+        data[at : at + length] = bytes(length)
         what = f"{length} bytes at {at} zeroed"
     damaged = {path: dict(entries) for path, entries in image.items()}
     damaged[DATA_DIR][name] = bytes(data)
@@ -79,8 +79,9 @@ def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int
         if reading.refused is None:
             return Verdict("recovery-failed", f"refused a directory the format says recovers: {refused}")
         if os.path.basename(refused.path) not in reading.refused:
-            return Verdict("invariant-violated", f"refused for another file than the format reader "
-                                                 f"({refused} / {reading.refused})")
+            return Verdict(
+                "invariant-violated", f"refused for another file than the format reader ({refused} / {reading.refused})"
+            )
         return Verdict("ok")
     except Exception as exc:  # anything but a typed refusal is a bug
         return Verdict("recovery-failed", f"{type(exc).__name__} instead of CorruptDataError: {exc}")
@@ -98,21 +99,48 @@ def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int
     return Verdict("phantom-or-divergent", "the recovered state is the model's after no prefix of the workload")
 
 
-def check_cases(workload: Workload, oracle: Oracle, cases: Iterable[int], emit: Callable[[StateResult], None],
-                *, mutant: str | None = None) -> None:
+def check_cases(
+    workload: Workload,
+    oracle: Oracle,
+    cases: Iterable[int],
+    emit: Callable[[StateResult], None],
+    *,
+    mutant: str | None = None,
+) -> None:
     try:
         image, progress = final_image(workload)
     except Exception as exc:  # the undamaged run failed: the engine's failure, reported per case
         for case in cases:
-            point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), case, "-", "run",
-                               DATA_DIR, 0, mutant)
-            emit(StateResult(point, 0, "the undamaged run", 0, False, 0, "invariant-violated",
-                             f"the workload's own run raised {type(exc).__name__}: {exc}"))
+            point = CrashPoint(
+                KIND, workload.name, workload.seed, len(workload.ops), case, "-", "run", DATA_DIR, 0, mutant
+            )
+            emit(
+                StateResult(
+                    point,
+                    0,
+                    "the undamaged run",
+                    0,
+                    False,
+                    0,
+                    "invariant-violated",
+                    f"the workload's own run raised {type(exc).__name__}: {exc}",
+                )
+            )
         return
     check_time = progress.clock.now
     for case in cases:
         description, name, damaged = damage(image, case, workload.seed)
-        point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), case, "-",
-                           description.split(":")[0], f"{DATA_DIR}/{name}", len(workload.ops), mutant)
+        point = CrashPoint(
+            KIND,
+            workload.name,
+            workload.seed,
+            len(workload.ops),
+            case,
+            "-",
+            description.split(":")[0],
+            f"{DATA_DIR}/{name}",
+            len(workload.ops),
+            mutant,
+        )
         verdict = judge_damaged(oracle, damaged, check_time, len(workload.ops))
         emit(StateResult(point, 0, description, progress.acked, False, 0, verdict.outcome, verdict.detail))

@@ -9,12 +9,12 @@ step N of a dry run is step N of every run of the same workload.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from engine import IOEvent, IOLayer, RedisLiteError, Store, StoreFailedError
-from engine.io import DURABLE_OPS
-from faultinject.workloads import Workload
+from tornwrite.engine import IOEvent, IOLayer, RedisLiteError, Store, StoreFailedError
+from tornwrite.engine.io import DURABLE_OPS
+from tornwrite.faultinject.workloads import Workload
 
 DATA_DIR = "/sim/data"  # where runs on the simulated disk keep their data directory
 OPEN = 0  # the "op index" of steps taken by Store.open, before op 1
@@ -68,9 +68,15 @@ class StepCounter:
         self.on_step(event, self.count, self.progress)
 
 
-def run(workload: Workload, io: IOLayer, directory: str, on_step: Callable[[IOEvent, int, Progress], None],
-        *, on_ack: Callable[[int, object], None] | None = None,
-        on_open: Callable[[Store], None] | None = None) -> Progress:
+def run(
+    workload: Workload,
+    io: IOLayer,
+    directory: str,
+    on_step: Callable[[IOEvent, int, Progress], None],
+    *,
+    on_ack: Callable[[int, object], None] | None = None,
+    on_open: Callable[[Store], None] | None = None,
+) -> Progress:
     """Open the store and run every op; `on_step` sees each durable step's events (and may
     raise to crash the run there). The Store is left open: a crashed process never closes it."""
     progress = Progress(workload, FakeClock(workload.start_time))
@@ -113,14 +119,13 @@ def clock_after(workload: Workload, ops: int) -> float:
 
 def trace(workload: Workload) -> list[Step]:
     """The durable steps of a full run on the simulated disk (a dry run: nothing crashes)."""
-    from faultinject.simdisk import SimDisk
+    from tornwrite.faultinject.simdisk import SimDisk
 
     steps: list[Step] = []
 
     def record(event: IOEvent, number: int, progress: Progress) -> None:
         if event.phase == "before":
-            steps.append(Step(number, event.op, event.label, event.path, event.nbytes, progress.current,
-                              event.data))
+            steps.append(Step(number, event.op, event.label, event.path, event.nbytes, progress.current, event.data))
 
     run(workload, IOLayer(SimDisk()), DATA_DIR, record)
     return steps

@@ -8,7 +8,7 @@ fixed so two runs' reports compare side by side.
 matplotlib is imported inside the drawing functions only, with the Agg backend: figures render
 headless, and importing this module (report.py does) costs the campaign's workers nothing.
 
-    python -m faultinject.figures RUN_DIR    # redraw a run's figures from its results.json
+    python -m tornwrite.faultinject.figures RUN_DIR    # redraw a run's figures from its results.json
 """
 
 from __future__ import annotations
@@ -17,19 +17,24 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
-from faultinject.results import CrashPoint, SecondCrash, StateResult
-from models.checker import OUTCOMES
+from tornwrite.faultinject.results import CrashPoint, SecondCrash, StateResult
+from tornwrite.models.checker import OUTCOMES
 
 CRASH_MAP = "crash-map.png"
 BY_KIND = "outcomes-by-kind.png"
 BY_LABEL = "outcomes-by-label.png"
 MUTANT_MATRIX = "mutant-matrix.png"
 
-COLOURS = {"ok": "#59a14f", "lost-acked-write": "#d62728", "phantom-or-divergent": "#f28e2b",
-           "recovery-failed": "#8e44ad", "invariant-violated": "#111111"}
+COLOURS = {
+    "ok": "#59a14f",
+    "lost-acked-write": "#d62728",
+    "phantom-or-divergent": "#f28e2b",
+    "recovery-failed": "#8e44ad",
+    "invariant-violated": "#111111",
+}
 NOT_RUN = "#dcdcdc"
 SNAPSHOT = "#4e79a7"
 OPENING = "#9a9a9a"
@@ -71,14 +76,19 @@ class Timeline:
 
 def timeline(name: str, seed: int = 0, ops: int | None = None, mutant: str | None = None) -> Timeline:
     """The trace of workload `name` as the campaign saw it (the same mutant applied)."""
-    from faultinject import mutants, workloads
-    from faultinject.execution import trace
+    from tornwrite.faultinject import mutants, workloads
+    from tornwrite.faultinject.execution import trace
 
     with mutants.active(mutant):
         workload = workloads.build(name, seed, ops)
         steps = trace(workload)
-    return Timeline(name, len(workload.ops), tuple(s.label for s in steps), tuple(s.op_index for s in steps),
-                    tuple("open" if s.op_index == 0 else workload.ops[s.op_index - 1].name for s in steps))
+    return Timeline(
+        name,
+        len(workload.ops),
+        tuple(s.label for s in steps),
+        tuple(s.op_index for s in steps),
+        tuple("open" if s.op_index == 0 else workload.ops[s.op_index - 1].name for s in steps),
+    )
 
 
 def load_states(path: str) -> tuple[dict, list[StateResult]]:
@@ -90,8 +100,19 @@ def load_states(path: str) -> tuple[dict, list[StateResult]]:
     for row in document["states"]:
         point = CrashPoint(**{k: row[k] for k in point_fields})
         second = SecondCrash(**row["second"]) if row.get("second") else None
-        states.append(StateResult(point, row["state"], row["description"], row["acked"], row["in_flight"],
-                                  row["observed"], row["outcome"], row.get("detail", ""), second))
+        states.append(
+            StateResult(
+                point,
+                row["state"],
+                row["description"],
+                row["acked"],
+                row["in_flight"],
+                row["observed"],
+                row["outcome"],
+                row.get("detail", ""),
+                second,
+            )
+        )
     return document["parameters"], states
 
 
@@ -101,8 +122,15 @@ def worst(outcomes: Iterable[str]) -> str:
 
 # --- the crash map ---------------------------------------------------------------------------------
 
-def crash_map(results: Sequence[StateResult], timelines: Sequence[Timeline], path: str, *,
-              kinds: Sequence[str] = MAP_KINDS, title: str = "") -> None:
+
+def crash_map(
+    results: Sequence[StateResult],
+    timelines: Sequence[Timeline],
+    path: str,
+    *,
+    kinds: Sequence[str] = MAP_KINDS,
+    title: str = "",
+) -> None:
     """One panel per workload: x = crash point (each step: before | after), a row per fault kind,
     coloured by the worst outcome among the point's states (second crashes during recovery included)."""
     Figure, Patch, MaxNLocator = load_matplotlib()
@@ -113,16 +141,21 @@ def crash_map(results: Sequence[StateResult], timelines: Sequence[Timeline], pat
         if p.kind in kinds:
             key = (p.workload, p.kind, p.step, p.phase)
             point_worst[key] = worst((point_worst[key], result.outcome)) if key in point_worst else result.outcome
-    figure = Figure(figsize=(15, 0.9 + 1.1 * len(timelines) + 0.25 * len(kinds) * len(timelines)),
-                    layout="constrained", dpi=DPI)
+    figure = Figure(
+        figsize=(15, 0.9 + 1.1 * len(timelines) + 0.25 * len(kinds) * len(timelines)), layout="constrained", dpi=DPI
+    )
     axes = figure.subplots(len(timelines), 1, squeeze=False)[:, 0]
     for ax, line in zip(axes, timelines):
         _map_panel(ax, line, kinds, point_worst, MaxNLocator)
-    axes[-1].set_xlabel("durable I/O step of the workload, and the op it belongs to "
-                        "(each step's cell: the crash before it | after it)", fontsize=9)
+    axes[-1].set_xlabel(
+        "durable I/O step of the workload, and the op it belongs to (each step's cell: the crash before it | after it)",
+        fontsize=9,
+    )
     handles = [Patch(color=COLOURS[o], label=o) for o in OUTCOMES] + [
-        Patch(color=NOT_RUN, label="not run"), Patch(color=SNAPSHOT, label="snapshot() steps"),
-        Patch(color=OPENING, label="Store.open steps")]
+        Patch(color=NOT_RUN, label="not run"),
+        Patch(color=SNAPSHOT, label="snapshot() steps"),
+        Patch(color=OPENING, label="Store.open steps"),
+    ]
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
     figure.suptitle(title or "Crash map: the worst outcome at each crash point", fontsize=12)
     figure.savefig(path)
@@ -140,16 +173,20 @@ def _map_panel(ax, line: Timeline, kinds: Sequence[str], point_worst: dict, MaxN
         for start, length, colour in _runs(colours):
             failing = colour not in (COLOURS["ok"], NOT_RUN)
             # an edge as wide as a line keeps a lone failing point visible however many steps there are
-            ax.broken_barh([(0.5 + start / 2, length / 2)], (row - 0.4, 0.8), facecolors=colour,
-                           edgecolors=colour if failing else "none", linewidth=1.2 if failing else 0)
+            ax.broken_barh(
+                [(0.5 + start / 2, length / 2)],
+                (row - 0.4, 0.8),
+                facecolors=colour,
+                edgecolors=colour if failing else "none",
+                linewidth=1.2 if failing else 0,
+            )
         run = [o for (w, k, _, _), o in point_worst.items() if w == line.workload and k == kind]
         counts.append(f"{kind}: {sum(o != 'ok' for o in run)} of {len(run)} points fail")
     for op_name, colour in (("snapshot", SNAPSHOT), ("open", OPENING)):
         for first, last in line.spans(op_name):
             ax.broken_barh([(first - 0.5, last - first + 1)], (-0.95, 0.38), facecolors=colour, linewidth=0)
             if op_name == "snapshot":  # the span's edges, carried down through the rows
-                ax.vlines([first - 0.5, last + 0.5], -0.55, len(kinds) - 0.5, colors=SNAPSHOT, linewidth=0.6,
-                          alpha=0.7)
+                ax.vlines([first - 0.5, last + 0.5], -0.55, len(kinds) - 0.5, colors=SNAPSHOT, linewidth=0.6, alpha=0.7)
     ax.set_xlim(0.5, edge)
     ax.set_ylim(len(kinds) - 0.5, -1.0)
     ax.set_yticks([-0.76, *range(len(kinds))], ["op", *kinds], fontsize=9)
@@ -177,6 +214,7 @@ def _runs(colours: list[str]) -> list[tuple[int, int, str]]:
 
 # --- outcome counts --------------------------------------------------------------------------------
 
+
 def outcomes_by_kind(results: Sequence[StateResult], path: str, *, title: str = "") -> None:
     """Grouped bars: crash states per fault kind and outcome, on a log scale (ok dwarfs the rest)."""
     Figure, Patch, _ = load_matplotlib()
@@ -192,33 +230,52 @@ def outcomes_by_kind(results: Sequence[StateResult], path: str, *, title: str = 
             n = counts[(kind, outcome)]
             if n:
                 ax.bar(x, n, width * 0.92, color=COLOURS[outcome])
-            ax.text(x, n * 1.15 if n else 0.8, f"{n:,}", ha="center", va="bottom", rotation=90 if n else 0,
-                    fontsize=8, color="black" if n else "#999999")
+            ax.text(
+                x,
+                n * 1.15 if n else 0.8,
+                f"{n:,}",
+                ha="center",
+                va="bottom",
+                rotation=90 if n else 0,
+                fontsize=8,
+                color="black" if n else "#999999",
+            )
     ax.set_yscale("log")
     ax.set_ylim(0.7, top * 40)
     ax.set_xlim(-0.5, len(kinds) - 0.5)
     ax.set_xticks(range(len(kinds)), [f"{k}\n{sum(counts[(k, o)] for o in OUTCOMES):,} states" for k in kinds])
     ax.set_ylabel("crash states (log scale)")
     failing = sum(n for (_, o), n in counts.items() if o != "ok")
-    ax.set_title(title or f"Crash states by fault kind and outcome: {failing:,} of {sum(counts.values()):,} fail",
-                 fontsize=11)
-    ax.legend(handles=[Patch(color=COLOURS[o], label=o) for o in OUTCOMES], loc="upper right", fontsize=8,
-              ncols=2, frameon=False)
+    ax.set_title(
+        title or f"Crash states by fault kind and outcome: {failing:,} of {sum(counts.values()):,} fail", fontsize=11
+    )
+    ax.legend(
+        handles=[Patch(color=COLOURS[o], label=o) for o in OUTCOMES],
+        loc="upper right",
+        fontsize=8,
+        ncols=2,
+        frameon=False,
+    )
     for spine in ("top", "right"):
         ax.spines[spine].set_visible(False)
     figure.savefig(path)
 
 
-def outcomes_by_label(results: Sequence[StateResult], path: str, *, label_order: Sequence[str] = (),
-                      title: str = "") -> None:
+def outcomes_by_label(
+    results: Sequence[StateResult], path: str, *, label_order: Sequence[str] = (), title: str = ""
+) -> None:
     """A panel per fault kind: for each I/O label (damage: kind of damage), one bar per outcome
     met there, log scale; a label's failing share is in its name."""
     Figure, Patch, _ = load_matplotlib()
     counts = Counter((r.point.kind, r.point.label, r.outcome) for r in results)
     kinds = _ordered_kinds({kind for kind, _, _ in counts})
     rank = {label: i for i, label in enumerate(label_order)}
-    labels = {kind: sorted({label for k, label, _ in counts if k == kind},
-                           key=lambda label: (rank.get(label, len(rank)), label)) for kind in kinds}
+    labels = {
+        kind: sorted(
+            {label for k, label, _ in counts if k == kind}, key=lambda label: (rank.get(label, len(rank)), label)
+        )
+        for kind in kinds
+    }
     rows = [max(1, len(labels[k])) for k in kinds]
     figure = Figure(figsize=(10, 1.2 + 0.34 * sum(rows) + 0.5 * len(kinds)), layout="constrained", dpi=DPI)
     axes = figure.subplots(len(kinds), 1, squeeze=False, height_ratios=rows, sharex=True)[:, 0]
@@ -246,8 +303,13 @@ def outcomes_by_label(results: Sequence[StateResult], path: str, *, label_order:
         for spine in ("top", "right"):
             ax.spines[spine].set_visible(False)
     axes[-1].set_xlabel("crash states (log scale)")
-    figure.legend(handles=[Patch(color=COLOURS[o], label=o) for o in OUTCOMES], loc="outside lower center",
-                  ncols=len(OUTCOMES), frameon=False, fontsize=8)
+    figure.legend(
+        handles=[Patch(color=COLOURS[o], label=o) for o in OUTCOMES],
+        loc="outside lower center",
+        ncols=len(OUTCOMES),
+        frameon=False,
+        fontsize=8,
+    )
     figure.suptitle(title or "Which steps are dangerous: outcomes by I/O label", fontsize=12)
     figure.savefig(path)
 
@@ -258,6 +320,7 @@ def _ordered_kinds(kinds: set[str]) -> list[str]:
 
 # --- the bug zoo -----------------------------------------------------------------------------------
 
+
 def mutant_matrix(matrix: dict[str, dict[str, bool | None]], path: str, *, title: str = "") -> None:
     """Mutants (rows) x detectors (columns): caught (True), missed (False), not expected (None or absent)."""
     Figure, Patch, _ = load_matplotlib()
@@ -265,17 +328,29 @@ def mutant_matrix(matrix: dict[str, dict[str, bool | None]], path: str, *, title
 
     detectors = list(DETECTORS) + sorted({d for row in matrix.values() for d in row} - set(DETECTORS))
     names = list(matrix)
-    figure = Figure(figsize=(3.2 + 1.25 * len(detectors), 1.3 + 0.36 * max(1, len(names))),
-                    layout="constrained", dpi=DPI)
+    figure = Figure(
+        figsize=(3.2 + 1.25 * len(detectors), 1.3 + 0.36 * max(1, len(names))), layout="constrained", dpi=DPI
+    )
     ax = figure.subplots()
-    looks = {True: (COLOURS["ok"], "caught", "white"), False: (COLOURS["lost-acked-write"], "MISSED", "white"),
-             None: ("#eeeeee", "-", "#888888")}
+    looks = {
+        True: (COLOURS["ok"], "caught", "white"),
+        False: (COLOURS["lost-acked-write"], "MISSED", "white"),
+        None: ("#eeeeee", "-", "#888888"),
+    }
     for y, name in enumerate(names):
         for x, detector in enumerate(detectors):
             colour, text, ink = looks[matrix[name].get(detector)]
             ax.add_patch(Rectangle((x - 0.48, y - 0.45), 0.96, 0.9, facecolor=colour, linewidth=0))
-            ax.text(x, y, text, ha="center", va="center", fontsize=8, color=ink,
-                    fontweight="bold" if text == "MISSED" else "normal")
+            ax.text(
+                x,
+                y,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=ink,
+                fontweight="bold" if text == "MISSED" else "normal",
+            )
     escaped = [n for n in names if not any(v is True for v in matrix[n].values())]
     ax.set_xlim(-0.5, len(detectors) - 0.5)
     ax.set_ylim(len(names) - 0.5, -0.5)
@@ -290,14 +365,23 @@ def mutant_matrix(matrix: dict[str, dict[str, bool | None]], path: str, *, title
     for spine in ax.spines.values():
         spine.set_visible(False)
     missed = sum(v is False for row in matrix.values() for v in row.values())
-    ax.set_title(title or f"Bug zoo: {len(names) - len(escaped)} of {len(names)} mutants caught; "
-                 f"{missed} expected detection{'' if missed == 1 else 's'} missed", fontsize=11, pad=14)
-    ax.set_xlabel("caught: the detector failed the mutant.   MISSED: it passed a mutant it was expected to fail.\n"
-                  "-: not expected to see this bug (CRASH-MODEL.md and mutants.py say why).", fontsize=8)
+    ax.set_title(
+        title
+        or f"Bug zoo: {len(names) - len(escaped)} of {len(names)} mutants caught; "
+        f"{missed} expected detection{'' if missed == 1 else 's'} missed",
+        fontsize=11,
+        pad=14,
+    )
+    ax.set_xlabel(
+        "caught: the detector failed the mutant.   MISSED: it passed a mutant it was expected to fail.\n"
+        "-: not expected to see this bug (CRASH-MODEL.md and mutants.py say why).",
+        fontsize=8,
+    )
     figure.savefig(path)
 
 
 # --- a campaign's figures --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Drawn:
@@ -306,8 +390,9 @@ class Drawn:
     caption: str
 
 
-def campaign_figures(plan, results: Sequence[StateResult], out: str,
-                     timelines: Sequence[Timeline] | None = None) -> list[Drawn]:
+def campaign_figures(
+    plan, results: Sequence[StateResult], out: str, timelines: Sequence[Timeline] | None = None
+) -> list[Drawn]:
     """Draw every figure of a campaign into `out`; what was drawn, for summary.md to link."""
     mapped = [k for k in plan.kinds if k in MAP_KINDS]
     if timelines is None:
@@ -315,18 +400,39 @@ def campaign_figures(plan, results: Sequence[StateResult], out: str,
     engine = f" (mutant {plan.mutant})" if plan.mutant else ""
     drawn = []
     if mapped:
-        crash_map(results, timelines, os.path.join(out, CRASH_MAP), kinds=mapped,
-                  title=f"Crash map{engine}: the worst outcome at each crash point, seed {plan.seed}")
-        drawn.append(Drawn(CRASH_MAP, "Crash map", "Each durable I/O step of each workload, crashed before and "
-                           "after it; the colour is the worst outcome among that point's crash states, crashes "
-                           "during recovery included. Blue: the steps of a `snapshot()`."))
+        crash_map(
+            results,
+            timelines,
+            os.path.join(out, CRASH_MAP),
+            kinds=mapped,
+            title=f"Crash map{engine}: the worst outcome at each crash point, seed {plan.seed}",
+        )
+        drawn.append(
+            Drawn(
+                CRASH_MAP,
+                "Crash map",
+                "Each durable I/O step of each workload, crashed before and "
+                "after it; the colour is the worst outcome among that point's crash states, crashes "
+                "during recovery included. Blue: the steps of a `snapshot()`.",
+            )
+        )
     outcomes_by_kind(results, os.path.join(out, BY_KIND))
     drawn.append(Drawn(BY_KIND, "Outcomes by fault kind", "Crash states per fault kind and outcome (log scale)."))
     order = [label for line in timelines for label in line.labels]
-    outcomes_by_label(results, os.path.join(out, BY_LABEL), label_order=list(dict.fromkeys(order)),
-                      title=f"Which steps are dangerous{engine}: outcomes by I/O label")
-    drawn.append(Drawn(BY_LABEL, "Outcomes by I/O label", "Crash states per label of the step crashed at "
-                       "(damage: per kind of damage), one bar per outcome met (log scale)."))
+    outcomes_by_label(
+        results,
+        os.path.join(out, BY_LABEL),
+        label_order=list(dict.fromkeys(order)),
+        title=f"Which steps are dangerous{engine}: outcomes by I/O label",
+    )
+    drawn.append(
+        Drawn(
+            BY_LABEL,
+            "Outcomes by I/O label",
+            "Crash states per label of the step crashed at "
+            "(damage: per kind of damage), one bar per outcome met (log scale).",
+        )
+    )
     return drawn
 
 
@@ -345,14 +451,23 @@ def load_matplotlib():
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from faultinject.campaign import Plan
+    from tornwrite.faultinject.campaign import Plan
 
-    parser = argparse.ArgumentParser(prog="python -m faultinject.figures", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tornwrite.faultinject.figures", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("run", help="a campaign's output directory (holding results.json)")
     args = parser.parse_args(argv)
     parameters, states = load_states(os.path.join(args.run, "results.json"))
-    plan = Plan(tuple(parameters["workloads"]), parameters["seed"], tuple(parameters["kinds"]),
-                parameters["budget"], parameters["ops"], parameters["mutant"], parameters["compound"])
+    plan = Plan(
+        tuple(parameters["workloads"]),
+        parameters["seed"],
+        tuple(parameters["kinds"]),
+        parameters["budget"],
+        parameters["ops"],
+        parameters["mutant"],
+        parameters["compound"],
+    )
     for figure in campaign_figures(plan, states, args.run):
         print(os.path.join(args.run, figure.file))
     return 0

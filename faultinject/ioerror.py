@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from engine import IOEvent, IOLayer, SnapshotError, Store, StoreFailedError
-from faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
-from faultinject.results import CrashPoint, StateResult
-from faultinject.simdisk import Image, Inode, SimDisk
-from faultinject.verdicts import judge, recover_image
-from faultinject.workloads import Workload
-from models import opmodel
-from models.checker import Oracle, Verdict
-from models.ops import Op
+from tornwrite.engine import IOEvent, IOLayer, SnapshotError, Store, StoreFailedError
+from tornwrite.faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
+from tornwrite.faultinject.results import CrashPoint, StateResult
+from tornwrite.faultinject.simdisk import Image, Inode, SimDisk
+from tornwrite.faultinject.verdicts import judge, recover_image
+from tornwrite.faultinject.workloads import Workload
+from tornwrite.models import opmodel
+from tornwrite.models.checker import Oracle, Verdict
+from tornwrite.models.ops import Op
 
 KIND = "ioerror"
 # Per kind of step: (errno, whether a write gets half done before failing).
@@ -67,7 +67,7 @@ class FailingDisk(SimDisk):
         if self.armed is not None and self.armed[1]:
             self.armed = (self.armed[0], False)
             self._rewritten(handle.inode, len(handle.inode.data), len(handle.inode.data) + len(data) // 2)
-            super().write(handle, data[:len(data) // 2])
+            super().write(handle, data[: len(data) // 2])
         if self.armed is not None:
             self._fire(handle.path)
         self._rewritten(handle.inode, len(handle.inode.data), len(handle.inode.data) + len(data))
@@ -82,15 +82,20 @@ class FailingDisk(SimDisk):
     def _rewritten(self, inode: Inode, start: int, end: int) -> None:
         """Bytes written (or cut) again are new pages: a past failure no longer holds them back."""
         if inode in self.dropped:
-            self.dropped[inode] = [piece for low, high in self.dropped[inode]
-                                   for piece in ((low, min(high, start)), (max(low, end), high)) if piece[0] < piece[1]]
+            self.dropped[inode] = [
+                piece
+                for low, high in self.dropped[inode]
+                for piece in ((low, min(high, start)), (max(low, end), high))
+                if piece[0] < piece[1]
+            ]
 
     def fsync(self, handle) -> None:
         inode = handle.inode
         if self.armed is not None:
             # Dropped from writeback: the bytes stay readable but will never reach the disk.
             self.dropped.setdefault(inode, []).extend(
-                (op[1], op[1] + len(op[2])) for op in inode.pending if op[0] == "write")
+                (op[1], op[1] + len(op[2])) for op in inode.pending if op[0] == "write"
+            )
             inode.pending.clear()
             self._fire(handle.path)
         super().fsync(handle)
@@ -106,6 +111,7 @@ def _armed_method(name: str):
         if self.armed is not None:
             self._fire(str(args[0].path if hasattr(args[0], "path") else args[0]))
         return getattr(SimDisk, name)(self, *args)
+
     return method
 
 
@@ -115,19 +121,38 @@ for _name in ("create", "fsync_dir", "rename", "unlink", "mkdir"):
 
 def failing_at(disk: FailingDisk, step: int, code: int, halfway: bool):
     """An on_step hook arming the disk to fail durable step `step` with `code`."""
+
     def hook(event: IOEvent, number: int, _progress) -> None:
         if number == step and event.phase == "before":
             disk.armed = (code, halfway)
+
     return hook
 
 
-def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int, str]], steps: dict,
-                 emit: Callable[[StateResult], None], *, mutant: str | None = None) -> None:
+def check_points(
+    workload: Workload,
+    oracle: Oracle,
+    points: Iterable[tuple[int, str]],
+    steps: dict,
+    emit: Callable[[StateResult], None],
+    *,
+    mutant: str | None = None,
+) -> None:
     for number, _phase in points:
         step = steps[number]
         for index, (code, halfway) in enumerate(variants(step.op)):
-            point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), number, "before",
-                               step.label, step.path, step.op_index, mutant)
+            point = CrashPoint(
+                KIND,
+                workload.name,
+                workload.seed,
+                len(workload.ops),
+                number,
+                "before",
+                step.label,
+                step.path,
+                step.op_index,
+                mutant,
+            )
             description = f"{errno.errorcode[code]} {'halfway through' if halfway else 'instead of'} {step.op}"
             progress, image, verdict = run_with_error(workload, oracle, step, code, halfway)
             emit(StateResult(point, index, description, progress.acked, False, 0, verdict.outcome, verdict.detail))
@@ -143,8 +168,11 @@ def run_with_error(workload: Workload, oracle: Oracle, step, code: int, halfway:
     except Exception as exc:
         progress, opened = Progress(workload, FakeClock(workload.start_time)), False
         if not (isinstance(exc, OSError) and step.op_index == 0):  # only Store.open may raise OSError
-            return progress, disk.process_crash_image(), Verdict(
-                "invariant-violated", f"the program saw {type(exc).__name__} instead of a typed error: {exc}")
+            return (
+                progress,
+                disk.process_crash_image(),
+                Verdict("invariant-violated", f"the program saw {type(exc).__name__} instead of a typed error: {exc}"),
+            )
     image = disk.process_crash_image()
     problem = _run_problem(workload, progress) if opened else None
     if problem is None and progress.failed == [] and any(name.endswith(".tmp") for name in image.get(DATA_DIR, {})):
@@ -159,8 +187,13 @@ def run_with_error(workload: Workload, oracle: Oracle, step, code: int, halfway:
         return progress, image, Verdict("recovery-failed", problem)
     # Reopened as the program left it, and after a power loss right then: both must hold what was acked.
     for reopened in (image, disk.durable_image()):
-        verdict = judge(oracle, recover_image(reopened, check_time), acked=acked, in_flight=failed is not None,
-                        check_time=check_time)
+        verdict = judge(
+            oracle,
+            recover_image(reopened, check_time),
+            acked=acked,
+            in_flight=failed is not None,
+            check_time=check_time,
+        )
         if verdict.outcome != "ok":
             return progress, image, verdict
     return progress, image, _carry_on_after_reopen(workload, disk, verdict.matched_prefix, check_time)
@@ -183,8 +216,13 @@ def _carry_on_after_reopen(workload: Workload, disk: FailingDisk, prefix: int, c
     carried_on = list(workload.ops[:prefix]) + list(AFTER_REOPEN)
     final = recover_image(restarted.durable_image(), check_time)
     return Oracle(carried_on, workload.start_time).check(
-        acked=len(carried_on), in_flight=False, recovered=final.state, check_time=check_time,
-        reader_state=final.reader_state, recovery_error=final.error)
+        acked=len(carried_on),
+        in_flight=False,
+        recovered=final.state,
+        check_time=check_time,
+        reader_state=final.reader_state,
+        recovery_error=final.error,
+    )
 
 
 def _run_problem(workload: Workload, progress: Progress) -> str | None:
@@ -204,7 +242,8 @@ def _run_problem(workload: Workload, progress: Progress) -> str | None:
                     return f"read {index} {op!r} after the WAL failed gave {result!r}, expected {expected!r}"
             continue
         if isinstance(result, SnapshotError) and any(
-                isinstance(later, SnapshotError) for later in progress.results[index:]):
+            isinstance(later, SnapshotError) for later in progress.results[index:]
+        ):
             return f"after snapshot {index} failed, a later snapshot failed too: one error must not break the next"
         if index != failed:
             state = opmodel.apply(state, op, now)[0]
@@ -252,4 +291,5 @@ def _raise_at(number: int):
     def hook(event: IOEvent, step: int, _progress) -> None:
         if step == number and event.phase == "before":
             raise OSError(errno.EIO, "Input/output error (injected during recovery)", event.path)
+
     return hook

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
-from engine import codec, recovery
-from engine import io as engine_io
-from engine import snapshot as engine_snapshot
-from engine import store as engine_store
-from engine import wal as engine_wal
-from engine.codec import LineError, decode_record
-from engine.errors import CorruptDataError
-from engine.format import parse_name, wal_header, wal_name
-from engine.keyspace import wrong_type
+from tornwrite.engine import codec, recovery
+from tornwrite.engine import io as engine_io
+from tornwrite.engine import snapshot as engine_snapshot
+from tornwrite.engine import store as engine_store
+from tornwrite.engine import wal as engine_wal
+from tornwrite.engine.codec import LineError, decode_record
+from tornwrite.engine.errors import CorruptDataError
+from tornwrite.engine.format import parse_name, wal_header, wal_name
+from tornwrite.engine.keyspace import wrong_type
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Mutant:
 
 
 # --- the WAL ----------------------------------------------------------------------------------
+
 
 def _wal_append_without_fsync() -> list:
     def append(self, line: bytes) -> None:
@@ -93,7 +94,9 @@ def _segment_without_dir_fsync() -> list:
         handle = io.create(os.path.join(directory, wal_name(first_lsn)), "wal.create")
         io.write(handle, wal_header(first_lsn), "wal.header")
         io.fsync(handle, "wal.fsync")
-        return cls(io, directory, handle, first_lsn, len(wal_header(first_lsn)))  # no directory fsync: the entry may vanish
+        return cls(
+            io, directory, handle, first_lsn, len(wal_header(first_lsn))
+        )  # no directory fsync: the entry may vanish
 
     return [(engine_wal.Wal, "create_segment", classmethod(create_segment))]
 
@@ -110,6 +113,7 @@ def _hset_as_several_records() -> list:
 
 
 # --- snapshots ----------------------------------------------------------------------------------
+
 
 def _skip_fsync(label: str) -> list:
     """The I/O layer silently drops the fsync with this label."""
@@ -159,6 +163,7 @@ def _snapshot_written_in_place() -> list:
 
 
 # --- recovery -----------------------------------------------------------------------------------
+
 
 def _replay_covered_records() -> list:
     real_replay = recovery._replay
@@ -227,7 +232,7 @@ def _replay_past_bad_record() -> list:
             if newline < 0:
                 break
             try:  # the bug: skip the bad line and carry on with the ones after it
-                lsn, op, args = decode_record(data[pos:newline + 1])
+                lsn, op, args = decode_record(data[pos : newline + 1])
                 if lsn == expected:
                     scan.records.append((pos, lsn, op, args))
                     expected += 1
@@ -243,6 +248,7 @@ def _replay_past_bad_record() -> list:
 
 # --- reads -----------------------------------------------------------------------------------------
 
+
 def _hgetall_ignores_expiry() -> list:
     def hgetall(self, key) -> dict:
         entry = self._ks.data.get(engine_store.arguments.key(key))  # no expiry check on this path
@@ -255,74 +261,153 @@ def _hgetall_ignores_expiry() -> list:
     return [(engine_store.Store, "hgetall", hgetall)]
 
 
-MUTANTS = {m.name: m for m in (
-    Mutant("wal-append-no-fsync", "WAL append writes the record but skips its fsync",
-           "a write is durable before it is acknowledged", ("power",),
-           "the acked record is only in the page cache, which a power loss drops; a process crash "
-           "keeps the page cache, so the process kind cannot see it", _wal_append_without_fsync),
-    Mutant("memory-before-wal", "the mutation is applied in memory before its record is written",
-           "WAL precedes memory mutation", ("process", "power"),
-           "a reader sees the new value, then the crash lands before the record exists", _memory_before_wal),
-    Mutant("memory-before-fsync", "the mutation is applied in memory after the WAL write, before its fsync",
-           "WAL precedes memory mutation (durably)", ("power",),
-           "a reader sees the value while its record is only in the page cache; a power loss drops it",
-           _memory_before_fsync),
-    Mutant("wal-fsync-retried", "after a failed WAL fsync the store fsyncs again and carries on",
-           "after a failed fsync no more writes are accepted", ("ioerror",),
-           "the kernel may drop the pages of a failed fsync; the retry's success acks a record the "
-           "disk never gets (PostgreSQL's 2018 fsync bug)", _wal_fsync_retried),
-    Mutant("wal-failure-left-in-file", "a record whose write or fsync failed is left in the segment",
-           "after a restart, no acked write sits behind bytes the disk may not hold", ("ioerror",),
-           "a reopen in the same boot replays it from the page cache while the disk has a hole there; "
-           "writes acked after the reopen follow the hole and a power loss takes them too",
-           _wal_failure_left_in_file),
-    Mutant("wal-segment-no-dir-fsync", "a new WAL segment is used without fsyncing the directory",
-           "a write is durable before it is acknowledged", ("power",),
-           "the segment's directory entry may not survive a power loss, and every record in it goes too",
-           _segment_without_dir_fsync),
-    Mutant("snapshot-no-fsync", "the snapshot's data is not fsynced before the rename",
-           "snapshots are atomic", ("power",),
-           "the rename can reach the disk before the data: recovery finds a torn snapshot",
-           lambda: _skip_fsync("snapshot.fsync")),
-    Mutant("snapshot-rename-no-dir-fsync", "the snapshot is renamed into place but the directory is not "
-           "fsynced before the WAL segments it covers are deleted", "memory state == snapshot + WAL replay",
-           ("power",), "the segment deletion may persist while the rename does not",
-           _snapshot_rename_without_dir_fsync),
-    Mutant("wal-cut-before-snapshot-rename", "the WAL segments a snapshot covers are deleted before the "
-           "snapshot is renamed into place", "WAL truncated only after snapshot success", ("process", "power"),
-           "a crash between the deletion and the rename leaves neither the records nor the snapshot",
-           _wal_cut_before_snapshot_rename),
-    Mutant("snapshot-in-place", "the snapshot is written straight to its final name, no temp file and rename",
-           "snapshots are atomic", ("process", "power"),
-           "a crash mid-write leaves a half snapshot as the newest one", _snapshot_written_in_place),
-    Mutant("replay-covered-records", "recovery replays records the snapshot already holds",
-           "memory state == snapshot + WAL replay (each record applied once)", ("process", "power"),
-           "after a crash between the snapshot rename and the WAL cut, rpush items appear twice (it takes "
-           "an rpush appending to a list an earlier cut left only in a snapshot: workloads of 30+ ops)",
-           _replay_covered_records),
-    Mutant("recovery-trusts-page-cache", "after a process crash, recovery serves and builds on files and "
-           "names it read from the page cache without making them durable", "WAL precedes memory mutation "
-           "(after a restart too)", ("power", "stateful"),
-           "a power loss after the restart loses what the restarted store served or acked",
-           _recovery_trusts_page_cache),
-    Mutant("checksum-not-verified", "replay decodes records without comparing their checksum",
-           "no partial or damaged mutation is ever applied", ("damage",),
-           "a flipped byte inside a value still parses, and the wrong value is replayed",
-           _checksum_not_verified),
-    Mutant("torn-tail-fatal", "recovery refuses to open whenever the log ends in a torn record",
-           "crash recovery: a partial WAL entry is ignored", ("power", "process"),
-           "every crash that tears the last record leaves a store that will not open", _torn_tail_fatal),
-    Mutant("replay-past-bad-record", "replay skips a bad record and applies the ones after it",
-           "replay stops at the first bad record (point-in-time)", ("damage",),
-           "damage in the middle of the log leaves a state no prefix of the workload ever had",
-           _replay_past_bad_record),
-    Mutant("hgetall-ignores-expiry", "hgetall returns a hash after its TTL has passed",
-           "expired keys are logically invisible", ("stateful",),
-           "the state machine reads every path after moving the clock", _hgetall_ignores_expiry),
-    Mutant("hset-as-several-records", "a multi-field hset is logged as one record per field",
-           "no partial mutation is ever visible", ("process", "power", "stateful"),
-           "a crash between the records recovers half an hset", _hset_as_several_records),
-)}
+MUTANTS = {
+    m.name: m
+    for m in (
+        Mutant(
+            "wal-append-no-fsync",
+            "WAL append writes the record but skips its fsync",
+            "a write is durable before it is acknowledged",
+            ("power",),
+            "the acked record is only in the page cache, which a power loss drops; a process crash "
+            "keeps the page cache, so the process kind cannot see it",
+            _wal_append_without_fsync,
+        ),
+        Mutant(
+            "memory-before-wal",
+            "the mutation is applied in memory before its record is written",
+            "WAL precedes memory mutation",
+            ("process", "power"),
+            "a reader sees the new value, then the crash lands before the record exists",
+            _memory_before_wal,
+        ),
+        Mutant(
+            "memory-before-fsync",
+            "the mutation is applied in memory after the WAL write, before its fsync",
+            "WAL precedes memory mutation (durably)",
+            ("power",),
+            "a reader sees the value while its record is only in the page cache; a power loss drops it",
+            _memory_before_fsync,
+        ),
+        Mutant(
+            "wal-fsync-retried",
+            "after a failed WAL fsync the store fsyncs again and carries on",
+            "after a failed fsync no more writes are accepted",
+            ("ioerror",),
+            "the kernel may drop the pages of a failed fsync; the retry's success acks a record the "
+            "disk never gets (PostgreSQL's 2018 fsync bug)",
+            _wal_fsync_retried,
+        ),
+        Mutant(
+            "wal-failure-left-in-file",
+            "a record whose write or fsync failed is left in the segment",
+            "after a restart, no acked write sits behind bytes the disk may not hold",
+            ("ioerror",),
+            "a reopen in the same boot replays it from the page cache while the disk has a hole there; "
+            "writes acked after the reopen follow the hole and a power loss takes them too",
+            _wal_failure_left_in_file,
+        ),
+        Mutant(
+            "wal-segment-no-dir-fsync",
+            "a new WAL segment is used without fsyncing the directory",
+            "a write is durable before it is acknowledged",
+            ("power",),
+            "the segment's directory entry may not survive a power loss, and every record in it goes too",
+            _segment_without_dir_fsync,
+        ),
+        Mutant(
+            "snapshot-no-fsync",
+            "the snapshot's data is not fsynced before the rename",
+            "snapshots are atomic",
+            ("power",),
+            "the rename can reach the disk before the data: recovery finds a torn snapshot",
+            lambda: _skip_fsync("snapshot.fsync"),
+        ),
+        Mutant(
+            "snapshot-rename-no-dir-fsync",
+            "the snapshot is renamed into place but the directory is not "
+            "fsynced before the WAL segments it covers are deleted",
+            "memory state == snapshot + WAL replay",
+            ("power",),
+            "the segment deletion may persist while the rename does not",
+            _snapshot_rename_without_dir_fsync,
+        ),
+        Mutant(
+            "wal-cut-before-snapshot-rename",
+            "the WAL segments a snapshot covers are deleted before the snapshot is renamed into place",
+            "WAL truncated only after snapshot success",
+            ("process", "power"),
+            "a crash between the deletion and the rename leaves neither the records nor the snapshot",
+            _wal_cut_before_snapshot_rename,
+        ),
+        Mutant(
+            "snapshot-in-place",
+            "the snapshot is written straight to its final name, no temp file and rename",
+            "snapshots are atomic",
+            ("process", "power"),
+            "a crash mid-write leaves a half snapshot as the newest one",
+            _snapshot_written_in_place,
+        ),
+        Mutant(
+            "replay-covered-records",
+            "recovery replays records the snapshot already holds",
+            "memory state == snapshot + WAL replay (each record applied once)",
+            ("process", "power"),
+            "after a crash between the snapshot rename and the WAL cut, rpush items appear twice (it takes "
+            "an rpush appending to a list an earlier cut left only in a snapshot: workloads of 30+ ops)",
+            _replay_covered_records,
+        ),
+        Mutant(
+            "recovery-trusts-page-cache",
+            "after a process crash, recovery serves and builds on files and "
+            "names it read from the page cache without making them durable",
+            "WAL precedes memory mutation (after a restart too)",
+            ("power", "stateful"),
+            "a power loss after the restart loses what the restarted store served or acked",
+            _recovery_trusts_page_cache,
+        ),
+        Mutant(
+            "checksum-not-verified",
+            "replay decodes records without comparing their checksum",
+            "no partial or damaged mutation is ever applied",
+            ("damage",),
+            "a flipped byte inside a value still parses, and the wrong value is replayed",
+            _checksum_not_verified,
+        ),
+        Mutant(
+            "torn-tail-fatal",
+            "recovery refuses to open whenever the log ends in a torn record",
+            "crash recovery: a partial WAL entry is ignored",
+            ("power", "process"),
+            "every crash that tears the last record leaves a store that will not open",
+            _torn_tail_fatal,
+        ),
+        Mutant(
+            "replay-past-bad-record",
+            "replay skips a bad record and applies the ones after it",
+            "replay stops at the first bad record (point-in-time)",
+            ("damage",),
+            "damage in the middle of the log leaves a state no prefix of the workload ever had",
+            _replay_past_bad_record,
+        ),
+        Mutant(
+            "hgetall-ignores-expiry",
+            "hgetall returns a hash after its TTL has passed",
+            "expired keys are logically invisible",
+            ("stateful",),
+            "the state machine reads every path after moving the clock",
+            _hgetall_ignores_expiry,
+        ),
+        Mutant(
+            "hset-as-several-records",
+            "a multi-field hset is logged as one record per field",
+            "no partial mutation is ever visible",
+            ("process", "power", "stateful"),
+            "a crash between the records recovers half an hset",
+            _hset_as_several_records,
+        ),
+    )
+}
 
 
 @contextlib.contextmanager

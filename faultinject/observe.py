@@ -6,8 +6,8 @@ write was visible. A write someone saw must survive a crash: the checker's lower
 
 from __future__ import annotations
 
-from engine import Store
-from faultinject.workloads import op_index_of
+from tornwrite.engine import Store
+from tornwrite.faultinject.workloads import op_index_of
 
 
 def newest_visible(store: Store, keys: tuple[str, ...]) -> int:
@@ -42,8 +42,13 @@ def expired_but_visible(store: Store, entries: dict, now: float) -> str | None:
     for key, (kind, _, expire_at) in entries.items():
         if expire_at is None or now < expire_at:
             continue
-        seen = {"exists": store.exists(key), "type": store.type(key), "ttl": store.ttl(key),
-                "dump": key in store.dump(), "keys": key in store.keys()}
+        seen = {
+            "exists": store.exists(key),
+            "type": store.type(key),
+            "ttl": store.ttl(key),
+            "dump": key in store.dump(),
+            "keys": key in store.keys(),
+        }
         absent = {"exists": False, "type": None, "ttl": -2, "dump": False, "keys": False}
         if kind == "string":
             seen["get"], absent["get"] = store.get(key), None

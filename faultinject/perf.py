@@ -7,7 +7,7 @@ each, and the two series are plotted against count and against bytes on disk, wi
 straight-line fit gives. Each point keeps its fastest open: on a shared machine the slower ones
 measure the neighbours. Nothing here is asserted; read the rates and the shape, not the third digit.
 
-    python -m faultinject.perf [--quick] [--out reports/perf] [--dir SCRATCH] [--repeat N]
+    python -m tornwrite.faultinject.perf [--quick] [--out reports/perf] [--dir SCRATCH] [--repeat N]
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 
-from engine import IOLayer, Store
-from engine.codec import encode_record
-from engine.format import wal_header, wal_name
-from engine.snapshot import write_snapshot
+from tornwrite.engine import IOLayer, Store
+from tornwrite.engine.codec import encode_record
+from tornwrite.engine.format import wal_header, wal_name
+from tornwrite.engine.snapshot import write_snapshot
 
 SIZES = (10_000, 25_000, 50_000, 100_000, 200_000, 400_000)
 QUICK_SIZES = (5_000, 20_000, 50_000)
@@ -61,8 +61,12 @@ def build_wal(path: str, records: int, distinct_keys: int | None = None) -> int:
     with open(segment, "wb") as f:  # no fsync per record: a sweep needs the bytes, not durability
         f.write(wal_header(1))
         for start in range(1, records + 1, _BATCH):
-            f.write(b"".join(encode_record(lsn, "set", (_key(lsn % keys), _value(lsn), None))
-                             for lsn in range(start, min(start + _BATCH, records + 1))))
+            f.write(
+                b"".join(
+                    encode_record(lsn, "set", (_key(lsn % keys), _value(lsn), None))
+                    for lsn in range(start, min(start + _BATCH, records + 1))
+                )
+            )
     return os.path.getsize(segment)
 
 
@@ -113,11 +117,11 @@ def fit(points: list[Point]) -> float:
     """Items per second: the least-squares line through the origin, seconds = count / rate.
     Through the origin because opening an empty directory takes about a millisecond, and a free
     intercept comes out negative when the largest points run a little slower per item."""
-    return sum(p.count ** 2 for p in points) / sum(p.count * p.seconds for p in points)
+    return sum(p.count**2 for p in points) / sum(p.count * p.seconds for p in points)
 
 
 def plot(points: list[Point], path: str) -> None:
-    from faultinject.figures import load_matplotlib
+    from tornwrite.faultinject.figures import load_matplotlib
 
     Figure, _, _ = load_matplotlib()
     figure = Figure(figsize=(12, 4.8), layout="constrained", dpi=120)
@@ -130,10 +134,22 @@ def plot(points: list[Point], path: str) -> None:
         rate = rates[series] = fit(mine)
         counts = [p.count for p in mine]
         by_count.plot(counts, [p.seconds for p in mine], "o", color=COLOURS[series], label=label)
-        by_count.plot([0, max(counts)], [0, max(counts) / rate], "-", color=COLOURS[series],
-                      alpha=0.5, linewidth=1, label=f"fit: {_rate(rate)}/s")
-        by_bytes.plot([p.nbytes / 1e6 for p in mine], [p.seconds for p in mine], "o-", color=COLOURS[series],
-                      label=f"{label}: {sum(p.nbytes for p in mine) / 1e6 / sum(p.seconds for p in mine):.0f} MB/s")
+        by_count.plot(
+            [0, max(counts)],
+            [0, max(counts) / rate],
+            "-",
+            color=COLOURS[series],
+            alpha=0.5,
+            linewidth=1,
+            label=f"fit: {_rate(rate)}/s",
+        )
+        by_bytes.plot(
+            [p.nbytes / 1e6 for p in mine],
+            [p.seconds for p in mine],
+            "o-",
+            color=COLOURS[series],
+            label=f"{label}: {sum(p.nbytes for p in mine) / 1e6 / sum(p.seconds for p in mine):.0f} MB/s",
+        )
     from matplotlib.ticker import FuncFormatter
 
     by_count.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:.0f}k" if x else "0"))
@@ -149,7 +165,8 @@ def plot(points: list[Point], path: str) -> None:
             ax.spines[spine].set_visible(False)
     title = "Recovery time: " + ", ".join(
         f"{'WAL replay' if s == 'wal' else 'snapshot load'} {_rate(r)} {'records' if s == 'wal' else 'keys'}/s"
-        for s, r in rates.items())
+        for s, r in rates.items()
+    )
     figure.suptitle(title, fontsize=12)
     by_count.set_title("against records / keys", fontsize=10, loc="left")
     by_bytes.set_title("against size on disk", fontsize=10, loc="left")
@@ -161,15 +178,22 @@ def _rate(per_second: float) -> str:
 
 
 def write_summary(points: list[Point], out: str, scratch: str, seconds: float) -> None:
-    lines = ["# Recovery time", "",
-             f"- {machine()}; scratch directory on {filesystem(scratch)}; sweep took {seconds:.1f} s",
-             "- each point: a data directory built directly, then the fastest of "
-             f"{len(points[0].runs) if points else 0} timed `Store.open` calls", "",
-             "![Recovery time against WAL and snapshot size](recovery.png)", "",
-             "| series | count | MB on disk | seconds | per second |", "|---|---|---|---|---|"]
+    lines = [
+        "# Recovery time",
+        "",
+        f"- {machine()}; scratch directory on {filesystem(scratch)}; sweep took {seconds:.1f} s",
+        "- each point: a data directory built directly, then the fastest of "
+        f"{len(points[0].runs) if points else 0} timed `Store.open` calls",
+        "",
+        "![Recovery time against WAL and snapshot size](recovery.png)",
+        "",
+        "| series | count | MB on disk | seconds | per second |",
+        "|---|---|---|---|---|",
+    ]
     for p in points:
-        lines.append(f"| {p.series} | {p.count:,} | {p.nbytes / 1e6:.1f} | {p.seconds:.3f} "
-                     f"| {p.count / p.seconds:,.0f} |")
+        lines.append(
+            f"| {p.series} | {p.count:,} | {p.nbytes / 1e6:.1f} | {p.seconds:.3f} | {p.count / p.seconds:,.0f} |"
+        )
     for series in SERIES:
         mine = [p for p in points if p.series == series]
         if mine:
@@ -203,7 +227,7 @@ def filesystem(path: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m faultinject.perf", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tornwrite.faultinject.perf", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, two opens each")
     parser.add_argument("--sizes", help="comma-separated record/key counts (default: %s)" % ",".join(map(str, SIZES)))
     parser.add_argument("--repeat", type=int, help="timed opens per point (default 3; --quick: 1)")
@@ -220,8 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     plot(points, os.path.join(args.out, "recovery.png"))
     write_summary(points, args.out, scratch, seconds)
     with open(os.path.join(args.out, "recovery.json"), "w") as f:
-        json.dump({"machine": machine(), "filesystem": filesystem(scratch), "points": [asdict(p) for p in points]},
-                  f, indent=1)
+        json.dump(
+            {"machine": machine(), "filesystem": filesystem(scratch), "points": [asdict(p) for p in points]},
+            f,
+            indent=1,
+        )
     print(f"wrote {args.out}/recovery.png and {args.out}/summary.md ({seconds:.1f} s)", file=sys.stderr)
     return 0
 

@@ -14,17 +14,17 @@ at every point, a process crash followed by a restart on the same disk and a pow
 from __future__ import annotations
 
 import random
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from engine import IOEvent, IOLayer, Store
-from faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
-from faultinject.observe import newest_visible
-from faultinject.restart import check_restart
-from faultinject.results import CrashPoint, SecondCrash, StateResult
-from faultinject.simdisk import Image, SimDisk, image_fingerprint
-from faultinject.verdicts import Recovered, judge, recover_image
-from faultinject.workloads import Workload
-from models.checker import Oracle
+from tornwrite.engine import IOEvent, IOLayer, Store
+from tornwrite.faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
+from tornwrite.faultinject.observe import newest_visible
+from tornwrite.faultinject.restart import check_restart
+from tornwrite.faultinject.results import CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.simdisk import Image, SimDisk, image_fingerprint
+from tornwrite.faultinject.verdicts import Recovered, judge, recover_image
+from tornwrite.faultinject.workloads import Workload
+from tornwrite.models.checker import Oracle
 
 KIND = "power"
 COMPOUND_PER_POINT = 2  # first-crash states per point whose recovery is crashed in turn
@@ -35,9 +35,15 @@ def state_rng(seed: int, *where: object) -> random.Random:
     return random.Random("/".join(map(str, (seed, *where))))
 
 
-def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int, str]],
-                 emit: Callable[[StateResult], None], *, mutant: str | None = None,
-                 compound: bool = True) -> None:
+def check_points(
+    workload: Workload,
+    oracle: Oracle,
+    points: Iterable[tuple[int, str]],
+    emit: Callable[[StateResult], None],
+    *,
+    mutant: str | None = None,
+    compound: bool = True,
+) -> None:
     """Run `workload` once on a simulated disk, losing power (in imagination) at each of `points`."""
     wanted = set(points)
     disk = SimDisk()
@@ -47,16 +53,27 @@ def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int,
     def on_step(event: IOEvent, number: int, progress: Progress) -> None:
         if (number, event.phase) not in wanted:
             return
-        point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), number, event.phase,
-                           event.label, event.path, progress.current, mutant)
+        point = CrashPoint(
+            KIND,
+            workload.name,
+            workload.seed,
+            len(workload.ops),
+            number,
+            event.phase,
+            event.label,
+            event.path,
+            progress.current,
+            mutant,
+        )
         check_time = progress.clock.now
         in_flight = progress.in_flight and progress.current > 0
         # A reader's last look before the power goes: what it saw was acked to it, so it must survive.
         observed = newest_visible(opened[0], workload.keys) if opened else 0
 
         def verdict(recovered: Recovered):
-            return judge(oracle, recovered, acked=progress.acked, in_flight=in_flight, check_time=check_time,
-                         observed=observed)
+            return judge(
+                oracle, recovered, acked=progress.acked, in_flight=in_flight, check_time=check_time, observed=observed
+            )
 
         rng = state_rng(workload.seed, number, event.phase)
         crashed_recoveries = 0
@@ -67,12 +84,23 @@ def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int,
                 crashed_recoveries += 1
                 second_rng = state_rng(workload.seed, number, event.phase, index, "recovery")
                 for second, again in crash_recovery(state.image, check_time, second_rng):
-                    emit(StateResult.of(point, index, state.description, progress, verdict(again),
-                                        observed=observed, second=second))
+                    emit(
+                        StateResult.of(
+                            point, index, state.description, progress, verdict(again), observed=observed, second=second
+                        )
+                    )
         if compound:
-            check_restart(disk, workload, oracle, progress, point, observed,
-                          state_rng(workload.seed, number, event.phase, "restart"), emit,
-                          recover=lambda image, now: _recover_cached(cache, image, now))
+            check_restart(
+                disk,
+                workload,
+                oracle,
+                progress,
+                point,
+                observed,
+                state_rng(workload.seed, number, event.phase, "restart"),
+                emit,
+                recover=lambda image, now: _recover_cached(cache, image, now),
+            )
 
     run(workload, IOLayer(disk), DATA_DIR, on_step, on_open=opened.append)
 
@@ -97,13 +125,18 @@ def crash_recovery(image: Image, check_time: float, rng: random.Random) -> list[
 
     def on_step(event: IOEvent, number: int, progress: Progress) -> None:
         for index, state in enumerate(disk.power_loss_states(rng)):
-            found.append((SecondCrash(number, event.phase, index, state.description),
-                          recover_image(state.image, check_time)))
+            found.append(
+                (SecondCrash(number, event.phase, index, state.description), recover_image(state.image, check_time))
+            )
 
     io.hooks.append(StepCounter(None, on_step))
     try:
         Store.open(DATA_DIR, io=io, clock=FakeClock(check_time)).close()
     except Exception as exc:  # the engine's failure, to be judged, never the harness's
-        found.append((SecondCrash(0, "-", 0, "no crash: this recovery itself raised"),
-                      Recovered(None, f"{type(exc).__name__}: {exc}", None, None)))
+        found.append(
+            (
+                SecondCrash(0, "-", 0, "no crash: this recovery itself raised"),
+                Recovered(None, f"{type(exc).__name__}: {exc}", None, None),
+            )
+        )
     return found

@@ -21,16 +21,16 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
-from engine import IOEvent, IOLayer, Store
-from faultinject.execution import FakeClock, StepCounter, clock_after, run
-from faultinject.results import CrashPoint, SecondCrash, StateResult
-from faultinject.verdicts import Recovered, judge, recover_directory
-from faultinject.observe import newest_visible
-from faultinject.workloads import Workload
-from models.checker import Oracle, Verdict
+from tornwrite.engine import IOEvent, IOLayer, Store
+from tornwrite.faultinject.execution import FakeClock, StepCounter, clock_after, run
+from tornwrite.faultinject.observe import newest_visible
+from tornwrite.faultinject.results import CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.verdicts import Recovered, judge, recover_directory
+from tornwrite.faultinject.workloads import Workload
+from tornwrite.models.checker import Oracle, Verdict
 
 KIND = "process"
 CHILD_TIMEOUT = 60.0  # seconds a child may take to reach its crash point
@@ -45,14 +45,32 @@ class ChildReport:
     error: str = ""
 
 
-def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int, str]], steps: dict,
-                 emit: Callable[[StateResult], None], *, base_dir: str, mutant: str | None = None,
-                 compound: bool = True) -> None:
+def check_points(
+    workload: Workload,
+    oracle: Oracle,
+    points: Iterable[tuple[int, str]],
+    steps: dict,
+    emit: Callable[[StateResult], None],
+    *,
+    base_dir: str,
+    mutant: str | None = None,
+    compound: bool = True,
+) -> None:
     """Kill a child at each of `points` (`steps`: the dry run's Step by number) and judge."""
     for number, phase in points:
         step = steps[number]
-        point = CrashPoint(KIND, workload.name, workload.seed, len(workload.ops), number, phase,
-                           step.label, step.path, step.op_index, mutant)
+        point = CrashPoint(
+            KIND,
+            workload.name,
+            workload.seed,
+            len(workload.ops),
+            number,
+            phase,
+            step.label,
+            step.path,
+            step.op_index,
+            mutant,
+        )
         directory = os.path.join(base_dir, f"p{number}{phase[0]}")
         shutil.rmtree(directory, ignore_errors=True)
         report = kill_at(lambda child: _run_workload(workload, directory, child), number, phase)
@@ -60,32 +78,55 @@ def check_points(workload: Workload, oracle: Oracle, points: Iterable[tuple[int,
         progress = _Acked(report.acked, in_flight)
         check_time = clock_after(workload, report.acked)
         if not report.killed:
-            emit(StateResult.of(point, 0, "child did not die at its crash point", progress,
-                                Verdict("invariant-violated", report.error or "the run ended before the crash point"),
-                                observed=report.observed))
+            emit(
+                StateResult.of(
+                    point,
+                    0,
+                    "child did not die at its crash point",
+                    progress,
+                    Verdict("invariant-violated", report.error or "the run ended before the crash point"),
+                    observed=report.observed,
+                )
+            )
             continue
         pristine = directory + ".crashed"
         if os.path.isdir(directory):  # a crash before mkdir leaves no directory at all
             shutil.copytree(directory, pristine)
         recovery_steps: list[tuple[int, str]] = []
         recovered = _recover_recording(directory, check_time, recovery_steps)
-        verdict = judge(oracle, recovered, acked=report.acked, in_flight=in_flight, check_time=check_time,
-                        observed=report.observed)
+        verdict = judge(
+            oracle, recovered, acked=report.acked, in_flight=in_flight, check_time=check_time, observed=report.observed
+        )
         emit(StateResult.of(point, 0, "killed", progress, verdict, observed=report.observed))
         if compound:
             for second_step, second_phase in recovery_steps:
                 again_dir = directory + f".r{second_step}{second_phase[0]}"
                 if os.path.isdir(pristine):
                     shutil.copytree(pristine, again_dir)
-                second = kill_at(lambda child: _open_only(again_dir, check_time, child),
-                                 second_step, second_phase)
-                again = (recover_directory(again_dir, check_time) if second.killed else
-                         Recovered(None, second.error or "recovery child did not die", None, None))
-                emit(StateResult.of(point, 0, "killed", progress,
-                                    judge(oracle, again, acked=report.acked, in_flight=in_flight,
-                                          check_time=check_time, observed=report.observed),
-                                    observed=report.observed,
-                                    second=SecondCrash(second_step, second_phase, 0, "recovery killed")))
+                second = kill_at(lambda child: _open_only(again_dir, check_time, child), second_step, second_phase)
+                again = (
+                    recover_directory(again_dir, check_time)
+                    if second.killed
+                    else Recovered(None, second.error or "recovery child did not die", None, None)
+                )
+                emit(
+                    StateResult.of(
+                        point,
+                        0,
+                        "killed",
+                        progress,
+                        judge(
+                            oracle,
+                            again,
+                            acked=report.acked,
+                            in_flight=in_flight,
+                            check_time=check_time,
+                            observed=report.observed,
+                        ),
+                        observed=report.observed,
+                        second=SecondCrash(second_step, second_phase, 0, "recovery killed"),
+                    )
+                )
                 shutil.rmtree(again_dir, ignore_errors=True)
         shutil.rmtree(pristine, ignore_errors=True)
         shutil.rmtree(directory, ignore_errors=True)
@@ -105,8 +146,14 @@ def _recover_recording(directory: str, check_time: float, steps: list) -> Recove
     unlink, a create, a write): where a second kill can leave something new. Kills around its
     fsyncs would find exactly the files a kill before them finds: fsync changes only the disk."""
     io = IOLayer()
-    io.hooks.append(StepCounter(None, lambda event, number, _: steps.append((number, event.phase))
-                                if event.op not in ("fsync", "fsync_dir") else None))
+    io.hooks.append(
+        StepCounter(
+            None,
+            lambda event, number, _: (
+                steps.append((number, event.phase)) if event.op not in ("fsync", "fsync_dir") else None
+            ),
+        )
+    )
     return recover_directory(directory, check_time, io=io)
 
 
@@ -209,8 +256,14 @@ class _Observer(threading.Thread):
 
 
 def _run_workload(workload: Workload, directory: str, child: Child) -> None:
-    run(workload, IOLayer(), directory, child.on_step, on_ack=lambda index, _result: child.say(f"A {index}"),
-        on_open=lambda store: child.observe(store, workload.keys))
+    run(
+        workload,
+        IOLayer(),
+        directory,
+        child.on_step,
+        on_ack=lambda index, _result: child.say(f"A {index}"),
+        on_open=lambda store: child.observe(store, workload.keys),
+    )
 
 
 def _open_only(directory: str, check_time: float, child: Child) -> None:

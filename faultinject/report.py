@@ -13,8 +13,8 @@ import shlex
 import sys
 from collections import Counter
 
-from faultinject import figures
-from models.checker import OUTCOMES
+from tornwrite.faultinject import figures
+from tornwrite.models.checker import OUTCOMES
 
 MAX_FAILURES_LISTED = 200
 MAX_GROUPS_LISTED = 60
@@ -22,8 +22,18 @@ MAX_GROUPS_LISTED = 60
 
 def campaign_command(plan) -> str:
     """The command line that reruns the whole campaign."""
-    argv = ["python", "-m", "faultinject", "campaign", "--workload", ",".join(plan.workloads),
-            "--seed", str(plan.seed), "--kinds", ",".join(plan.kinds)]
+    argv = [
+        "python",
+        "-m",
+        "tornwrite.faultinject",
+        "campaign",
+        "--workload",
+        ",".join(plan.workloads),
+        "--seed",
+        str(plan.seed),
+        "--kinds",
+        ",".join(plan.kinds),
+    ]
     if plan.budget:
         argv += ["--budget", str(plan.budget)]
     if plan.ops:
@@ -42,7 +52,8 @@ def write_summary(plan, tally, results, out: str, table: str, elapsed: float) ->
         f"# Crash campaign `{plan.run_id}`",
         "",
         f"- workloads: {', '.join(plan.workloads)} (seed {plan.seed}"
-        + (f", {plan.ops} ops each" if plan.ops else ", default lengths") + "): "
+        + (f", {plan.ops} ops each" if plan.ops else ", default lengths")
+        + "): "
         + ", ".join(f"{name} {line.ops} ops / {line.steps} durable steps" for name, line in timelines.items()),
         f"- fault kinds: {', '.join(plan.kinds)}; crash points: "
         + ("every one" if plan.budget is None else f"a seeded sample of {plan.budget} per workload and kind")
@@ -96,7 +107,7 @@ def _failure_lines(failures, timelines) -> list[str]:
             f"Reproduce: `{first.repro()}`",
             "",
         ]
-        others = members[1:MAX_FAILURES_LISTED - listed]
+        others = members[1 : MAX_FAILURES_LISTED - listed]
         if others:
             lines += ["The other failing states at this point:", ""]
             lines += [f"- {m.outcome}, state {m.state}: {_state(m)}: `{m.repro()}`" for m in others]
@@ -110,8 +121,10 @@ def _failure_lines(failures, timelines) -> list[str]:
 def _state(failure) -> str:
     if failure.second is None:
         return failure.description
-    return (f"{failure.description}; then recovery crashed at its step {failure.second.step} "
-            f"{failure.second.phase} ({failure.second.description})")
+    return (
+        f"{failure.description}; then recovery crashed at its step {failure.second.step} "
+        f"{failure.second.phase} ({failure.second.description})"
+    )
 
 
 def _figure_lines(plan, results, out: str, timelines) -> list[str]:
@@ -134,15 +147,20 @@ def _group_lines(failures) -> list[str]:
     for failure in failures:
         p = failure.point
         groups.setdefault((p.kind, p.workload, p.label, failure.outcome), []).append(failure)
-    lines = ["## Failing states, grouped", "",
-             "| kind | workload | label | outcome | points | states | steps | first repro |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Failing states, grouped",
+        "",
+        "| kind | workload | label | outcome | points | states | steps | first repro |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for (kind, workload, label, outcome), members in list(groups.items())[:MAX_GROUPS_LISTED]:
         steps = sorted({m.point.step for m in members})
         points = len({(m.point.step, m.point.phase) for m in members})
         span = f"{steps[0]}" if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
-        lines.append(f"| {kind} | {workload} | `{label}` | {outcome} | {points} | {len(members)} | {span} "
-                     f"| `{members[0].repro()}` |")
+        lines.append(
+            f"| {kind} | {workload} | `{label}` | {outcome} | {points} | {len(members)} | {span} "
+            f"| `{members[0].repro()}` |"
+        )
     if len(groups) > MAX_GROUPS_LISTED:
         lines.append(f"\n... and {len(groups) - MAX_GROUPS_LISTED} more groups.")
     return lines + [""]
@@ -151,10 +169,17 @@ def _group_lines(failures) -> list[str]:
 def _label_lines(results) -> list[str]:
     counts = Counter((r.point.kind, r.point.label, r.outcome) for r in results)
     rows = sorted({(kind, label) for kind, label, _ in counts})
-    return ["## Outcomes by I/O step label", "",
-            "| kind | label | " + " | ".join(OUTCOMES) + " |", "|---|---|" + "---|" * len(OUTCOMES),
-            *[f"| {kind} | `{label}` | " + " | ".join(str(counts[(kind, label, o)] or "") for o in OUTCOMES) + " |"
-              for kind, label in rows], ""]
+    return [
+        "## Outcomes by I/O step label",
+        "",
+        "| kind | label | " + " | ".join(OUTCOMES) + " |",
+        "|---|---|" + "---|" * len(OUTCOMES),
+        *[
+            f"| {kind} | `{label}` | " + " | ".join(str(counts[(kind, label, o)] or "") for o in OUTCOMES) + " |"
+            for kind, label in rows
+        ],
+        "",
+    ]
 
 
 def _op_of(point, timelines) -> str:

@@ -1,4 +1,4 @@
-"""`python -m faultinject repro ...`: rerun one crash state, saying everything.
+"""`python -m tornwrite.faultinject repro ...`: rerun one crash state, saying everything.
 
 Prints the trace up to the crash, what the disk holds at that moment, what recovery did, and
 the checker's verdict. Exit status 0 if the state is ok, 1 if not.
@@ -11,15 +11,15 @@ import os
 import shutil
 import tempfile
 
-from engine import IOEvent, IOLayer
-from faultinject import damage, ioerror, mutants, power, process, workloads
-from faultinject.execution import DATA_DIR, Progress, clock_after, relative, run, trace
-from faultinject.observe import newest_visible
-from faultinject.restart import check_restart
-from faultinject.results import RESTART, CrashPoint
-from faultinject.simdisk import SimDisk
-from faultinject.verdicts import Recovered, judge, recover_directory, recover_image
-from models.checker import Oracle
+from tornwrite.engine import IOEvent, IOLayer
+from tornwrite.faultinject import damage, ioerror, mutants, power, process, workloads
+from tornwrite.faultinject.execution import DATA_DIR, Progress, clock_after, relative, run, trace
+from tornwrite.faultinject.observe import newest_visible
+from tornwrite.faultinject.restart import check_restart
+from tornwrite.faultinject.results import RESTART, CrashPoint
+from tornwrite.faultinject.simdisk import SimDisk
+from tornwrite.faultinject.verdicts import Recovered, judge, recover_directory, recover_image
+from tornwrite.models.checker import Oracle
 
 _TAIL_LINES = 3
 
@@ -31,7 +31,7 @@ def file_lines(files: dict[str, bytes]) -> list[str]:
         content = files[name]
         lines.append(f"  {name}  {len(content)} bytes")
         if name.startswith("wal-"):
-            for tail in content.split(b"\n")[-_TAIL_LINES - 1:]:
+            for tail in content.split(b"\n")[-_TAIL_LINES - 1 :]:
                 if tail:
                     text = tail.decode("utf-8", "replace")
                     lines.append(f"      | {text[:100]}{'...' if len(text) > 100 else ''}")
@@ -42,24 +42,44 @@ def recovery_lines(recovered: Recovered) -> list[str]:
     if recovered.error:
         return [f"  recovery REFUSED: {recovered.error}"]
     report = recovered.report
-    lines = [f"  snapshot: {relative(report.snapshot) if report.snapshot else 'none'} (LSN {report.snapshot_lsn}); "
-             f"replayed {report.records_replayed} records; last LSN {report.last_lsn}"]
-    lines += [f"  discarded {relative(d.path)} from offset {d.offset}: {d.nbytes} bytes, {d.records} whole "
-              f"records ({d.reason})" for d in report.discarded]
+    lines = [
+        f"  snapshot: {relative(report.snapshot) if report.snapshot else 'none'} (LSN {report.snapshot_lsn}); "
+        f"replayed {report.records_replayed} records; last LSN {report.last_lsn}"
+    ]
+    lines += [
+        f"  discarded {relative(d.path)} from offset {d.offset}: {d.nbytes} bytes, {d.records} whole "
+        f"records ({d.reason})"
+        for d in report.discarded
+    ]
     lines += [f"  removed {relative(path)}" for path in report.removed]
-    lines.append(f"  format reader: {'refuses: ' + recovered.reader_refused if recovered.reader_refused else 'agrees' if recovered.reader_state == recovered.state else 'DISAGREES'}")
+    lines.append(
+        f"  format reader: {'refuses: ' + recovered.reader_refused if recovered.reader_refused else 'agrees' if recovered.reader_state == recovered.state else 'DISAGREES'}"
+    )
     return lines
 
 
-def repro(kind: str, workload_name: str, seed: int, ops: int | None, step: int, phase: str, state: int,
-          recovery_step: int | None = None, recovery_phase: str | None = None, recovery_state: int = 0,
-          mutant: str | None = None, out=print) -> int:
+def repro(
+    kind: str,
+    workload_name: str,
+    seed: int,
+    ops: int | None,
+    step: int,
+    phase: str,
+    state: int,
+    recovery_step: int | None = None,
+    recovery_phase: str | None = None,
+    recovery_state: int = 0,
+    mutant: str | None = None,
+    out=print,
+) -> int:
     with mutants.active(mutant) as active:
         workload = workloads.build(workload_name, seed, ops)
         oracle = Oracle(list(workload.ops), workload.start_time)
         steps = trace(workload)
-        out(f"workload {workload.name} (seed {seed}, {len(workload.ops)} ops)"
-            + (f" on mutant {active.name}: {active.bug}" if active else " on the real engine"))
+        out(
+            f"workload {workload.name} (seed {seed}, {len(workload.ops)} ops)"
+            + (f" on mutant {active.name}: {active.bug}" if active else " on the real engine")
+        )
         if kind == "damage":
             return _repro_damage(workload, oracle, step, out)
         out("trace up to the fault:")
@@ -70,10 +90,12 @@ def repro(kind: str, workload_name: str, seed: int, ops: int | None, step: int, 
         if kind == "ioerror":
             return _repro_ioerror(workload, oracle, steps[step - 1], state, out)
         if kind == "power":
-            return _repro_power(workload, oracle, step, phase, state, recovery_step, recovery_phase,
-                                recovery_state, out)
-        return _repro_process(workload, oracle, {s.number: s for s in steps}, step, phase, recovery_step,
-                              recovery_phase, out)
+            return _repro_power(
+                workload, oracle, step, phase, state, recovery_step, recovery_phase, recovery_state, out
+            )
+        return _repro_process(
+            workload, oracle, {s.number: s for s in steps}, step, phase, recovery_step, recovery_phase, out
+        )
 
 
 def _repro_power(workload, oracle, step, phase, state, recovery_step, recovery_phase, recovery_state, out) -> int:
@@ -85,15 +107,33 @@ def _repro_power(workload, oracle, step, phase, state, recovery_step, recovery_p
         if (number, event.phase) == (step, phase):
             observed = newest_visible(opened[0], workload.keys) if opened else 0
             if state == RESTART:
-                point = CrashPoint("power", workload.name, workload.seed, len(workload.ops), step, phase,
-                                   event.label, event.path, progress.current)
-                check_restart(disk, workload, oracle, progress, point, observed,
-                              power.state_rng(workload.seed, step, phase, "restart"), found.setdefault("restart", []).append)
+                point = CrashPoint(
+                    "power",
+                    workload.name,
+                    workload.seed,
+                    len(workload.ops),
+                    step,
+                    phase,
+                    event.label,
+                    event.path,
+                    progress.current,
+                )
+                check_restart(
+                    disk,
+                    workload,
+                    oracle,
+                    progress,
+                    point,
+                    observed,
+                    power.state_rng(workload.seed, step, phase, "restart"),
+                    found.setdefault("restart", []).append,
+                )
                 raise _Stop
             states = list(disk.power_loss_states(power.state_rng(workload.seed, step, phase)))
-            found.update(progress=(progress.acked, progress.in_flight and progress.current > 0, progress.clock.now,
-                                   observed),
-                         state=states[state])
+            found.update(
+                progress=(progress.acked, progress.in_flight and progress.current > 0, progress.clock.now, observed),
+                state=states[state],
+            )
             raise _Stop
 
     try:
@@ -104,13 +144,19 @@ def _repro_power(workload, oracle, step, phase, state, recovery_step, recovery_p
         out("a process crash here, a restart on the same disk (unsynced data intact), then power losses:")
         for result in found["restart"]:
             where = result.second.description if result.second else "the restarted store's recovery"
-            out(f"  {result.outcome:<20} {where}" + (f"\n      {result.detail.splitlines()[0]}" if result.detail else ""))
+            out(
+                f"  {result.outcome:<20} {where}"
+                + (f"\n      {result.detail.splitlines()[0]}" if result.detail else "")
+            )
         return 0 if all(r.ok for r in found["restart"]) else 1
     acked, in_flight, check_time, observed = found["progress"]
     crash = found["state"]
     out(f"crash state #{state}: {crash.description}")
-    out(f"acked ops: {acked}" + (f" (op {acked + 1} in flight: {workload.ops[acked]!r:.80})" if in_flight else "")
-        + f"; newest op a reader saw before the crash: {observed}")
+    out(
+        f"acked ops: {acked}"
+        + (f" (op {acked + 1} in flight: {workload.ops[acked]!r:.80})" if in_flight else "")
+        + f"; newest op a reader saw before the crash: {observed}"
+    )
     out("on disk after the power loss:")
     out("\n".join(file_lines(crash.image.get(DATA_DIR, {}))))
     recovered = recover_image(crash.image, check_time)
@@ -138,16 +184,26 @@ def _repro_process(workload, oracle, steps, step, phase, recovery_step, recovery
         report = process.kill_at(lambda child: process._run_workload(workload, directory, child), step, phase)
         in_flight = steps[step].op_index > 0
         check_time = clock_after(workload, report.acked)
-        out(f"child {'killed' if report.killed else 'NOT killed: ' + report.error}; acked {report.acked}, "
-            f"newest op observed by a reader {report.observed}")
+        out(
+            f"child {'killed' if report.killed else 'NOT killed: ' + report.error}; acked {report.acked}, "
+            f"newest op observed by a reader {report.observed}"
+        )
         out("on disk after the kill:")
-        out("\n".join(file_lines({n: open(os.path.join(directory, n), 'rb').read()
-                                  for n in os.listdir(directory) if n != 'LOCK'})))
+        out(
+            "\n".join(
+                file_lines(
+                    {n: open(os.path.join(directory, n), "rb").read() for n in os.listdir(directory) if n != "LOCK"}
+                )
+            )
+        )
         if recovery_step is not None:
-            again = process.kill_at(lambda child: process._open_only(directory, check_time, child),
-                                    recovery_step, recovery_phase)
-            out(f"CRASH during recovery, {recovery_phase} its step {recovery_step}: "
-                f"{'killed' if again.killed else again.error}")
+            again = process.kill_at(
+                lambda child: process._open_only(directory, check_time, child), recovery_step, recovery_phase
+            )
+            out(
+                f"CRASH during recovery, {recovery_phase} its step {recovery_step}: "
+                f"{'killed' if again.killed else again.error}"
+            )
         recovered = recover_directory(directory, check_time)
         out("recovery:")
         out("\n".join(recovery_lines(recovered)))
@@ -158,12 +214,18 @@ def _repro_process(workload, oracle, steps, step, phase, recovery_step, recovery
 
 def _repro_ioerror(workload, oracle, step, variant, out) -> int:
     code, halfway = ioerror.variants(step.op)[variant]
-    out(f"the step fails with {errno.errorcode[code]}" + (" after writing half its bytes" if halfway else
-                                                          " instead of happening"))
+    out(
+        f"the step fails with {errno.errorcode[code]}"
+        + (" after writing half its bytes" if halfway else " instead of happening")
+    )
     progress, image, verdict = ioerror.run_with_error(workload, oracle, step, code, halfway)
     for index, (op, result) in enumerate(zip(workload.ops, progress.results), start=1):
         if index >= step.op_index and (isinstance(result, Exception) or index == step.op_index):
-            out(f"  op {index:>3} {op!r:.70} -> {type(result).__name__ + ': ' + str(result) if isinstance(result, Exception) else repr(result)}"[:160])
+            out(
+                f"  op {index:>3} {op!r:.70} -> {type(result).__name__ + ': ' + str(result) if isinstance(result, Exception) else repr(result)}"[
+                    :160
+                ]
+            )
     out("on disk afterwards (the program's view):")
     out("\n".join(file_lines(image.get(DATA_DIR, {}))))
     out(f"verdict: {verdict.outcome}")
@@ -182,8 +244,10 @@ def _repro_damage(workload, oracle, case, out) -> int:
     out("recovery:")
     out("\n".join(recovery_lines(recovered)))
     verdict = damage.judge_damaged(oracle, damaged, progress.clock.now, len(workload.ops))
-    out(f"verdict: {verdict.outcome}" + (f" (the model's state after op {verdict.matched_prefix})"
-                                         if verdict.matched_prefix is not None else ""))
+    out(
+        f"verdict: {verdict.outcome}"
+        + (f" (the model's state after op {verdict.matched_prefix})" if verdict.matched_prefix is not None else "")
+    )
     if verdict.detail:
         out(verdict.detail)
     return 0 if verdict.outcome == "ok" else 1

@@ -12,27 +12,47 @@ loss after the workload carried on to its end (every op acked after the restart 
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
-from engine import IOEvent, IOLayer, Store
-from faultinject.execution import DATA_DIR, FakeClock, StepCounter, apply
-from faultinject.results import RESTART, CrashPoint, SecondCrash, StateResult
-from faultinject.simdisk import SimDisk
-from faultinject.verdicts import Recovered, judge, recover_image
-from faultinject.workloads import Workload
-from models.checker import Oracle, Verdict
+from tornwrite.engine import IOEvent, IOLayer, Store
+from tornwrite.faultinject.execution import DATA_DIR, FakeClock, StepCounter, apply
+from tornwrite.faultinject.results import RESTART, CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.simdisk import SimDisk
+from tornwrite.faultinject.verdicts import Recovered, judge, recover_image
+from tornwrite.faultinject.workloads import Workload
+from tornwrite.models.checker import Oracle, Verdict
 
-def check_restart(disk: SimDisk, workload: Workload, oracle: Oracle, progress, point: CrashPoint,
-                  observed: int, rng: random.Random, emit: Callable[[StateResult], None],
-                  recover: Callable[[dict, float], Recovered] = recover_image) -> None:
+
+def check_restart(
+    disk: SimDisk,
+    workload: Workload,
+    oracle: Oracle,
+    progress,
+    point: CrashPoint,
+    observed: int,
+    rng: random.Random,
+    emit: Callable[[StateResult], None],
+    recover: Callable[[dict, float], Recovered] = recover_image,
+) -> None:
     """`recover` turns a crash image into what recovery gives (the caller may cache it)."""
     restarted = disk.after_process_crash()
     check_time = progress.clock.now
     acked, in_flight = progress.acked, progress.in_flight and progress.current > 0
 
     def report(verdict: Verdict, second: SecondCrash | None = None) -> None:
-        emit(StateResult(point, RESTART, "process crash, restart on the same disk", acked, in_flight,
-                         observed, verdict.outcome, verdict.detail, second))
+        emit(
+            StateResult(
+                point,
+                RESTART,
+                "process crash, restart on the same disk",
+                acked,
+                in_flight,
+                observed,
+                verdict.outcome,
+                verdict.detail,
+                second,
+            )
+        )
 
     def verdict(recovered: Recovered) -> Verdict:
         return judge(oracle, recovered, acked=acked, in_flight=in_flight, check_time=check_time, observed=observed)
@@ -41,8 +61,14 @@ def check_restart(disk: SimDisk, workload: Workload, oracle: Oracle, progress, p
 
     def lose_power(event: IOEvent, number: int, _progress) -> None:
         for index, state in enumerate(restarted.power_loss_states(rng)):
-            during.append((SecondCrash(number, event.phase, index, f"power loss in the restart's recovery: "
-                                       f"{state.description}"), recover(state.image, check_time)))
+            during.append(
+                (
+                    SecondCrash(
+                        number, event.phase, index, f"power loss in the restart's recovery: {state.description}"
+                    ),
+                    recover(state.image, check_time),
+                )
+            )
 
     io = IOLayer(restarted)
     io.hooks.append(StepCounter(None, lose_power))
@@ -62,18 +88,25 @@ def check_restart(disk: SimDisk, workload: Workload, oracle: Oracle, progress, p
         again = recover(state.image, check_time)
         outcome = verdict(again)
         if outcome.outcome == "ok" and again.state != served:
-            outcome = Verdict("lost-acked-write", "a power loss right after the restart's recovery lost "
-                                                  "state the restarted store had already served")
+            outcome = Verdict(
+                "lost-acked-write",
+                "a power loss right after the restart's recovery lost state the restarted store had already served",
+            )
         report(outcome, SecondCrash(0, "after recovery", index, f"power loss: {state.description}"))
     if first.matched_prefix is None:
         return
     # The program carries on where it was (an op in flight is not retried: it cannot know).
-    rest = workload.ops[acked + (1 if in_flight else 0):]
+    rest = workload.ops[acked + (1 if in_flight else 0) :]
     for op in rest:
         apply(store, op, clock)
-    carried_on = list(workload.ops[:first.matched_prefix]) + list(rest)
+    carried_on = list(workload.ops[: first.matched_prefix]) + list(rest)
     final = recover_image(restarted.durable_image(), clock.now)
     outcome = Oracle(carried_on, workload.start_time).check(
-        acked=len(carried_on), in_flight=False, recovered=final.state, check_time=clock.now,
-        reader_state=final.reader_state, recovery_error=final.error)
+        acked=len(carried_on),
+        in_flight=False,
+        recovered=final.state,
+        check_time=clock.now,
+        reader_state=final.reader_state,
+        recovery_error=final.error,
+    )
     report(outcome, SecondCrash(0, "after carrying on", 0, f"power loss after the other {len(rest)} ops ran"))

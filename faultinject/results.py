@@ -5,8 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import asdict, dataclass
 
-from faultinject.execution import relative
-
+from tornwrite.faultinject.execution import relative
 
 RESTART = -1  # the state index of results that restart on the crashed disk (faultinject/restart.py)
 
@@ -48,10 +47,28 @@ class StateResult:
     second: SecondCrash | None = None
 
     @classmethod
-    def of(cls, point: CrashPoint, state: int, description: str, progress, verdict, *,
-           observed: int = 0, second: SecondCrash | None = None) -> StateResult:
-        return cls(point, state, description, progress.acked, progress.in_flight and progress.current > 0,
-                   observed, verdict.outcome, verdict.detail, second)
+    def of(
+        cls,
+        point: CrashPoint,
+        state: int,
+        description: str,
+        progress,
+        verdict,
+        *,
+        observed: int = 0,
+        second: SecondCrash | None = None,
+    ) -> StateResult:
+        return cls(
+            point,
+            state,
+            description,
+            progress.acked,
+            progress.in_flight and progress.current > 0,
+            observed,
+            verdict.outcome,
+            verdict.detail,
+            second,
+        )
 
     @property
     def ok(self) -> bool:
@@ -60,13 +77,33 @@ class StateResult:
     def repro(self) -> str:
         """The one command that reruns exactly this crash state, verbosely."""
         p = self.point
-        argv = ["python", "-m", "faultinject", "repro", "--kind", p.kind, "--workload", p.workload,
-                "--seed", str(p.seed), "--ops", str(p.ops), "--step", str(p.step)]
+        argv = [
+            "python",
+            "-m",
+            "tornwrite.faultinject",
+            "repro",
+            "--kind",
+            p.kind,
+            "--workload",
+            p.workload,
+            "--seed",
+            str(p.seed),
+            "--ops",
+            str(p.ops),
+            "--step",
+            str(p.step),
+        ]
         if p.kind != "damage":  # a damage case is named by its number alone
             argv += ["--phase", p.phase, "--state", str(self.state)]
         if self.second is not None and self.state != RESTART:  # a restart's checks rerun together
-            argv += ["--recovery-step", str(self.second.step), "--recovery-phase", self.second.phase,
-                     "--recovery-state", str(self.second.state)]
+            argv += [
+                "--recovery-step",
+                str(self.second.step),
+                "--recovery-phase",
+                self.second.phase,
+                "--recovery-state",
+                str(self.second.state),
+            ]
         if p.mutant:
             argv += ["--mutant", p.mutant]
         return shlex.join(argv)

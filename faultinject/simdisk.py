@@ -25,8 +25,8 @@ import hashlib
 import itertools
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 Image = dict  # directory path -> {file name: bytes}
 
@@ -225,8 +225,7 @@ class SimDisk:
 
     def process_crash_image(self) -> Image:
         """A killed process: the kernel still has every byte and entry; only locks go."""
-        return {path: {name: bytes(inode.data) for name, inode in d.entries.items()}
-                for path, d in self.dirs.items()}
+        return {path: {name: bytes(inode.data) for name, inode in d.entries.items()} for path, d in self.dirs.items()}
 
     def durable_image(self) -> Image:
         """The strictest power loss: only what fsyncs made durable."""
@@ -235,16 +234,19 @@ class SimDisk:
     def power_loss_states(self, rng: random.Random) -> Iterator[CrashState]:
         """Every distinct image a power loss at this instant may leave (sampled where large)."""
         focus = self._last_written()
-        meta_choices = [[(path, kept) for kept in _subsets(len(d.pending), rng)]
-                        for path, d in sorted(self.dirs.items()) if d.pending]
+        meta_choices = [
+            [(path, kept) for kept in _subsets(len(d.pending), rng)]
+            for path, d in sorted(self.dirs.items())
+            if d.pending
+        ]
         data_choices = _data_variants(focus, rng) if focus is not None else [("", None)]
         others_pending = any(inode.pending and inode is not focus for inode in self._inodes())
         seen = set()
         for meta in itertools.product(*meta_choices):
             kept_changes = dict(meta)
             all_or_none = all(len(kept) in (0, len(self.dirs[path].pending)) for path, kept in meta)
-            for keep_others in ((False, True) if others_pending else (False,)):
-                for what, focus_bytes in data_choices[:None if all_or_none else 2]:
+            for keep_others in (False, True) if others_pending else (False,):
+                for what, focus_bytes in data_choices[: None if all_or_none else 2]:
                     if keep_others and what != "unsynced data kept":
                         continue  # one extra state only: everything unsynced kept
                     image = self._image(kept_changes, focus, focus_bytes, keep_others)
@@ -308,7 +310,7 @@ def _replay(durable: bytes, ops: list[tuple]) -> bytearray:
     for op in ops:
         if op[0] == "write":
             _truncate(data, max(len(data), op[1]))
-            data[op[1]:op[1] + len(op[2])] = op[2]
+            data[op[1] : op[1] + len(op[2])] = op[2]
         else:
             _truncate(data, op[1])
     return data
@@ -321,32 +323,42 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
     middle = list(range(1, len(ops)))
     if len(middle) > _PREFIX_SAMPLES:
         middle = sorted(rng.sample(middle, _PREFIX_SAMPLES))
-    variants += [(f"first {k} of {len(ops)} unsynced writes kept", bytes(_replay(inode.durable, ops[:k])))
-                 for k in middle]
+    variants += [
+        (f"first {k} of {len(ops)} unsynced writes kept", bytes(_replay(inode.durable, ops[:k]))) for k in middle
+    ]
     last = ops[-1]
     if last[0] == "write" and len(last[2]) > 1:
         before = _replay(inode.durable, ops[:-1])
         offset, data = last[1], last[2]
-        cuts = set(range(1, len(data))) if len(data) <= _ALL_OFFSETS_UP_TO else (
-            set(rng.sample(range(1, len(data)), _TORN_SAMPLES)))
+        cuts = (
+            set(range(1, len(data)))
+            if len(data) <= _ALL_OFFSETS_UP_TO
+            else (set(rng.sample(range(1, len(data)), _TORN_SAMPLES)))
+        )
         sectors = {b - offset for b in range(offset - offset % SECTOR + SECTOR, offset + len(data), SECTOR)}
         for cut in sorted(cuts | sectors):
-            variants.append((f"last write torn at {cut}/{len(data)} bytes",
-                             bytes(before[:offset] + data[:cut])))
+            variants.append((f"last write torn at {cut}/{len(data)} bytes", bytes(before[:offset] + data[:cut])))
         for cut in sorted({0} | sectors):
             # The file's size reached the disk but not all of its data blocks: zeros follow.
-            variants.append((f"last write {cut}/{len(data)} bytes then zeros",
-                             bytes(before[:offset] + data[:cut] + bytes(len(data) - cut))))
+            variants.append(
+                (
+                    f"last write {cut}/{len(data)} bytes then zeros",
+                    bytes(before[:offset] + data[:cut] + bytes(len(data) - cut)),
+                )
+            )
     return variants
 
 
 def _describe(kept_changes: dict, dirs: dict, data: str, keep_others: bool) -> str:
     parts = []
     for path, kept in sorted(kept_changes.items()):
-        changes = [f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "")
-                   for kind, name, _, new in dirs[path].pending]
+        changes = [
+            f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "") for kind, name, _, new in dirs[path].pending
+        ]
         lost = [c for i, c in enumerate(changes) if i not in kept]
-        parts.append(f"entry changes kept: {len(kept)}/{len(changes)}" + (f" (lost: {', '.join(lost)})" if lost else ""))
+        parts.append(
+            f"entry changes kept: {len(kept)}/{len(changes)}" + (f" (lost: {', '.join(lost)})" if lost else "")
+        )
     if data:
         parts.append(data)
     if keep_others:

@@ -18,13 +18,21 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from faultinject.walkthrough_record import FileState, Track, short_name
-from faultinject.walkthrough_story import Story
+from tornwrite.faultinject.walkthrough_record import FileState, Track, short_name
+from tornwrite.faultinject.walkthrough_story import Story
 
 DURABLE, CACHED, CUT, GHOST = "#2e7d32", "#f9a825", "#c62828", "#757575"
 FSYNC, DIR_FSYNC, RENAME, CRASH = "#1e88e5", "#0d47a1", "#8e24aa", "#d50000"
-MARKERS = {"write": ("o", CACHED), "fsync": ("s", FSYNC), "fsync_dir": ("s", DIR_FSYNC), "rename": ("D", RENAME),
-           "create": ("^", GHOST), "unlink": ("X", CUT), "truncate": ("v", CUT), "mkdir": ("^", GHOST)}
+MARKERS = {
+    "write": ("o", CACHED),
+    "fsync": ("s", FSYNC),
+    "fsync_dir": ("s", DIR_FSYNC),
+    "rename": ("D", RENAME),
+    "create": ("^", GHOST),
+    "unlink": ("X", CUT),
+    "truncate": ("v", CUT),
+    "mkdir": ("^", GHOST),
+}
 TRACK_SHADES = ("#f5f5f5", "#e8eef7")
 
 
@@ -89,14 +97,27 @@ def draw(story: Story, path: str) -> None:
         ratios += ([0.9] if number else []) + [2.3] + [0.95] * count  # a spacer between panels
     width = max(11.0, 0.3 * widest + 2.6)
     per_char = 0.075 * (right_edge + 0.7) / (width - 2.2)  # x units one character of a track title takes
-    right_edge = max([right_edge] + [span.start - 0.45 + per_char * len(span.title)  # room for narrow titles
-                                     for _, _, spans in panels for span in spans])
+    right_edge = max(
+        [right_edge]
+        + [
+            span.start - 0.45 + per_char * len(span.title)  # room for narrow titles
+            for _, _, spans in panels
+            for span in spans
+        ]
+    )
     height = 0.62 * sum(ratios) + 1.7
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(len(ratios), 1, height_ratios=ratios, hspace=0.1,
-                            left=2.05 / width, right=1 - 0.15 / width, top=1 - (0.85 if panels[0][0] else 0.5) / height,
-                            bottom=1.3 / height)
+    grid = fig.add_gridspec(
+        len(ratios),
+        1,
+        height_ratios=ratios,
+        hspace=0.1,
+        left=2.05 / width,
+        right=1 - 0.15 / width,
+        top=1 - (0.85 if panels[0][0] else 0.5) / height,
+        bottom=1.3 / height,
+    )
     row = 0
     for number, ((title, columns, spans), count) in enumerate(zip(panels, lanes)):
         row += 1 if number else 0  # the spacer
@@ -110,15 +131,28 @@ def draw(story: Story, path: str) -> None:
             ax.set_xlim(-0.7, right_edge)
         bottom = axes[-1]
         bottom.set_xticks([c.x for c in columns])
-        bottom.set_xticklabels([c.label.split(" ")[0] if c.kind in ("step", "never") else "" for c in columns],
-                               fontsize=7)
+        bottom.set_xticklabels(
+            [c.label.split(" ")[0] if c.kind in ("step", "never") else "" for c in columns], fontsize=7
+        )
         bottom.tick_params(axis="x", length=2, pad=2, labelbottom=True)
-        bottom.set_xlabel("durable I/O step (numbered per process, as crash points count them)", fontsize=7.5,
-                          color="#616161", labelpad=3)
+        bottom.set_xlabel(
+            "durable I/O step (numbered per process, as crash points count them)",
+            fontsize=7.5,
+            color="#616161",
+            labelpad=3,
+        )
         row += count + 1
     fig.suptitle(f"{story.name}: {story.title}", fontsize=12, fontweight="bold", x=0.01, ha="left")
-    fig.legend(handles=_legend(), loc="lower center", ncol=5 if width > 13 else 3, fontsize=7.5, frameon=False,
-               bbox_to_anchor=(0.5, 0.01), columnspacing=1.4, handlelength=2.2)
+    fig.legend(
+        handles=_legend(),
+        loc="lower center",
+        ncol=5 if width > 13 else 3,
+        fontsize=7.5,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.01),
+        columnspacing=1.4,
+        handlelength=2.2,
+    )
     fig.savefig(path, dpi=110)
 
 
@@ -131,19 +165,42 @@ def _steps_strip(ax, title: str, columns: list[Column], spans: list[Span]) -> No
     for number, span in enumerate(spans):
         ax.axvspan(span.start - 0.45, span.end + 0.45, ymin=0, ymax=0.11, color=TRACK_SHADES[number % 2], zorder=0)
         narrow = (span.end - span.start + 1) < 0.25 * len(span.title)  # the title is wider than the track
-        ax.text(span.start - 0.45 if narrow else (span.start + span.end) / 2, 0.055, span.title,
-                ha="left" if narrow else "center", va="center", fontsize=8, fontweight="bold")
+        ax.text(
+            span.start - 0.45 if narrow else (span.start + span.end) / 2,
+            0.055,
+            span.title,
+            ha="left" if narrow else "center",
+            va="center",
+            fontsize=8,
+            fontweight="bold",
+        )
         ax.plot([span.start, span.end], [0.2, 0.2], color="#9e9e9e", lw=1, zorder=1)
     for column in columns:
         marker, colour = {"boot": ("P", "#424242"), "refused": ("X", CRASH)}.get(
-            column.kind, MARKERS.get(column.op, ("o", GHOST)))
+            column.kind, MARKERS.get(column.op, ("o", GHOST))
+        )
         faded = column.kind == "never"
-        ax.plot(column.x, 0.2, marker=marker, ms=9 if column.kind == "refused" else 6, zorder=3,
-                color="white" if faded else colour, markeredgecolor="#bdbdbd" if faded else colour)
+        ax.plot(
+            column.x,
+            0.2,
+            marker=marker,
+            ms=9 if column.kind == "refused" else 6,
+            zorder=3,
+            color="white" if faded else colour,
+            markeredgecolor="#bdbdbd" if faded else colour,
+        )
         text = {"boot": "disk after crash", "refused": column.label}.get(column.kind, column.label.split(" ", 1)[-1])
-        ax.text(column.x, 0.27, text, rotation=90, ha="center", va="bottom", fontsize=7,
-                color="#9e9e9e" if faded else CRASH if column.kind == "refused" else "#212121",
-                fontweight="bold" if column.kind == "refused" else "normal")
+        ax.text(
+            column.x,
+            0.27,
+            text,
+            rotation=90,
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="#9e9e9e" if faded else CRASH if column.kind == "refused" else "#212121",
+            fontweight="bold" if column.kind == "refused" else "normal",
+        )
     if title:
         ax.set_title(title, fontsize=10, loc="left", fontweight="bold")
 
@@ -159,15 +216,28 @@ def _file_strip(ax, name: str, columns: list[Column]) -> None:
             peak = max(peak, state.ghost)
             continue
         pending = state.entry == "pending"
-        style = dict(width=0.7, alpha=0.45 if pending else 1.0, edgecolor="#424242" if pending else "none",
-                     linestyle="--", lw=0.8)
+        style = dict(
+            width=0.7,
+            alpha=0.45 if pending else 1.0,
+            edgecolor="#424242" if pending else "none",
+            linestyle="--",
+            lw=0.8,
+        )
         durable = min(state.cached, state.synced)
         ax.bar(column.x, durable, color=DURABLE, **style)
         if state.cached > state.synced:
             ax.bar(column.x, state.cached - state.synced, bottom=durable, color=CACHED, hatch="////", **style)
         elif state.synced > state.cached:
-            ax.bar(column.x, state.synced - state.cached, bottom=state.cached, facecolor="none", edgecolor=CUT,
-                   hatch="xxx", width=0.7, lw=0.6)
+            ax.bar(
+                column.x,
+                state.synced - state.cached,
+                bottom=state.cached,
+                facecolor="none",
+                edgecolor=CUT,
+                hatch="xxx",
+                width=0.7,
+                lw=0.6,
+            )
         if state.cached == 0 and state.synced == 0:
             ax.plot(column.x, 0, marker="_", ms=9, color="#424242" if pending else DURABLE)
         peak = max(peak, state.cached, state.synced)
@@ -196,19 +266,36 @@ def _barriers(ax, columns: list[Column], spans: list[Span], labelled: bool) -> N
         if span.crash_x is not None:
             ax.axvline(span.crash_x, color=CRASH, lw=2.6, zorder=4)
             if labelled:
-                ax.text(span.crash_x, 1.0, "power loss", color=CRASH, fontsize=8, fontweight="bold", ha="center",
-                        va="top", transform=ax.get_xaxis_transform(), zorder=5,
-                        bbox=dict(facecolor="white", edgecolor=CRASH, boxstyle="round,pad=0.2", lw=0.8))
+                ax.text(
+                    span.crash_x,
+                    1.0,
+                    "power loss",
+                    color=CRASH,
+                    fontsize=8,
+                    fontweight="bold",
+                    ha="center",
+                    va="top",
+                    transform=ax.get_xaxis_transform(),
+                    zorder=5,
+                    bbox=dict(facecolor="white", edgecolor=CRASH, boxstyle="round,pad=0.2", lw=0.8),
+                )
 
 
 def _legend() -> list:
-    return [Patch(color=DURABLE, label="durable bytes (fsynced)"),
-            Patch(facecolor=CACHED, hatch="////", label="page cache only (a power loss may drop them)"),
-            Patch(facecolor=DURABLE, alpha=0.45, edgecolor="#424242", linestyle="--",
-                  label="file's name not durable yet (needs a dir fsync)"),
-            Patch(facecolor="none", edgecolor=GHOST, linestyle=":", label="removed, old name still durable"),
-            Patch(facecolor="none", edgecolor=CUT, hatch="xxx", label="cut off, cut not fsynced yet"),
-            Line2D([], [], color=FSYNC, ls="--", label="fsync (file barrier)"),
-            Line2D([], [], color=DIR_FSYNC, lw=1.6, label="dir fsync (names barrier)"),
-            Line2D([], [], color=RENAME, ls=":", label="rename"),
-            Line2D([], [], color=CRASH, lw=2.6, label="power loss")]
+    return [
+        Patch(color=DURABLE, label="durable bytes (fsynced)"),
+        Patch(facecolor=CACHED, hatch="////", label="page cache only (a power loss may drop them)"),
+        Patch(
+            facecolor=DURABLE,
+            alpha=0.45,
+            edgecolor="#424242",
+            linestyle="--",
+            label="file's name not durable yet (needs a dir fsync)",
+        ),
+        Patch(facecolor="none", edgecolor=GHOST, linestyle=":", label="removed, old name still durable"),
+        Patch(facecolor="none", edgecolor=CUT, hatch="xxx", label="cut off, cut not fsynced yet"),
+        Line2D([], [], color=FSYNC, ls="--", label="fsync (file barrier)"),
+        Line2D([], [], color=DIR_FSYNC, lw=1.6, label="dir fsync (names barrier)"),
+        Line2D([], [], color=RENAME, ls=":", label="rename"),
+        Line2D([], [], color=CRASH, lw=2.6, label="power loss"),
+    ]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from engine import IOLayer, Store
-from faultinject.execution import DATA_DIR, FakeClock
-from faultinject.observe import expired_but_visible
-from faultinject.simdisk import Image, SimDisk
-from models.checker import Oracle, Verdict
-from models.format_reader import read_directory, read_files
+from tornwrite.engine import IOLayer, Store
+from tornwrite.faultinject.execution import DATA_DIR, FakeClock
+from tornwrite.faultinject.observe import expired_but_visible
+from tornwrite.faultinject.simdisk import Image, SimDisk
+from tornwrite.models.checker import Oracle, Verdict
+from tornwrite.models.format_reader import read_directory, read_files
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,23 @@ def _recover(reading, open_store, check_time: float) -> Recovered:
         store.close()
 
 
-def judge(oracle: Oracle, recovered: Recovered, *, acked: int, in_flight: bool, check_time: float,
-          observed: int = 0) -> Verdict:
+def judge(
+    oracle: Oracle, recovered: Recovered, *, acked: int, in_flight: bool, check_time: float, observed: int = 0
+) -> Verdict:
     """The outcome for one crash state."""
     if recovered.reader_refused and recovered.error is None:
-        return Verdict("invariant-violated",
-                       f"the engine recovered a directory its format says to refuse: {recovered.reader_refused}")
+        return Verdict(
+            "invariant-violated",
+            f"the engine recovered a directory its format says to refuse: {recovered.reader_refused}",
+        )
     if recovered.expired_visible:
         return Verdict("invariant-violated", f"expired key visible: {recovered.expired_visible}")
-    return oracle.check(acked=acked, in_flight=in_flight, recovered=recovered.state, check_time=check_time,
-                        reader_state=recovered.reader_state, observed=observed,
-                        recovery_error=recovered.error)
+    return oracle.check(
+        acked=acked,
+        in_flight=in_flight,
+        recovered=recovered.state,
+        check_time=check_time,
+        reader_state=recovered.reader_state,
+        observed=observed,
+        recovery_error=recovered.error,
+    )

@@ -1,4 +1,4 @@
-"""`python -m faultinject walkthrough NAME | --all [--out DIR]`: crash stories a learner can follow.
+"""`python -m tornwrite.faultinject walkthrough NAME | --all [--out DIR]`: crash stories a learner can follow.
 
 Each scenario (told in faultinject/walkthrough_wal.py and walkthrough_snapshots.py) runs a few
 hand-written ops on the simulated disk with a fixed fake clock, loses power at one chosen step,
@@ -13,14 +13,19 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TextIO
 
-from faultinject.walkthrough_record import StoryBroken
-from faultinject.walkthrough_render import BROKEN, LEGEND, WIDTH, Style, chunks, claim_lines, prose_lines
-from faultinject.walkthrough_snapshots import mutant_no_dir_fsync, snapshot_rename_after, snapshot_rename_before
-from faultinject.walkthrough_story import Story
-from faultinject.walkthrough_wal import power_loss_unsynced, ttl_across_crash, wal_torn_write, wal_truncation
+from tornwrite.faultinject.walkthrough_record import StoryBroken
+from tornwrite.faultinject.walkthrough_render import BROKEN, LEGEND, WIDTH, Style, chunks, claim_lines, prose_lines
+from tornwrite.faultinject.walkthrough_snapshots import (
+    mutant_no_dir_fsync,
+    snapshot_rename_after,
+    snapshot_rename_before,
+)
+from tornwrite.faultinject.walkthrough_story import Story
+from tornwrite.faultinject.walkthrough_wal import power_loss_unsynced, ttl_across_crash, wal_torn_write, wal_truncation
 
 
 @dataclass(frozen=True)
@@ -32,40 +37,66 @@ class Scenario:
 
 
 # In teaching order: --all tells them in this order.
-SCENARIOS = {scenario.name: scenario for scenario in (
-    Scenario("wal-torn-write", "A power loss tears the last WAL record",
-             "How a write becomes durable (append, then fsync, then acknowledge), what a torn record looks "
-             "like on disk, and why recovery may discard it: a torn record was never acknowledged.",
-             wal_torn_write),
-    Scenario("snapshot-rename-before", "Power loss just before a snapshot's rename",
-             "The atomic-replace recipe (temp file, fsync, rename, directory fsync) and why a finished but "
-             "unrenamed temp file is thrown away: the WAL still holds everything.",
-             snapshot_rename_before),
-    Scenario("snapshot-rename-after", "Power loss just after a snapshot's rename",
-             "Why the WAL is cut only after the snapshot is durable, and why recovery skips records the "
-             "snapshot covers: replaying them would append list items twice.",
-             snapshot_rename_after),
-    Scenario("wal-truncation", "WAL truncation, and a crash during recovery",
-             "The WAL cut a snapshot makes, how recovery truncates a torn tail durably, and why recovery must "
-             "be idempotent: a second power loss in the middle of it changes nothing.",
-             wal_truncation),
-    Scenario("ttl-across-crash", "A TTL runs out while the store is down",
-             "Why the WAL stores an absolute expire_at, not a relative TTL, and how an expired key can be "
-             "physically replayed yet logically invisible.",
-             ttl_across_crash),
-    Scenario("power-loss-unsynced", "Page cache versus durable bytes",
-             "What fsync promises: the durable bytes survive any power loss, the rest may survive whole, "
-             "in part or not at all. Why acknowledged writes survive, and what happens when they don't wait.",
-             power_loss_unsynced),
-    Scenario("mutant-no-dir-fsync", "The bug: a snapshot renamed without a directory fsync",
-             "Why a rename needs a directory fsync before anything depends on it: on a mutant that skips it, "
-             "the WAL cut persists while the rename vanishes, and recovery must refuse.",
-             mutant_no_dir_fsync),
-)}
+SCENARIOS = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario(
+            "wal-torn-write",
+            "A power loss tears the last WAL record",
+            "How a write becomes durable (append, then fsync, then acknowledge), what a torn record looks "
+            "like on disk, and why recovery may discard it: a torn record was never acknowledged.",
+            wal_torn_write,
+        ),
+        Scenario(
+            "snapshot-rename-before",
+            "Power loss just before a snapshot's rename",
+            "The atomic-replace recipe (temp file, fsync, rename, directory fsync) and why a finished but "
+            "unrenamed temp file is thrown away: the WAL still holds everything.",
+            snapshot_rename_before,
+        ),
+        Scenario(
+            "snapshot-rename-after",
+            "Power loss just after a snapshot's rename",
+            "Why the WAL is cut only after the snapshot is durable, and why recovery skips records the "
+            "snapshot covers: replaying them would append list items twice.",
+            snapshot_rename_after,
+        ),
+        Scenario(
+            "wal-truncation",
+            "WAL truncation, and a crash during recovery",
+            "The WAL cut a snapshot makes, how recovery truncates a torn tail durably, and why recovery must "
+            "be idempotent: a second power loss in the middle of it changes nothing.",
+            wal_truncation,
+        ),
+        Scenario(
+            "ttl-across-crash",
+            "A TTL runs out while the store is down",
+            "Why the WAL stores an absolute expire_at, not a relative TTL, and how an expired key can be "
+            "physically replayed yet logically invisible.",
+            ttl_across_crash,
+        ),
+        Scenario(
+            "power-loss-unsynced",
+            "Page cache versus durable bytes",
+            "What fsync promises: the durable bytes survive any power loss, the rest may survive whole, "
+            "in part or not at all. Why acknowledged writes survive, and what happens when they don't wait.",
+            power_loss_unsynced,
+        ),
+        Scenario(
+            "mutant-no-dir-fsync",
+            "The bug: a snapshot renamed without a directory fsync",
+            "Why a rename needs a directory fsync before anything depends on it: on a mutant that skips it, "
+            "the WAL cut persists while the rename vanishes, and recovery must refuse.",
+            mutant_no_dir_fsync,
+        ),
+    )
+}
 
 DEFAULT_OUT = os.path.join("reports", "walkthroughs")
-USAGE = ("usage: python -m faultinject walkthrough NAME [NAME ...] | --all  [--out DIR]\n"
-         f"  (default --out {DEFAULT_OUT})")
+USAGE = (
+    "usage: python -m tornwrite.faultinject walkthrough NAME [NAME ...] | --all  [--out DIR]\n"
+    f"  (default --out {DEFAULT_OUT})"
+)
 
 
 def tell(name: str) -> Story:
@@ -77,7 +108,7 @@ def tell(name: str) -> Story:
 
 
 def command(name: str) -> str:
-    return f"python -m faultinject walkthrough {name}"
+    return f"python -m tornwrite.faultinject walkthrough {name}"
 
 
 def terminal_lines(story: Story, style: Style, figure: str | None = None) -> list[str]:
@@ -102,12 +133,19 @@ def terminal_lines(story: Story, style: Style, figure: str | None = None) -> lis
 
 def markdown(story: Story, figure_name: str) -> str:
     plain = Style(False)
-    lines = [f"# Walkthrough `{story.name}`: {story.title}", "",
-             f"> **What it teaches.** {story.teaches}", "",
-             f"Generated by `{command(story.name)}`: the narration is written by hand, every number, "
-             f"listing and verdict comes from running the engine on the simulated disk "
-             f"(faultinject/simdisk.py) with a fixed fake clock.", "",
-             f"![timeline of {story.name}]({figure_name})", "", f"*{LEGEND}*"]
+    lines = [
+        f"# Walkthrough `{story.name}`: {story.title}",
+        "",
+        f"> **What it teaches.** {story.teaches}",
+        "",
+        f"Generated by `{command(story.name)}`: the narration is written by hand, every number, "
+        f"listing and verdict comes from running the engine on the simulated disk "
+        f"(faultinject/simdisk.py) with a fixed fake clock.",
+        "",
+        f"![timeline of {story.name}]({figure_name})",
+        "",
+        f"*{LEGEND}*",
+    ]
     for kind, content in chunks(story, plain):
         lines.append("")
         if kind == "heading":
@@ -123,7 +161,7 @@ def markdown(story: Story, figure_name: str) -> str:
 
 def write(story: Story, out: str) -> tuple[str, str]:
     """Write OUT/NAME.md and OUT/NAME.png; returns their paths."""
-    from faultinject import timeline  # matplotlib is imported there, and only when a figure is drawn
+    from tornwrite.faultinject import timeline  # matplotlib is imported there, and only when a figure is drawn
 
     os.makedirs(out, exist_ok=True)
     figure = os.path.join(out, f"{story.name}.png")

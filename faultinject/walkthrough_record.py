@@ -10,18 +10,18 @@ engine is supposed to do. faultinject/walkthrough_story.py drives it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
-from engine import IOEvent
-from engine.codec import decode_record
-from engine.format import LOCK_NAME
-from faultinject import power
-from faultinject.execution import DATA_DIR, Progress, relative
-from faultinject.simdisk import CrashState, Image, SimDisk
-from faultinject.verdicts import Recovered
-from models.checker import Verdict
-from models.ops import Op
+from tornwrite.engine import IOEvent
+from tornwrite.engine.codec import decode_record
+from tornwrite.engine.format import LOCK_NAME
+from tornwrite.faultinject import power
+from tornwrite.faultinject.execution import DATA_DIR, Progress, relative
+from tornwrite.faultinject.simdisk import CrashState, Image, SimDisk
+from tornwrite.faultinject.verdicts import Recovered
+from tornwrite.models.checker import Verdict
+from tornwrite.models.ops import Op
 
 SEED = 0  # seeds the choice among power-loss states when there are too many to list
 
@@ -177,8 +177,14 @@ class StoryBroken(BaseException):
 class Recorder:
     """An I/O hook: records each durable step with the directory after it, and crashes on cue."""
 
-    def __init__(self, disk: SimDisk, track: Track, crash: CrashAt | None,
-                 pick: Callable[[list[CrashState]], int | None] | None, op_of: Callable):
+    def __init__(
+        self,
+        disk: SimDisk,
+        track: Track,
+        crash: CrashAt | None,
+        pick: Callable[[list[CrashState]], int | None] | None,
+        op_of: Callable,
+    ):
         self.disk, self.track, self.crash, self.pick, self.op_of = disk, track, crash, pick, op_of
         self.matches = 0
         self.progress: Progress | None = None
@@ -188,14 +194,23 @@ class Recorder:
         self.progress = progress
         op_index = self.op_of(progress) if progress is not None else 0
         if event.phase == "before":
-            hit = (self.crash is not None and event.label == self.crash.label
-                   and (self.crash.op is None or self.crash.op == op_index))
+            hit = (
+                self.crash is not None
+                and event.label == self.crash.label
+                and (self.crash.op is None or self.crash.op == op_index)
+            )
             self.matches += hit
             self._pending_hit = hit and self.matches == self.crash.nth
-        step = StepView(number, event.op, event.label, relative(event.path),
-                        int(event.target) if event.op == "truncate" else event.nbytes,  # truncate's target is the size
-                        relative(event.target) if event.op == "rename" else None, op_index,
-                        file_table(self.disk) if event.phase == "after" else ())
+        step = StepView(
+            number,
+            event.op,
+            event.label,
+            relative(event.path),
+            int(event.target) if event.op == "truncate" else event.nbytes,  # truncate's target is the size
+            relative(event.target) if event.op == "rename" else None,
+            op_index,
+            file_table(self.disk) if event.phase == "after" else (),
+        )
         if event.phase == "after":
             self.track.steps.append(step)
         if self._pending_hit and event.phase == self.crash.phase:
@@ -209,14 +224,25 @@ class Recorder:
         states = list(self.disk.power_loss_states(power.state_rng(SEED, step.number, self.crash.phase)))
         chosen = self.pick(states)
         if chosen is None:
-            raise StoryBroken(f"no state of a power loss {self.crash.phase} step {step.number} ({step.label}) "
-                              f"is the one the story follows; the states: {[s.description for s in states]}")
+            raise StoryBroken(
+                f"no state of a power loss {self.crash.phase} step {step.number} ({step.label}) "
+                f"is the one the story follows; the states: {[s.description for s in states]}"
+            )
         acked = progress.acked if progress is not None else 0
         in_flight = progress is not None and progress.in_flight and progress.current > 0
         clock = progress.clock.now if progress is not None else 0.0
-        return CrashView(step, self.crash.phase, acked, in_flight, clock, file_table(self.disk),
-                         *pending_changes(self.disk), tuple(states), chosen,
-                         self.disk.process_crash_image())
+        return CrashView(
+            step,
+            self.crash.phase,
+            acked,
+            in_flight,
+            clock,
+            file_table(self.disk),
+            *pending_changes(self.disk),
+            tuple(states),
+            chosen,
+            self.disk.process_crash_image(),
+        )
 
 
 def names_in(image: Image) -> tuple[str, ...]:
@@ -224,8 +250,9 @@ def names_in(image: Image) -> tuple[str, ...]:
 
 
 def unrun(step) -> StepView:
-    return StepView(step.number, step.op, step.label, relative(step.path), step.nbytes, None, step.op_index, (),
-                    ran=False)
+    return StepView(
+        step.number, step.op, step.label, relative(step.path), step.nbytes, None, step.op_index, (), ran=False
+    )
 
 
 def file_table(disk: SimDisk, directory: str = DATA_DIR) -> tuple[FileState, ...]:
@@ -237,8 +264,7 @@ def file_table(disk: SimDisk, directory: str = DATA_DIR) -> tuple[FileState, ...
     for name in sorted((folder.entries.keys() | folder.durable.keys()) - {LOCK_NAME}):
         inode, old = folder.entries.get(name), folder.durable.get(name)
         if inode is not None:
-            table.append(FileState(name, len(inode.data), len(inode.durable),
-                                   "durable" if old is inode else "pending"))
+            table.append(FileState(name, len(inode.data), len(inode.durable), "durable" if old is inode else "pending"))
         else:
             table.append(FileState(name, None, None, "ghost", len(old.durable)))
     return tuple(table)
@@ -253,10 +279,15 @@ def pending_changes(disk: SimDisk, directory: str = DATA_DIR) -> tuple[tuple[str
     for name, inode in sorted(folder.entries.items()):
         if name != LOCK_NAME and inode.pending:
             written = sum(len(op[2]) for op in inode.pending if op[0] == "write")
-            data.append(f"{name}: " + (f"{written} B written, not fsynced" if written
-                                       else f"cut to {len(inode.data)} B, not fsynced"))
-    names = [f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "")
-             for kind, name, _, new in folder.pending if LOCK_NAME not in (name, new)]
+            data.append(
+                f"{name}: "
+                + (f"{written} B written, not fsynced" if written else f"cut to {len(inode.data)} B, not fsynced")
+            )
+    names = [
+        f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "")
+        for kind, name, _, new in folder.pending
+        if LOCK_NAME not in (name, new)
+    ]
     return tuple(data), tuple(names)
 
 
@@ -264,28 +295,35 @@ def pending_changes(disk: SimDisk, directory: str = DATA_DIR) -> tuple[tuple[str
 
 # Each returns the index of the state to follow, or None when no state fits (the story is broken).
 
+
 def described(text: str) -> Callable[[list[CrashState]], int | None]:
     """The first state whose description (faultinject/simdisk.py's words) is `text` exactly."""
+
     def pick(states: list[CrashState]) -> int | None:
         return next((i for i, state in enumerate(states) if state.description == text), None)
+
     return pick
 
 
 def torn_in_the_middle(states: list[CrashState]) -> int | None:
     """The state where the last write is torn nearest its middle."""
-    torn = [(i, state.description) for i, state in enumerate(states)
-            if state.description.startswith("last write torn at ")]
+    torn = [
+        (i, state.description) for i, state in enumerate(states) if state.description.startswith("last write torn at ")
+    ]
 
     def distance(item: tuple[int, str]) -> int:
         cut, total = item[1].removeprefix("last write torn at ").split(" ")[0].split("/")
         return abs(2 * int(cut) - int(total))
+
     return min(torn, key=distance)[0] if torn else None
 
 
 def where(predicate: Callable[[dict], bool]) -> Callable[[list[CrashState]], int | None]:
     """The first state whose data directory (name -> bytes) satisfies `predicate`."""
+
     def pick(states: list[CrashState]) -> int | None:
         return next((i for i, state in enumerate(states) if predicate(state.image.get(DATA_DIR, {}))), None)
+
     return pick
 
 

@@ -10,25 +10,47 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-from typing import Iterator
+from collections.abc import Iterator
 
-from faultinject.execution import DATA_DIR
-from faultinject.walkthrough_record import (Claim, Disk, FileState, Judged, RecoveryView, Say, Section, StepView,
-                                            Tally, Track, short_name)
-from faultinject.walkthrough_story import Story
+from tornwrite.faultinject.execution import DATA_DIR
+from tornwrite.faultinject.walkthrough_record import (
+    Claim,
+    Disk,
+    FileState,
+    Judged,
+    RecoveryView,
+    Say,
+    Section,
+    StepView,
+    Tally,
+    Track,
+    short_name,
+)
+from tornwrite.faultinject.walkthrough_story import Story
 
 WIDTH = 100
 TAIL_LINES = 3  # the last lines of each file shown in a disk listing
-LEGEND = ("After each step: durable = bytes an fsync made durable; cached = bytes written but only in the "
-          "page cache, which a power loss may drop; a new or renamed name is not durable until its directory "
-          "is fsynced. File names are shortened: wal-…001.log is wal-00000000000000000001.log.")
+LEGEND = (
+    "After each step: durable = bytes an fsync made durable; cached = bytes written but only in the "
+    "page cache, which a power loss may drop; a new or renamed name is not durable until its directory "
+    "is fsynced. File names are shortened: wal-…001.log is wal-00000000000000000001.log."
+)
 
 
 class Style:
     """ANSI colours, or none at all."""
 
-    CODES = {"bold": "1", "dim": "2", "italic": "3", "red": "31", "green": "32", "yellow": "33",
-             "blue": "34", "magenta": "35", "cyan": "36"}
+    CODES = {
+        "bold": "1",
+        "dim": "2",
+        "italic": "3",
+        "red": "31",
+        "green": "32",
+        "yellow": "33",
+        "blue": "34",
+        "magenta": "35",
+        "cyan": "36",
+    }
 
     def __init__(self, color: bool):
         self.color = color
@@ -65,6 +87,7 @@ def chunks(story: Story, style: Style) -> Iterator[tuple[str, object]]:
 
 # --- steps --------------------------------------------------------------------------------------------
 
+
 def _where(path: str) -> str:
     return "data/" if path == "." else f"{path} (parent)" if path.startswith("/") else short_name(path)
 
@@ -99,8 +122,11 @@ def step_note(step: StepView, before: tuple[FileState, ...]) -> tuple[str, str]:
             return "the data directory's own name is durable", "durable"
         made = [short_name(n) for n, f in after.items() if f.entry == "durable" and was.get(n, f).entry != "durable"]
         dropped = [short_name(n) for n, f in was.items() if f.entry == "ghost" and n not in after]
-        said = [f"{what}: {', '.join(names)}" for what, names in (("names durable", made), ("gone for good", dropped))
-                if names]
+        said = [
+            f"{what}: {', '.join(names)}"
+            for what, names in (("names durable", made), ("gone for good", dropped))
+            if names
+        ]
         return "; ".join(said) or "nothing was pending", "durable"
     return "", ""
 
@@ -120,9 +146,13 @@ def _op_header(track: Track, index: int, style: Style) -> str:
     op = track.ops[index - 1]
     if index <= len(track.results):
         result = track.results[index - 1]
-        done = (f"clock -> {track.clock_at[index - 1]!r}" if op.name == "tick" else
-                f"returned {result!r} (the LSN it covers), acked" if op.name == "snapshot" else
-                f"returned {result!r}, acked")
+        done = (
+            f"clock -> {track.clock_at[index - 1]!r}"
+            if op.name == "tick"
+            else f"returned {result!r} (the LSN it covers), acked"
+            if op.name == "snapshot"
+            else f"returned {result!r}, acked"
+        )
         return f"  {style(f'op {index}', 'bold')}  {op!r}   {style(done, 'dim')}"
     return f"  {style(f'op {index}', 'bold')}  {op!r}   " + style("in flight: never returned", "yellow")
 
@@ -160,8 +190,13 @@ def track_lines(track: Track, style: Style) -> list[str]:
 
 def crash_lines(track: Track, style: Style) -> list[str]:
     crash = track.crash
-    lines = [style(f"  ✗ POWER LOSS {crash.phase} step {crash.step.number} ({crash.step.label}, "
-                   f"{_where(crash.step.path)})", "red", "bold")]
+    lines = [
+        style(
+            f"  ✗ POWER LOSS {crash.phase} step {crash.step.number} ({crash.step.label}, {_where(crash.step.path)})",
+            "red",
+            "bold",
+        )
+    ]
     if track.ops:
         flight = f"; op {crash.acked + 1} in flight, never acknowledged" if crash.in_flight else ""
         lines.append(f"    acked: ops 1..{crash.acked}{flight}" if crash.acked else f"    acked: none{flight}")
@@ -178,6 +213,7 @@ def crash_lines(track: Track, style: Style) -> list[str]:
 
 
 # --- disk, recovery, verdict ----------------------------------------------------------------------------
+
 
 def _tail(data: bytes) -> list[str]:
     lines = data.split(b"\n")
@@ -206,6 +242,7 @@ def _state(state: dict) -> str:
     def entry(key, kind, value, expire_at):
         shown = repr(value)
         return f"{key} = {shown}" + (f" (expire_at {expire_at!r})" if expire_at is not None else "")
+
     return "; ".join(entry(key, *state[key]) for key in sorted(state)) or "(empty)"
 
 
@@ -224,20 +261,32 @@ def recovery_lines(view: RecoveryView, style: Style) -> list[str]:
     if recovered.error:
         return lines + [style(f"  ✗ recovery REFUSED: {short_name(recovered.error)}", "red", "bold")]
     report = recovered.report
-    snapshot = (f"{short_name(os.path.basename(report.snapshot))} (LSN {report.snapshot_lsn})" if report.snapshot
-                else "none")
-    lines.append(f"  snapshot loaded: {snapshot}; records replayed: {report.records_replayed} "
-                 f"(last LSN {report.last_lsn})")
+    snapshot = (
+        f"{short_name(os.path.basename(report.snapshot))} (LSN {report.snapshot_lsn})" if report.snapshot else "none"
+    )
+    lines.append(
+        f"  snapshot loaded: {snapshot}; records replayed: {report.records_replayed} (last LSN {report.last_lsn})"
+    )
     for cut in report.discarded:
-        lines.append(style(f"  discarded: {short_name(os.path.basename(cut.path))} from offset {cut.offset}, "
-                           f"{cut.nbytes} B, {_plural(cut.records, 'whole record')}", "yellow"))
+        lines.append(
+            style(
+                f"  discarded: {short_name(os.path.basename(cut.path))} from offset {cut.offset}, "
+                f"{cut.nbytes} B, {_plural(cut.records, 'whole record')}",
+                "yellow",
+            )
+        )
         lines.append(style(f"    because: {cut.reason}", "yellow"))
     if report.removed:
         lines.append("  deleted: " + ", ".join(short_name(os.path.basename(p)) for p in report.removed))
     lines.append(f"  recovered state: {_state(recovered.state)}")
     lines += [f"  {op} -> {result!r}" for op, result in view.reads.items()]
-    reader = ("refuses: " + recovered.reader_refused if recovered.reader_refused
-              else "agrees" if recovered.reader_state == recovered.state else "DISAGREES")
+    reader = (
+        "refuses: " + recovered.reader_refused
+        if recovered.reader_refused
+        else "agrees"
+        if recovered.reader_state == recovered.state
+        else "DISAGREES"
+    )
     lines.append(f"  format reader (models/format_reader.py): {reader}")
     return lines
 
@@ -246,8 +295,10 @@ def verdict_lines(judged: Judged, style: Style) -> list[str]:
     verdict = judged.verdict
     match = f", the model's state after op {verdict.matched_prefix}" if verdict.matched_prefix is not None else ""
     allowed = f"after op {judged.acked}" + (f" or op {judged.acked + 1} (in flight)" if judged.in_flight else "")
-    lines = [style(f"verdict: {verdict.outcome}", *outcome_style(verdict.outcome)) + match,
-             style(f"  allowed: the model {allowed}, as seen at clock {judged.check_time!r}", "dim")]
+    lines = [
+        style(f"verdict: {verdict.outcome}", *outcome_style(verdict.outcome)) + match,
+        style(f"  allowed: the model {allowed}, as seen at clock {judged.check_time!r}", "dim"),
+    ]
     return lines + [f"  {line}" for line in short_name(verdict.detail).splitlines()]
 
 
@@ -277,8 +328,11 @@ def _row_text(row) -> str:
 def tally_lines(tally: Tally, style: Style) -> list[str]:
     groups: dict[tuple, int] = {}
     for row in tally.rows:
-        key = (_SAMPLED.sub(lambda m: (m.group(1) or m.group(3)) + "k" + (m.group(2) or m.group(4)),
-                            _row_text(row)), row.outcome, row.matched_prefix)
+        key = (
+            _SAMPLED.sub(lambda m: (m.group(1) or m.group(3)) + "k" + (m.group(2) or m.group(4)), _row_text(row)),
+            row.outcome,
+            row.matched_prefix,
+        )
         groups[key] = groups.get(key, 0) + 1
     counts = ", ".join(f"{outcome} ×{count}" for outcome, count in sorted(tally.outcomes().items()))
     lines = [style(f"{tally.title}: {_plural(len(tally.rows), 'state')}, {counts}", "bold")]
@@ -296,12 +350,15 @@ def claim_lines(claims: list[Claim], style: Style) -> list[str]:
     for claim in claims:
         mark = style("  ✓ ", "green", "bold") if claim.held else style("  ✗ ", "red", "bold")
         text = claim.text if claim.held else f"{claim.text} ({BROKEN})"
-        lines += [mark + line.lstrip() if n == 0 else "    " + line.lstrip()
-                  for n, line in enumerate(prose_lines(text, style, "    "))]
+        lines += [
+            mark + line.lstrip() if n == 0 else "    " + line.lstrip()
+            for n, line in enumerate(prose_lines(text, style, "    "))
+        ]
     return lines
 
 
 # --- prose --------------------------------------------------------------------------------------------
+
 
 def prose_lines(text: str, style: Style, indent: str = "") -> list[str]:
     """Wrap prose; `code` spans turn cyan and *emphasis* italic (markers dropped either way)."""
@@ -317,6 +374,10 @@ def prose_lines(text: str, style: Style, indent: str = "") -> list[str]:
                 continue
             current += char
         pieces.append((current, tuple(marks)))
-        out.append(indent + "".join(style(text_, *(["cyan"] if "`" in m else []) + (["italic"] if "*" in m else []))
-                                    for text_, m in pieces))
+        out.append(
+            indent
+            + "".join(
+                style(text_, *(["cyan"] if "`" in m else []) + (["italic"] if "*" in m else [])) for text_, m in pieces
+            )
+        )
     return out

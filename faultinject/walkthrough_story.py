@@ -14,21 +14,38 @@ and the story with it; the walkthrough says so and exits 1.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from engine import IOLayer, Store
-from engine.format import LOCK_NAME
-from faultinject import power
-from faultinject.execution import DATA_DIR, FakeClock, StepCounter, run, trace
-from faultinject.simdisk import CrashState, Image, SimDisk
-from faultinject.verdicts import Recovered, judge, recover_image
-from faultinject.walkthrough_record import (SEED, Claim, CrashAt, CrashView, Disk, Judged, Recorder, RecoveryView,
-                                            Say, Section, StopAtCrash, StoryBroken, Tally, TallyRow, Track,
-                                            file_table, names_in, unrun)
-from faultinject.workloads import Workload
-from models.checker import Oracle
-from models.format_reader import read_files
-from models.ops import Op
+from tornwrite.engine import IOLayer, Store
+from tornwrite.engine.format import LOCK_NAME
+from tornwrite.faultinject import power
+from tornwrite.faultinject.execution import DATA_DIR, FakeClock, StepCounter, run, trace
+from tornwrite.faultinject.simdisk import CrashState, Image, SimDisk
+from tornwrite.faultinject.verdicts import Recovered, judge, recover_image
+from tornwrite.faultinject.walkthrough_record import (
+    SEED,
+    Claim,
+    CrashAt,
+    CrashView,
+    Disk,
+    Judged,
+    Recorder,
+    RecoveryView,
+    Say,
+    Section,
+    StopAtCrash,
+    StoryBroken,
+    Tally,
+    TallyRow,
+    Track,
+    file_table,
+    names_in,
+    unrun,
+)
+from tornwrite.faultinject.workloads import Workload
+from tornwrite.models.checker import Oracle
+from tornwrite.models.format_reader import read_files
+from tornwrite.models.ops import Op
 
 START_TIME = 1_700_000_000.0  # the fake clock's first reading in every walkthrough
 
@@ -75,8 +92,9 @@ class Story:
 
     # --- running ------------------------------------------------------------------------------
 
-    def run(self, ops: list[Op], crash: CrashAt, pick: Callable[[list[CrashState]], int],
-            title: str = "the workload") -> Track:
+    def run(
+        self, ops: list[Op], crash: CrashAt, pick: Callable[[list[CrashState]], int], title: str = "the workload"
+    ) -> Track:
         """Run `ops` on a fresh simulated disk and lose power at `crash`; `pick` chooses the state to follow."""
         workload = Workload(f"walkthrough:{self.name}", SEED, tuple(ops), START_TIME)
         self.oracle = Oracle(list(ops), START_TIME)
@@ -85,19 +103,34 @@ class Story:
         track = Track(title, (), ops=tuple(ops))
         recorder = Recorder(disk, track, crash, pick, lambda progress: progress.current)
         try:
-            run(workload, IOLayer(disk), DATA_DIR, recorder.on_step,
-                on_ack=lambda index, result: (track.results.append(result),
-                                              track.clock_at.append(recorder.progress.clock.now)))
+            run(
+                workload,
+                IOLayer(disk),
+                DATA_DIR,
+                recorder.on_step,
+                on_ack=lambda index, result: (
+                    track.results.append(result),
+                    track.clock_at.append(recorder.progress.clock.now),
+                ),
+            )
         except StopAtCrash:
             pass
         if track.crash is None:
             raise StoryBroken(f"the run never reached the crash point {crash}")
         cut = track.crash.step.number + (0 if crash.phase == "before" else 1)
-        track.never_ran = [unrun(step) for step in dry[cut - 1:] if step.op_index == track.crash.step.op_index]
+        track.never_ran = [unrun(step) for step in dry[cut - 1 :] if step.op_index == track.crash.step.op_index]
         return self._track(track)
 
-    def recover(self, image: Image, check_time: float, *, title: str = "recovery", reads: tuple[Op, ...] = (),
-                crash: CrashAt | None = None, pick: Callable[[list[CrashState]], int] | None = None) -> RecoveryView:
+    def recover(
+        self,
+        image: Image,
+        check_time: float,
+        *,
+        title: str = "recovery",
+        reads: tuple[Op, ...] = (),
+        crash: CrashAt | None = None,
+        pick: Callable[[list[CrashState]], int] | None = None,
+    ) -> RecoveryView:
         """Open the store on a disk booted from `image`, recording recovery's steps; optionally crash it."""
         disk = SimDisk.from_image(image)
         io = IOLayer(disk)
@@ -128,8 +161,9 @@ class Story:
     def judge(self, crash: CrashView, recovery: RecoveryView) -> Judged:
         """The checker's verdict on what `recovery` gave (at its clock), for the workload crashed at `crash`."""
         check_time = recovery.check_time
-        verdict = judge(self.oracle, recovery.recovered, acked=crash.acked, in_flight=crash.in_flight,
-                        check_time=check_time)
+        verdict = judge(
+            self.oracle, recovery.recovered, acked=crash.acked, in_flight=crash.in_flight, check_time=check_time
+        )
         judged = Judged(verdict, crash.acked, crash.in_flight, check_time)
         self.blocks.append(judged)
         return judged
@@ -139,10 +173,18 @@ class Story:
         check_time = crash.clock
         rows = []
         for state in crash.states:
-            verdict = judge(self.oracle, recover_image(state.image, check_time), acked=crash.acked,
-                            in_flight=crash.in_flight, check_time=check_time)
-            rows.append(TallyRow(state.description, names_in(state.image), verdict.outcome, verdict.matched_prefix,
-                                 verdict.detail))
+            verdict = judge(
+                self.oracle,
+                recover_image(state.image, check_time),
+                acked=crash.acked,
+                in_flight=crash.in_flight,
+                check_time=check_time,
+            )
+            rows.append(
+                TallyRow(
+                    state.description, names_in(state.image), verdict.outcome, verdict.matched_prefix, verdict.detail
+                )
+            )
         tally = Tally(f"every disk a power loss {crash.phase} step {crash.step.number} may leave", rows)
         self.blocks.append(tally)
         return tally
@@ -152,10 +194,18 @@ class Story:
         rng = power.state_rng(SEED, self.name, "recovery")
         rows = []
         for second, recovered in power.crash_recovery(crash.image, crash.clock, rng):  # (crash, what recovery gave)
-            verdict = judge(self.oracle, recovered, acked=crash.acked, in_flight=crash.in_flight,
-                            check_time=crash.clock)
-            rows.append(TallyRow(f"{second.phase} recovery step {second.step}: {second.description}", (),
-                                 verdict.outcome, verdict.matched_prefix, verdict.detail))
+            verdict = judge(
+                self.oracle, recovered, acked=crash.acked, in_flight=crash.in_flight, check_time=crash.clock
+            )
+            rows.append(
+                TallyRow(
+                    f"{second.phase} recovery step {second.step}: {second.description}",
+                    (),
+                    verdict.outcome,
+                    verdict.matched_prefix,
+                    verdict.detail,
+                )
+            )
         tally = Tally(title, rows)
         self.blocks.append(tally)
         return tally

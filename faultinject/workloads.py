@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from faker import Faker
 
-from models.ops import Op
+from tornwrite.models.ops import Op
 
 START_TIME = 1_700_000_000.0
 _LOCALES = ["en_US", "ja_JP", "ru_RU", "el_GR"]
@@ -52,17 +52,54 @@ class _Mix:
 
 
 MIXES = {
-    "basic": _Mix(60, {"set": 6, "get": 3, "delete": 1, "rpush": 3, "lrange": 1, "hset": 3, "hdel": 1,
-                       "hgetall": 1, "snapshot": 0.4}),
-    "snapshot-heavy": _Mix(70, {"set": 5, "rpush": 4, "hset": 3, "hdel": 1, "delete": 1, "get": 1,
-                                "snapshot": 2.5}),
-    "ttl": _Mix(70, {"set": 4, "set_ttl": 5, "expire": 3, "persist": 1, "rpush": 2, "hset": 2, "get": 2,
-                     "ttl": 1, "tick": 4, "snapshot": 0.8}, ttl=True),
-    "large-values": _Mix(30, {"set": 5, "rpush": 3, "hset": 2, "delete": 1, "get": 1, "snapshot": 1},
-                         value_sizes=(0, 2048), large_every=2),
-    "mixed": _Mix(100, {"set": 5, "set_ttl": 2, "get": 3, "delete": 1.5, "rpush": 3, "lrange": 1,
-                        "hset": 3, "hdel": 1.5, "hgetall": 1, "expire": 1, "persist": 0.5, "ttl": 0.5,
-                        "flushall": 0.15, "tick": 1.5, "snapshot": 1}, ttl=True),
+    "basic": _Mix(
+        60,
+        {"set": 6, "get": 3, "delete": 1, "rpush": 3, "lrange": 1, "hset": 3, "hdel": 1, "hgetall": 1, "snapshot": 0.4},
+    ),
+    "snapshot-heavy": _Mix(70, {"set": 5, "rpush": 4, "hset": 3, "hdel": 1, "delete": 1, "get": 1, "snapshot": 2.5}),
+    "ttl": _Mix(
+        70,
+        {
+            "set": 4,
+            "set_ttl": 5,
+            "expire": 3,
+            "persist": 1,
+            "rpush": 2,
+            "hset": 2,
+            "get": 2,
+            "ttl": 1,
+            "tick": 4,
+            "snapshot": 0.8,
+        },
+        ttl=True,
+    ),
+    "large-values": _Mix(
+        30,
+        {"set": 5, "rpush": 3, "hset": 2, "delete": 1, "get": 1, "snapshot": 1},
+        value_sizes=(0, 2048),
+        large_every=2,
+    ),
+    "mixed": _Mix(
+        100,
+        {
+            "set": 5,
+            "set_ttl": 2,
+            "get": 3,
+            "delete": 1.5,
+            "rpush": 3,
+            "lrange": 1,
+            "hset": 3,
+            "hdel": 1.5,
+            "hgetall": 1,
+            "expire": 1,
+            "persist": 0.5,
+            "ttl": 0.5,
+            "flushall": 0.15,
+            "tick": 1.5,
+            "snapshot": 1,
+        },
+        ttl=True,
+    ),
 }
 DEFAULT_WORKLOADS = tuple(MIXES)
 
@@ -98,12 +135,20 @@ def _value(index: int, rng: random.Random, fake: Faker, mix: _Mix) -> bytes:
     text = f"#{index}:{fake.sentence()}".encode()
     while len(text) < size:
         text += fake.paragraph().encode()
-    return text[:max(size, len(f"#{index}:"))]
+    return text[: max(size, len(f"#{index}:"))]
 
 
 _KINDS = ("string", "list", "hash")
-_KEY_KIND = {"set": "string", "set_ttl": "string", "get": "string", "rpush": "list", "lrange": "list",
-             "hset": "hash", "hdel": "hash", "hgetall": "hash"}
+_KEY_KIND = {
+    "set": "string",
+    "set_ttl": "string",
+    "get": "string",
+    "rpush": "list",
+    "lrange": "list",
+    "hset": "hash",
+    "hdel": "hash",
+    "hgetall": "hash",
+}
 
 
 def _draw(kind: str, index: int, rng: random.Random, fake: Faker, pools: dict, fields: list, mix: _Mix) -> Op:

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from faultinject import campaign, mutants
+from tornwrite.faultinject import campaign, mutants
 
 WORKLOAD = "snapshot-heavy"
 OPS = 40
@@ -40,8 +40,9 @@ class Finding:
 
 
 def _campaign_fails(kind: str, mutant: str | None, ops: int) -> tuple[bool, str]:
-    plan = campaign.Plan((WORKLOAD,), seed=0, kinds=(kind,), ops=ops, mutant=mutant,
-                         budget=DAMAGE_CASES if kind == "damage" else None)
+    plan = campaign.Plan(
+        (WORKLOAD,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=DAMAGE_CASES if kind == "damage" else None
+    )
     tally, results = campaign.execute(plan, stop_on_failure=True)
     failures = [r for r in results if not r.ok]
     return bool(failures), failures[0].repro() if failures else ""
@@ -80,17 +81,34 @@ def _stateful_hunt(mutant: str | None, examples: int) -> tuple[bool, int, str]:
 
     with mutants.active(mutant):
         try:
-            run_state_machine_as_test(StoreVersusModel, settings=settings(
-                max_examples=examples, stateful_step_count=30, deadline=None, database=None,
-                report_multiple_bugs=False,
-                derandomize=True, suppress_health_check=list(HealthCheck)))
+            run_state_machine_as_test(
+                StoreVersusModel,
+                settings=settings(
+                    max_examples=examples,
+                    stateful_step_count=30,
+                    deadline=None,
+                    database=None,
+                    report_multiple_bugs=False,
+                    derandomize=True,
+                    suppress_health_check=list(HealthCheck),
+                ),
+            )
         except Exception as failure:  # Hypothesis re-raises the shrunk failure (a group, if several)
-            invariants = {name for name in dir(StoreVersusModel)
-                          if getattr(getattr(StoreVersusModel, name), "hypothesis_stateful_invariant", None)}
-            programs = [[line.strip() for line in getattr(error, "__notes__", [])
-                         if line.strip().startswith("state.") and "teardown" not in line
-                         and line.strip()[6:].split("(")[0] not in invariants]
-                        for error in _leaves(failure)]
+            invariants = {
+                name
+                for name in dir(StoreVersusModel)
+                if getattr(getattr(StoreVersusModel, name), "hypothesis_stateful_invariant", None)
+            }
+            programs = [
+                [
+                    line.strip()
+                    for line in getattr(error, "__notes__", [])
+                    if line.strip().startswith("state.")
+                    and "teardown" not in line
+                    and line.strip()[6:].split("(")[0] not in invariants
+                ]
+                for error in _leaves(failure)
+            ]
             steps = min(programs, key=len)
             return True, len(steps), "; ".join(steps[:6])
     return False, 0, ""
@@ -143,14 +161,20 @@ def real_engine_passes(examples: int = 300) -> list[str]:
 def matrix(rows: list[Finding]) -> dict[str, dict[str, bool | None]]:
     """mutant -> detector -> True: caught; False: expected to catch it and did not; None: neither
     (or not run: the state machine runs only where a mutant expects it)."""
-    return {f.mutant: {d: True if d in f.caught else False if d in mutants.MUTANTS[f.mutant].caught_by else None
-                       for d in DETECTORS} for f in rows}
+    return {
+        f.mutant: {
+            d: True if d in f.caught else False if d in mutants.MUTANTS[f.mutant].caught_by else None for d in DETECTORS
+        }
+        for f in rows
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m faultinject mutants", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tornwrite.faultinject mutants", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--only", choices=sorted(mutants.MUTANTS), action="append", help="these mutants only")
     parser.add_argument("--examples", type=int, default=1000, help="state machine examples per mutant")
     parser.add_argument("--out", default=os.path.join("reports", "mutants"), help="where mutant-matrix.png goes")
@@ -162,11 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only or mutants.MUTANTS:
         finding = hunt(name, examples=args.examples)
         rows.append(finding)
-        print(f"{name:<32} " + (f"caught by {finding.first} in {finding.caught[finding.first]:.1f}s, "
-                                f"shrunk to {finding.size}" if not finding.missed else "MISSED"), flush=True)
+        print(
+            f"{name:<32} "
+            + (
+                f"caught by {finding.first} in {finding.caught[finding.first]:.1f}s, shrunk to {finding.size}"
+                if not finding.missed
+                else "MISSED"
+            ),
+            flush=True,
+        )
     print()
     print(table(rows))
-    from faultinject import figures  # matplotlib is imported only while the figure is drawn
+    from tornwrite.faultinject import figures  # matplotlib is imported only while the figure is drawn
+
     os.makedirs(args.out, exist_ok=True)
     figures.mutant_matrix(matrix(rows), os.path.join(args.out, figures.MUTANT_MATRIX))
     print(f"wrote {args.out}/{figures.MUTANT_MATRIX}")
@@ -178,12 +210,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def table(rows: list[Finding]) -> str:
     """The markdown table `make mutants` prints: caught where, how fast, how small."""
-    lines = ["| mutant | breaks | caught | first caught by | time to first failure | shrunk reproduction "
-             "| also caught by |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| mutant | breaks | caught | first caught by | time to first failure | shrunk reproduction | also caught by |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for f in rows:
         others = ", ".join(d for d in f.caught if d != f.first) or "-"
-        lines.append(f"| `{f.mutant}` | {mutants.MUTANTS[f.mutant].breaks} | {'yes' if not f.missed else '**MISSED**'} "
-                     f"| {f.first or '-'} | {f'{f.caught[f.first]:.1f} s' if f.first else '-'} | {f.size} | {others} |")
+        lines.append(
+            f"| `{f.mutant}` | {mutants.MUTANTS[f.mutant].breaks} | {'yes' if not f.missed else '**MISSED**'} "
+            f"| {f.first or '-'} | {f'{f.caught[f.first]:.1f} s' if f.first else '-'} | {f.size} | {others} |"
+        )
     return "\n".join(lines)
 
 

@@ -23,8 +23,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from models.opmodel import is_expired, run
-from models.ops import Op
+from tornwrite.models.opmodel import is_expired, run
+from tornwrite.models.ops import Op
 
 OUTCOMES = ("ok", "lost-acked-write", "phantom-or-divergent", "recovery-failed", "invariant-violated")
 MAX_KEYS_SHOWN = 5
@@ -41,7 +41,7 @@ class Verdict:
 
 def _short(thing: Any, limit: int = SHORT) -> str:
     text = thing if isinstance(thing, str) else repr(thing)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _show(entry: tuple | None) -> str:
@@ -106,17 +106,26 @@ class Oracle:
         """The model's live entries at `check_time` after ``ops[:prefix]`` (shared, read-only)."""
         return _live(self.states[prefix], check_time)
 
-    def check(self, *, acked: int, in_flight: bool, recovered: dict | None, check_time: float,
-              reader_state: dict | None = None, observed: int = 0,
-              recovery_error: str | None = None) -> Verdict:
+    def check(
+        self,
+        *,
+        acked: int,
+        in_flight: bool,
+        recovered: dict | None,
+        check_time: float,
+        reader_state: dict | None = None,
+        observed: int = 0,
+        recovery_error: str | None = None,
+    ) -> Verdict:
         """Judge one crash of this workload; see the module docstring for the rules.
 
         Raises ValueError when `acked`, `in_flight` or `observed` do not fit the workload.
         """
         total = len(self.ops)
         if not (0 <= acked <= total and 0 <= observed <= total) or (in_flight and acked >= total):
-            raise ValueError(f"acked={acked} in_flight={in_flight} observed={observed} "
-                             f"do not fit a workload of {total} ops")
+            raise ValueError(
+                f"acked={acked} in_flight={in_flight} observed={observed} do not fit a workload of {total} ops"
+            )
         lower = max(acked, observed)
         allowed = [lower] + ([acked + 1] if in_flight and acked + 1 > lower else [])
 
@@ -150,16 +159,20 @@ class Oracle:
 
         earlier = self._walk(got, check_time, lower, 0)
         if earlier is not None:
-            head = (f"state equals the model after op {earlier}; ops {earlier + 1}..{lower} lost "
-                    f"({self._writes_between(earlier, lower)})")
+            head = (
+                f"state equals the model after op {earlier}; ops {earlier + 1}..{lower} lost "
+                f"({self._writes_between(earlier, lower)})"
+            )
             return Verdict("lost-acked-write", "\n".join([head] + diff), matched_prefix=earlier)
 
         later = self._walk(got, check_time, max(allowed), total)
         names = " or ".join(f"op {prefix}" for prefix in allowed)
         head = f"matches no allowed state (the model after {names})"
         if later is not None:
-            head += (f"; equals the model after op {later}, so these never-acked ops took effect "
-                     f"({self._writes_between(max(allowed), later)})")
+            head += (
+                f"; equals the model after op {later}, so these never-acked ops took effect "
+                f"({self._writes_between(max(allowed), later)})"
+            )
         return Verdict("phantom-or-divergent", "\n".join([head] + diff), matched_prefix=later)
 
     def _writes_between(self, first: int, last: int) -> str:
@@ -221,10 +234,25 @@ class Oracle:
         return f"last written by op #{index} {_short(repr(self.ops[index - 1]), 80)}"
 
 
-def check_recovery(ops: list[Op], *, acked: int, in_flight: bool, recovered: dict | None,
-                   start_time: float, check_time: float, reader_state: dict | None = None,
-                   observed: int = 0, recovery_error: str | None = None) -> Verdict:
+def check_recovery(
+    ops: list[Op],
+    *,
+    acked: int,
+    in_flight: bool,
+    recovered: dict | None,
+    start_time: float,
+    check_time: float,
+    reader_state: dict | None = None,
+    observed: int = 0,
+    recovery_error: str | None = None,
+) -> Verdict:
     """Judge one crash; builds an Oracle, so reuse an Oracle to judge many crashes of one workload."""
     return Oracle(ops, start_time).check(
-        acked=acked, in_flight=in_flight, recovered=recovered, check_time=check_time,
-        reader_state=reader_state, observed=observed, recovery_error=recovery_error)
+        acked=acked,
+        in_flight=in_flight,
+        recovered=recovered,
+        check_time=check_time,
+        reader_state=reader_state,
+        observed=observed,
+        recovery_error=recovery_error,
+    )

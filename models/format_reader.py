@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.opmodel import is_expired
+from tornwrite.models.opmodel import is_expired
 
 # Constants of docs/FORMAT.md, version 1.
 LOCK_NAME = "LOCK"
@@ -62,9 +62,11 @@ class FormatReading:
 
     def view(self, now: float) -> dict:
         """The logical state at `now`, shaped like ``Store.dump()``: live keys, fresh copies."""
-        return {key: (kind, _copy(value), expire_at)
-                for key, (kind, value, expire_at) in self.entries.items()
-                if not is_expired(expire_at, now)}
+        return {
+            key: (kind, _copy(value), expire_at)
+            for key, (kind, value, expire_at) in self.entries.items()
+            if not is_expired(expire_at, now)
+        }
 
 
 def _copy(value: Any) -> Any:
@@ -73,7 +75,7 @@ def _copy(value: Any) -> Any:
 
 def _short(thing: Any, limit: int = 60) -> str:
     text = repr(thing)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _BadLine(Exception):
@@ -85,6 +87,7 @@ class _Refusal(Exception):
 
 
 # --- lines and JSON ---------------------------------------------------------------------------
+
 
 def _framed_body(data: bytes, start: int) -> tuple[bytes, int]:
     """The body of the `<crc> <body>\\n` line at `start`, and the offset after its newline."""
@@ -118,8 +121,7 @@ def _json_array(raw: bytes) -> list:
     if not (raw.startswith(b"[") and raw.endswith(b"]")):
         raise _BadLine("not a JSON array")
     try:
-        parsed = json.loads(raw.decode("utf-8"), parse_constant=_no_constants,
-                            object_pairs_hook=_unique_names)
+        parsed = json.loads(raw.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_unique_names)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise _BadLine(f"bad JSON: {error}") from None
     if type(parsed) is not list:
@@ -215,6 +217,7 @@ def _record(body: bytes) -> tuple[int, str, tuple]:
 def _apply(entries: dict, op: str, operands: tuple) -> None:
     """Apply one record exactly as FORMAT.md's table says; _Refusal if it contradicts the state.
     "Existing" ignores TTLs: the writer already resolved expiry when it logged the record."""
+
     def existing(key: str, kind: str | None = None) -> tuple:
         entry = entries.get(key)
         if entry is None or (kind is not None and entry[0] != kind):
@@ -257,6 +260,7 @@ def _apply(entries: dict, op: str, operands: tuple) -> None:
 
 # --- snapshots --------------------------------------------------------------------------------
 
+
 def _snapshot_entry(body: bytes) -> tuple[str, tuple]:
     entry = _json_array(body)
     if len(entry) != 4:
@@ -287,13 +291,16 @@ def _read_snapshot(name: str, data: bytes, lsn: int) -> dict:
     if not data.endswith(b"\n") or match is None:
         raise _Refusal(f"{name} at offset {position}: END line is not 'END <count> <filecrc>' ending the file")
     if int(match.group(1)) != len(entries):
-        raise _Refusal(f"{name} at offset {position}: END counts {match.group(1).decode()} entries, file has {len(entries)}")
+        raise _Refusal(
+            f"{name} at offset {position}: END counts {match.group(1).decode()} entries, file has {len(entries)}"
+        )
     if int(match.group(2), 16) != zlib.crc32(data[:position]):
         raise _Refusal(f"{name} at offset {position}: file checksum mismatch")
     return entries
 
 
 # --- recovery ---------------------------------------------------------------------------------
+
 
 class _Reader:
     """The reading in progress; `result()` freezes it into a FormatReading."""
@@ -304,8 +311,7 @@ class _Reader:
         self.stop: Stop | None = None
 
     def result(self, refused: str | None = None) -> FormatReading:
-        return FormatReading(self.entries, self.snapshot_lsn, self.last_lsn,
-                             self.records_applied, self.stop, refused)
+        return FormatReading(self.entries, self.snapshot_lsn, self.last_lsn, self.records_applied, self.stop, refused)
 
     def replay_segment(self, name: str, data: bytes, first_lsn: int, expected: int) -> int | None:
         """Apply the records of one segment; the LSN expected next, or None after a stop."""
@@ -365,8 +371,10 @@ def read_files(files: Mapping[str, bytes]) -> FormatReading:
         while len(first_lsns) > 1 and first_lsns[1] <= reader.snapshot_lsn + 1:
             first_lsns.pop(0)
         if first_lsns and first_lsns[0] > reader.snapshot_lsn + 1:
-            return reader.result(f"records {reader.snapshot_lsn + 1}..{first_lsns[0] - 1} are missing: "
-                                 f"the first segment is {segments[first_lsns[0]]}")
+            return reader.result(
+                f"records {reader.snapshot_lsn + 1}..{first_lsns[0] - 1} are missing: "
+                f"the first segment is {segments[first_lsns[0]]}"
+            )
         expected = first_lsns[0] if first_lsns else None
         for first_lsn in first_lsns:
             name = segments[first_lsn]

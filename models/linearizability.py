@@ -44,12 +44,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
-from models import opmodel
-from models.opmodel import Refusal
-from models.ops import Op
+from tornwrite.models import opmodel
+from tornwrite.models.opmodel import Refusal
+from tornwrite.models.ops import Op
 
 WRONGTYPE = ("error", "WrongTypeError")
 # How many loop turns between two looks at the clock when a timeout is set.
@@ -359,8 +360,11 @@ class OpModelSpec:
         touched = op.keys()
         # The model looks only at the keys an op names, so only those are thawed and refrozen.
         names = None if touched is None else {key_object(key) for key in touched}
-        before = {key: (kind, _THAW[kind](value), expire_at) for key, kind, value, expire_at in state
-                  if names is None or key in names}
+        before = {
+            key: (kind, _THAW[kind](value), expire_at)
+            for key, kind, value, expire_at in state
+            if names is None or key in names
+        }
         after, result = opmodel.apply(before, op, _NOW)
         if isinstance(result, Refusal):
             result = error_result(result.error)
@@ -371,5 +375,6 @@ class OpModelSpec:
 
 
 def _freeze(state: Mapping[str, tuple]) -> tuple:
-    return tuple(sorted((key, kind, _FREEZE[kind](value), expire_at)
-                        for key, (kind, value, expire_at) in state.items()))
+    return tuple(
+        sorted((key, kind, _FREEZE[kind](value), expire_at) for key, (kind, value, expire_at) in state.items())
+    )

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.ops import Op
+from tornwrite.models.ops import Op
 
 
 class _Any:
@@ -56,9 +56,11 @@ def is_expired(expire_at: float | None, now: float) -> bool:
 
 def view(state: dict, now: float) -> dict:
     """The logical state at `now`, shaped like ``Store.dump()``: live keys only, fresh copies."""
-    return {key: (kind, _copy(value), expire_at)
-            for key, (kind, value, expire_at) in state.items()
-            if not is_expired(expire_at, now)}
+    return {
+        key: (kind, _copy(value), expire_at)
+        for key, (kind, value, expire_at) in state.items()
+        if not is_expired(expire_at, now)
+    }
 
 
 def _copy(value: Any) -> Any:
@@ -67,6 +69,7 @@ def _copy(value: Any) -> Any:
 
 
 # ---- argument rules (COMMANDS.md "Argument rules"), checked before the state is looked at ----
+
 
 def _key(key: Any, what: str = "key") -> str:
     if isinstance(key, bytes):
@@ -114,6 +117,7 @@ def _none_given(what: str) -> _Refused:
 
 # ---- state helpers ----
 
+
 def _live(state: dict, key: str, now: float) -> tuple | None:
     entry = state.get(key)
     return None if entry is None or is_expired(entry[2], now) else entry
@@ -147,6 +151,7 @@ def _command(name: str):
     def register(function):
         _COMMANDS[name] = function
         return function
+
     return register
 
 
@@ -198,7 +203,7 @@ def _lrange(state, now, /, key, start, stop):
     length = len(items)
     start = max(start + length if start < 0 else start, 0)
     stop = min(stop + length if stop < 0 else stop, length - 1)
-    return state, [] if start > stop or start >= length else items[start:stop + 1]
+    return state, [] if start > stop or start >= length else items[start : stop + 1]
 
 
 @_command("llen")
@@ -344,6 +349,7 @@ def _snapshot(state, now, /):
 
 # ---- running ops ----
 
+
 def apply(state: dict, op: Op, now: float) -> tuple[dict, Any]:
     """Apply one command at clock reading `now`: ``(new_state, result)``.
 
@@ -382,10 +388,10 @@ def run(ops: list[Op], start_time: float) -> Iterator[tuple[dict, float, Any]]:
 
 def state_after(ops: list[Op], start_time: float) -> tuple[dict, float]:
     """The model's ``(state, now)`` after all of `ops`."""
-    state, now = {}, start_time
+    last: tuple[dict, float] = ({}, start_time)
     for state, now, _ in run(ops, start_time):
-        pass
-    return state, now
+        last = (state, now)
+    return last
 
 
 def same_result(expected: Any, actual: Any) -> bool:
@@ -405,11 +411,17 @@ def same_result(expected: Any, actual: Any) -> bool:
         return isinstance(actual, (int, float)) and expected == actual
     for container in (list, tuple):
         if isinstance(expected, container):
-            return (isinstance(actual, container) and len(expected) == len(actual)
-                    and all(map(same_result, expected, actual)))
+            return (
+                isinstance(actual, container)
+                and len(expected) == len(actual)
+                and all(map(same_result, expected, actual))
+            )
     if isinstance(expected, dict):
-        return (isinstance(actual, dict) and expected.keys() == actual.keys()
-                and all(same_result(expected[key], actual[key]) for key in expected))
+        return (
+            isinstance(actual, dict)
+            and expected.keys() == actual.keys()
+            and all(same_result(expected[key], actual[key]) for key in expected)
+        )
     return type(expected) is type(actual) and expected == actual
 
 
@@ -418,4 +430,4 @@ def describe_result(result: Any, limit: int = 60) -> str:
     if isinstance(result, Refusal):
         return f"raises {result.error}" + (f" ({result.message})" if result.message else "")
     text = repr(result)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

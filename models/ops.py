@@ -14,12 +14,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-WRITE_COMMANDS = frozenset(
-    {"set", "delete", "rpush", "hset", "hdel", "expire", "expire_at", "persist", "flushall"}
-)
+WRITE_COMMANDS = frozenset({"set", "delete", "rpush", "hset", "hdel", "expire", "expire_at", "persist", "flushall"})
 READ_COMMANDS = frozenset(
-    {"get", "exists", "lrange", "llen", "lindex", "hget", "hgetall", "hlen", "hexists",
-     "ttl", "type", "keys", "dbsize", "dump"}
+    {
+        "get",
+        "exists",
+        "lrange",
+        "llen",
+        "lindex",
+        "hget",
+        "hgetall",
+        "hlen",
+        "hexists",
+        "ttl",
+        "type",
+        "keys",
+        "dbsize",
+        "dump",
+    }
 )
 HARNESS_OPS = frozenset({"tick", "snapshot"})
 # Commands that read or write every key rather than the ones named in their arguments.

@@ -15,10 +15,10 @@ import tempfile
 import threading
 import time
 
-from engine import Store
-from engine.codec import encode_record
-from engine.format import wal_header, wal_name
-from faultinject.perf import build_wal, filesystem, machine
+from tornwrite.engine import Store
+from tornwrite.engine.codec import encode_record
+from tornwrite.engine.format import wal_header, wal_name
+from tornwrite.faultinject.perf import build_wal, filesystem, machine
 
 
 def durable_sets(directory: str, count: int) -> tuple[float, float]:
@@ -189,25 +189,32 @@ def run(print=print, quick: bool = False, directory: str | None = None) -> None:
     try:
         print(f"machine: {machine()}; directory {base} on {filesystem(base)}")
         engine, bare = durable_sets(base, 500 if quick else 3000)
-        print(f"durable set: {engine:,.0f} ops/s vs bare write+fsync loop {bare:,.0f} ops/s "
-              f"-> ratio {engine / bare:.3f} (aim >= 0.95)")
+        print(
+            f"durable set: {engine:,.0f} ops/s vs bare write+fsync loop {bare:,.0f} ops/s "
+            f"-> ratio {engine / bare:.3f} (aim >= 0.95)"
+        )
         alone, plain, busy = gets(base, 200_000 if quick else 2_000_000)
-        print(f"get: {alone:,.0f} ops/s vs bare dict.get {plain:,.0f} ops/s -> ratio {alone / plain:.3f} "
-              f"(aim >= 0.3)")
+        print(f"get: {alone:,.0f} ops/s vs bare dict.get {plain:,.0f} ops/s -> ratio {alone / plain:.3f} (aim >= 0.3)")
         print(f"get while another thread writes: {busy:,.0f} ops/s -> {busy / alone:.2f}x of alone (aim >= 0.5)")
         records = 100_000 if quick else 1_000_000
         rate, seconds, size = recovery(base, records)
-        print(f"recovery: {records:,} records ({size / 2**20:.0f} MiB WAL) in {seconds:.2f} s "
-              f"-> {rate:,.0f} records/s (aim >= 300k)")
+        print(
+            f"recovery: {records:,} records ({size / 2**20:.0f} MiB WAL) in {seconds:.2f} s "
+            f"-> {rate:,.0f} records/s (aim >= 300k)"
+        )
         keys = 20_000 if quick else 200_000
         took, held, worst, typical, writes = snapshot_stall(base, keys)
-        print(f"snapshot of {keys:,} keys: {took:.2f} s; write lock held at most {held * 1e3:.1f} ms "
-              f"(WAL rotation + in-memory copy); longest write during it {worst * 1e3:.1f} ms over "
-              f"{writes} writes (the GIL is shared with serialisation), median write otherwise "
-              f"{typical * 1e3:.2f} ms")
+        print(
+            f"snapshot of {keys:,} keys: {took:.2f} s; write lock held at most {held * 1e3:.1f} ms "
+            f"(WAL rotation + in-memory copy); longest write during it {worst * 1e3:.1f} ms over "
+            f"{writes} writes (the GIL is shared with serialisation), median write otherwise "
+            f"{typical * 1e3:.2f} ms"
+        )
         cost = footprint(base, 20_000 if quick else 100_000)
-        print(f"footprint of a key 'user:NNNNNN' with a 32-byte value: {cost['memory']:.0f} B of memory, "
-              f"{cost['wal']:.0f} B per WAL record, {cost['snapshot']:.0f} B per snapshot entry")
+        print(
+            f"footprint of a key 'user:NNNNNN' with a 32-byte value: {cost['memory']:.0f} B of memory, "
+            f"{cost['wal']:.0f} B per WAL record, {cost['snapshot']:.0f} B per snapshot entry"
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.linearizability import WRONGTYPE, Call, OpModelSpec, check_history  # noqa: E402
-from models.ops import Op  # noqa: E402
+from tornwrite.models.linearizability import WRONGTYPE, Call, OpModelSpec, check_history  # noqa: E402
+from tornwrite.models.ops import Op  # noqa: E402
 
 SIZES = ((1_000, 100), (10_000, 100), (100_000, 1_000))
 CLIENTS = 8
@@ -154,8 +154,10 @@ def run(print=print) -> dict[int, float]:
             f"linearizability {calls:>7,} calls, {keys:>5,} keys, {CLIENTS} clients: "
             f"{seconds:6.2f} s, {calls / seconds:>9,.0f} calls/s ({result.partitions} partitions)"
         )
-    print(f"linearizability total   {total_calls:>7,} calls: {total_seconds:6.2f} s, "
-          f"{total_calls / total_seconds:>9,.0f} calls/s")
+    print(
+        f"linearizability total   {total_calls:>7,} calls: {total_seconds:6.2f} s, "
+        f"{total_calls / total_seconds:>9,.0f} calls/s"
+    )
     return rates
 
 

@@ -3,15 +3,17 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from engine import Store
 from tests.support import FakeClock
+from tornwrite.engine import Store
 
 # Hypothesis profiles: the default keeps `make test` quick; "deep" is the nightly-style run.
 # Choose with `pytest --hypothesis-profile=deep` or REDISLITE_HYPOTHESIS_PROFILE=deep.
-settings.register_profile("redislite", max_examples=60, stateful_step_count=40, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("deep", max_examples=3000, stateful_step_count=80, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "redislite", max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "deep", max_examples=3000, stateful_step_count=80, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("REDISLITE_HYPOTHESIS_PROFILE", "redislite"))
 
 
@@ -41,6 +43,7 @@ def store(request, open_store):
     """A fresh Store on the real file system and, in a second run, on the simulated disk."""
     if request.param == "os":
         return open_store()
-    from engine import IOLayer
-    from faultinject.simdisk import SimDisk
+    from tornwrite.engine import IOLayer
+    from tornwrite.faultinject.simdisk import SimDisk
+
     return open_store("/sim/data", io=IOLayer(SimDisk()))

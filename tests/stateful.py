@@ -22,14 +22,14 @@ from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from engine import IOEvent, IOLayer, RedisLiteError, Store
-from engine.io import DURABLE_OPS
-from faultinject.execution import DATA_DIR, FakeClock
-from faultinject.observe import expired_but_visible
-from faultinject.simdisk import SimDisk
-from models import opmodel
-from models.format_reader import read_files
-from models.ops import Op
+from tornwrite.engine import IOEvent, IOLayer, RedisLiteError, Store
+from tornwrite.engine.io import DURABLE_OPS
+from tornwrite.faultinject.execution import DATA_DIR, FakeClock
+from tornwrite.faultinject.observe import expired_but_visible
+from tornwrite.faultinject.simdisk import SimDisk
+from tornwrite.models import opmodel
+from tornwrite.models.format_reader import read_files
+from tornwrite.models.ops import Op
 
 # Few keys and fields, so commands collide on the same ones; unicode, empty, a newline, a quote.
 KEYS = ["user:1", "ключ", "", 'a\n"b"']
@@ -40,6 +40,8 @@ TEXTS = [_fake.sentence().encode() for _ in range(40)] + [_fake.name().encode() 
 
 keys = st.sampled_from(KEYS)
 fields = st.sampled_from(FIELDS)
+
+
 # Drawn by index: a sampled_from over the texts would put all of them in the strategy's repr,
 # which Hypothesis copies into an event string on every filtered draw (gigabytes over a run).
 def _text(index: int) -> bytes:
@@ -87,8 +89,8 @@ class StoreVersusModel(RuleBasedStateMachine):
             actual = opmodel.Refusal(type(error).__name__, str(error))
         note(f"{op!r} -> {actual!r}")
         assert opmodel.same_result(expected, actual), (
-            f"{op!r}: engine gave {opmodel.describe_result(actual)}, model predicts "
-            f"{opmodel.describe_result(expected)}")
+            f"{op!r}: engine gave {opmodel.describe_result(actual)}, model predicts {opmodel.describe_result(expected)}"
+        )
         self.model = expected_state
         return actual
 
@@ -199,8 +201,15 @@ class StoreVersusModel(RuleBasedStateMachine):
 
     @rule(command=st.sampled_from(["get", "set", "rpush", "hset", "hget", "expire", "exists"]), key=invalid_keys)
     def invalid_key(self, command, key):
-        args = {"get": (), "exists": (), "set": (b"v",), "rpush": (b"v",), "hset": ({"f": b"v"},),
-                "hget": ("f",), "expire": (5,)}[command]
+        args = {
+            "get": (),
+            "exists": (),
+            "set": (b"v",),
+            "rpush": (b"v",),
+            "hset": ({"f": b"v"},),
+            "hget": ("f",),
+            "expire": (5,),
+        }[command]
         self.run(Op.of(command, key, *args))
 
     @rule(key=keys, command=st.sampled_from(["set", "rpush", "hset"]), value=invalid_values)
@@ -227,17 +236,22 @@ class StoreVersusModel(RuleBasedStateMachine):
         note(f"power loss state: {state.description}")
         self._reopen(SimDisk.from_image(state.image))
 
-    @rule(op=st.one_of(
-        st.builds(lambda k, v: Op.of("set", k, v), keys, values),
-        st.builds(lambda k, vs: Op.of("rpush", k, *vs), keys, st.lists(values, min_size=1, max_size=2)),
-        st.builds(lambda k, m: Op.of("hset", k, m), keys, st.dictionaries(fields, values, min_size=1, max_size=2)),
-        st.builds(lambda k, f: Op.of("hdel", k, f), keys, fields),
-        st.builds(lambda k: Op.of("delete", k), keys),
-        st.builds(lambda k: Op.of("expire", k, 2), keys),
-        st.just(Op.of("flushall")),
-        st.just(Op.of("snapshot")),
-    ), step=st.integers(1, 14), phase=st.sampled_from(["before", "after"]),
-        kind=st.sampled_from(["process", "power"]), choice=st.integers(0, 2**16))
+    @rule(
+        op=st.one_of(
+            st.builds(lambda k, v: Op.of("set", k, v), keys, values),
+            st.builds(lambda k, vs: Op.of("rpush", k, *vs), keys, st.lists(values, min_size=1, max_size=2)),
+            st.builds(lambda k, m: Op.of("hset", k, m), keys, st.dictionaries(fields, values, min_size=1, max_size=2)),
+            st.builds(lambda k, f: Op.of("hdel", k, f), keys, fields),
+            st.builds(lambda k: Op.of("delete", k), keys),
+            st.builds(lambda k: Op.of("expire", k, 2), keys),
+            st.just(Op.of("flushall")),
+            st.just(Op.of("snapshot")),
+        ),
+        step=st.integers(1, 14),
+        phase=st.sampled_from(["before", "after"]),
+        kind=st.sampled_from(["process", "power"]),
+        choice=st.integers(0, 2**16),
+    )
     def crash_during(self, op, step, phase, kind, choice):
         """A crash at one I/O step inside a write: recovery gives the state before it or after it."""
         before = self.model
@@ -265,7 +279,8 @@ class StoreVersusModel(RuleBasedStateMachine):
             allowed = {"before": opmodel.view(before, self.clock.now), "after": opmodel.view(after, self.clock.now)}
             assert recovered in allowed.values(), (
                 f"after a {kind} crash {phase} step {step} of {op!r}, recovery gave neither the state "
-                f"before nor after it:\n  recovered {recovered!r}\n  allowed   {allowed!r}")
+                f"before nor after it:\n  recovered {recovered!r}\n  allowed   {allowed!r}"
+            )
             self.model = before if recovered == allowed["before"] else after
             return
         finally:
@@ -277,7 +292,9 @@ class StoreVersusModel(RuleBasedStateMachine):
         self.store = self._open(disk)
         recovered = self.store.dump()
         expected = opmodel.view(self.model, self.clock.now)
-        assert recovered == expected, f"recovery lost or changed acked writes:\n  got      {recovered!r}\n  expected {expected!r}"
+        assert recovered == expected, (
+            f"recovery lost or changed acked writes:\n  got      {recovered!r}\n  expected {expected!r}"
+        )
 
     # --- invariants ---------------------------------------------------------------------------
 

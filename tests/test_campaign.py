@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from faultinject import campaign
+from tornwrite.faultinject import campaign
 
 
 def run(tmp_path, workloads=("snapshot-heavy",), kinds=("process", "power"), mutant=None, ops=20):
@@ -49,7 +49,7 @@ def test_fsync_removed_from_wal_append_is_caught_by_power_loss_but_not_by_proces
     assert failures(tally, "power") > 0
     assert failures(tally, "process") == 0  # the page cache survives a process crash
     lost = [r for r in results["states"] if r["outcome"] == "lost-acked-write"]
-    assert lost and all(r["repro"].startswith("python -m faultinject repro --kind power") for r in lost)
+    assert lost and all(r["repro"].startswith("python -m tornwrite.faultinject repro --kind power") for r in lost)
 
 
 def test_memory_applied_before_the_wal_is_caught_by_process_crash_through_the_observer(tmp_path):
@@ -72,17 +72,20 @@ def test_budget_samples_crash_points_deterministically(tmp_path):
     assert sum(len(p) for p in first) == 7 * len(campaign.KINDS)  # 7 per fault kind
 
 
-@pytest.mark.parametrize("argv", [["campaign", "--workload", "nope"], ["campaign", "--kinds", "meteor"],
-                                  ["campaign", "--budget", "0"]])
+@pytest.mark.parametrize(
+    "argv", [["campaign", "--workload", "nope"], ["campaign", "--kinds", "meteor"], ["campaign", "--budget", "0"]]
+)
 def test_bad_campaign_arguments_exit_2_with_a_message(argv, capsys):
-    from faultinject.__main__ import main
+    from tornwrite.faultinject.__main__ import main
+
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2 and "error" in capsys.readouterr().err
 
 
 def test_an_expired_key_shown_by_one_read_path_is_caught(monkeypatch):
-    from engine import Store
+    from tornwrite.engine import Store
+
     real_llen = Store.llen
 
     def llen_ignoring_expiry(self, key):

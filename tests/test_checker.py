@@ -6,34 +6,34 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.checker import OUTCOMES, Oracle, Verdict, check_recovery
-from models.opmodel import run, view
-from models.ops import Op
+from tornwrite.models.checker import OUTCOMES, Oracle, Verdict, check_recovery
+from tornwrite.models.opmodel import run, view
+from tornwrite.models.ops import Op
 
 T0 = 1_000.0
 CHECK = T0 + 100  # the recovering store's clock: later than any op below
 
 OPS = [
-    Op.of("set", "a", b"1"),                # 1
-    Op.of("set", "b", b"2"),                # 2
-    Op.of("tick", 1),                       # 3
-    Op.of("rpush", "q", b"job-1"),          # 4
-    Op.of("snapshot"),                      # 5
-    Op.of("set", "a", b"3"),                # 6
-    Op.of("get", "a"),                      # 7
-    Op.of("hset", "h", {"f": b"v"}),        # 8
-    Op.of("set", "t", b"short", ttl=10),    # 9: expired by CHECK
-    Op.of("rpush", "q", b"job-2"),          # 10
+    Op.of("set", "a", b"1"),  # 1
+    Op.of("set", "b", b"2"),  # 2
+    Op.of("tick", 1),  # 3
+    Op.of("rpush", "q", b"job-1"),  # 4
+    Op.of("snapshot"),  # 5
+    Op.of("set", "a", b"3"),  # 6
+    Op.of("get", "a"),  # 7
+    Op.of("hset", "h", {"f": b"v"}),  # 8
+    Op.of("set", "t", b"short", ttl=10),  # 9: expired by CHECK
+    Op.of("rpush", "q", b"job-2"),  # 10
 ]
 ORACLE = Oracle(OPS, T0)
 
 
 def after(prefix, check_time=CHECK, ops=OPS):
     """The model's view after ops[:prefix], computed independently of the Oracle."""
-    state = {}
+    final: dict = {}
     for state, _, _ in run(ops[:prefix], T0):
-        pass
-    return view(state, check_time)
+        final = state
+    return view(final, check_time)
 
 
 def check(**kwargs):
@@ -145,8 +145,17 @@ def test_recovered_entries_may_be_lists_or_tuples():
 def test_expire_at_compares_with_equality():
     assert check(acked=10, recovered=after(10)).outcome == "ok"
     ops = [Op.of("set", "k", b"v", expire_at=T0 + 500)]
-    assert check_recovery(ops, acked=1, in_flight=False, recovered={"k": ("string", b"v", int(T0 + 500))},
-                          start_time=T0, check_time=CHECK).outcome == "ok"
+    assert (
+        check_recovery(
+            ops,
+            acked=1,
+            in_flight=False,
+            recovered={"k": ("string", b"v", int(T0 + 500))},
+            start_time=T0,
+            check_time=CHECK,
+        ).outcome
+        == "ok"
+    )
 
 
 def test_check_recovery_is_the_oracle_check():
@@ -154,8 +163,9 @@ def test_check_recovery_is_the_oracle_check():
     assert check_recovery(OPS, start_time=T0, **kwargs) == ORACLE.check(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs", [dict(acked=11), dict(acked=10, in_flight=True), dict(acked=-1),
-                                    dict(acked=3, observed=11)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(acked=11), dict(acked=10, in_flight=True), dict(acked=-1), dict(acked=3, observed=11)]
+)
 def test_bounds_outside_the_workload_are_programming_errors(kwargs):
     kwargs.setdefault("in_flight", False)
     with pytest.raises(ValueError):
@@ -215,10 +225,12 @@ def test_oracle_agrees_with_a_brute_force_over_all_prefixes(ops, data):
     recovered = after(source, check_time, ops)
     if data.draw(st.booleans()):
         recovered["zz"] = ("string", b"?", None)
-    verdict = Oracle(ops, T0).check(acked=acked, in_flight=in_flight, recovered=recovered,
-                                    check_time=check_time, observed=observed)
-    assert (verdict.outcome, verdict.matched_prefix) == brute_force(ops, acked, in_flight, observed,
-                                                                    recovered, check_time)
+    verdict = Oracle(ops, T0).check(
+        acked=acked, in_flight=in_flight, recovered=recovered, check_time=check_time, observed=observed
+    )
+    assert (verdict.outcome, verdict.matched_prefix) == brute_force(
+        ops, acked, in_flight, observed, recovered, check_time
+    )
     assert (verdict.detail == "") == (verdict.outcome == "ok")
 
 
@@ -226,9 +238,15 @@ def test_an_oracle_judges_thousands_of_crashes_of_a_2000_op_workload_quickly():
     ops = []
     for i in range(2000):
         key = f"k{i % 97}"
-        ops.append([Op.of("set", key, b"v%d" % i), Op.of("rpush", f"l{i % 31}", b"x"),
-                    Op.of("hset", f"h{i % 13}", {f"f{i % 5}": b"v"}), Op.of("tick", 0.01),
-                    Op.of("expire", key, 5)][i % 5])
+        ops.append(
+            [
+                Op.of("set", key, b"v%d" % i),
+                Op.of("rpush", f"l{i % 31}", b"x"),
+                Op.of("hset", f"h{i % 13}", {f"f{i % 5}": b"v"}),
+                Op.of("tick", 0.01),
+                Op.of("expire", key, 5),
+            ][i % 5]
+        )
     started = time.perf_counter()
     oracle = Oracle(ops, T0)
     check_time = T0 + 1
@@ -236,8 +254,12 @@ def test_an_oracle_judges_thousands_of_crashes_of_a_2000_op_workload_quickly():
     for acked in range(1001, 2000, 1):
         verdict = oracle.check(acked=acked, in_flight=True, recovered=lost_state, check_time=check_time)
         assert verdict.outcome == "lost-acked-write"
-    assert oracle.check(acked=1500, in_flight=False, recovered=oracle.view(1500, check_time),
-                        check_time=check_time).outcome == "ok"
+    assert (
+        oracle.check(
+            acked=1500, in_flight=False, recovered=oracle.view(1500, check_time), check_time=check_time
+        ).outcome
+        == "ok"
+    )
     assert time.perf_counter() - started < 5
 
 

@@ -3,9 +3,9 @@
 import contextlib
 import io
 
-from engine import Store
-from engine.cli import main
-from tests.support import abandon, newest_segment, record_offsets, flip_byte, truncate_to
+from tests.support import abandon, flip_byte, newest_segment, record_offsets, truncate_to
+from tornwrite.engine import Store
+from tornwrite.engine.cli import main
 
 
 def run(*argv):

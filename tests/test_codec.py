@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.codec import LineError, decode_entry, decode_record, encode_entry, encode_record
+from tornwrite.engine.codec import LineError, decode_entry, decode_record, encode_entry, encode_record
 
 keys = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))  # no lone surrogates
 values = st.binary(max_size=64)
-times = st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-2**53, 2**53)
+times = st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**53), 2**53)
 
 records = st.one_of(
     st.tuples(st.just("set"), st.tuples(keys, values, times)),
@@ -51,28 +51,31 @@ def test_any_single_byte_change_is_rejected(record, data):
 def test_every_strict_prefix_is_rejected(record, data):
     line = encode_record(7, *record)
     with pytest.raises(LineError):
-        decode_record(line[:data.draw(st.integers(0, len(line) - 1))])
+        decode_record(line[: data.draw(st.integers(0, len(line) - 1))])
 
 
 def _reframe(body: bytes) -> bytes:
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
-@pytest.mark.parametrize("body", [
-    b'1 set ["k","v"]',  # wrong arity
-    b'1 set ["k","\\u0100",null]',  # a value character above U+00FF
-    b'1 set ["\\ud800","v",null]',  # a lone surrogate key
-    b'1 set ["k","v",NaN]',
-    b'1 set ["k","v",Infinity]',
-    b'1 rpush ["k",1,["v"]]',  # flag not a boolean
-    b'1 rpush ["k",true,[]]',
-    b'1 hset ["k",false,{}]',
-    b'1 del []',
-    b'1 drop ["k"]',  # unknown op
-    b'x1 set ["k","v",null]',
-    b'1 set {"k":"v"}',
-    b'1 expire ["k",null]',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'1 set ["k","v"]',  # wrong arity
+        b'1 set ["k","\\u0100",null]',  # a value character above U+00FF
+        b'1 set ["\\ud800","v",null]',  # a lone surrogate key
+        b'1 set ["k","v",NaN]',
+        b'1 set ["k","v",Infinity]',
+        b'1 rpush ["k",1,["v"]]',  # flag not a boolean
+        b'1 rpush ["k",true,[]]',
+        b'1 hset ["k",false,{}]',
+        b"1 del []",
+        b'1 drop ["k"]',  # unknown op
+        b'x1 set ["k","v",null]',
+        b'1 set {"k":"v"}',
+        b'1 expire ["k",null]',
+    ],
+)
 def test_well_checksummed_but_malformed_records_are_rejected(body):
     with pytest.raises(LineError):
         decode_record(_reframe(body))

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from engine import InvalidKeyError, InvalidValueError, StoreClosedError, WrongTypeError
+from tornwrite.engine import InvalidKeyError, InvalidValueError, StoreClosedError, WrongTypeError
 
 
 def test_set_then_get_returns_the_bytes(store):
@@ -94,7 +94,7 @@ def test_lrange_follows_redis_index_rules(store, start, stop):
     s = start + n if start < 0 else start
     e = stop + n if stop < 0 else stop
     s = max(s, 0)
-    expected = [] if s > e or s >= n else items[s:min(e, n - 1) + 1]
+    expected = [] if s > e or s >= n else items[s : min(e, n - 1) + 1]
     assert store.lrange("l", start, stop) == expected
 
 
@@ -153,11 +153,14 @@ def test_hdel_without_fields_is_refused(store):
         store.hdel("h")
 
 
-@pytest.mark.parametrize("write", [
-    lambda s: s.rpush("k", b"x"),
-    lambda s: s.hset("k", {"f": b"x"}),
-    lambda s: s.hdel("k", "f"),
-])
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda s: s.rpush("k", b"x"),
+        lambda s: s.hset("k", {"f": b"x"}),
+        lambda s: s.hdel("k", "f"),
+    ],
+)
 def test_wrong_type_writes_raise_and_write_nothing(store, write):
     store.set("k", b"string")
     lsn_before = store.snapshot()
@@ -167,15 +170,21 @@ def test_wrong_type_writes_raise_and_write_nothing(store, write):
     assert store.snapshot() == lsn_before  # no record was written
 
 
-
-
 def test_wrong_type_reads(store):
     store.rpush("l", b"x")
     store.hset("h", {"f": b"v"})
     store.set("s", b"v")
-    for read in (lambda: store.get("l"), lambda: store.get("h"), lambda: store.lrange("s", 0, 1),
-                 lambda: store.llen("h"), lambda: store.lindex("s", 0), lambda: store.hget("l", "f"),
-                 lambda: store.hgetall("s"), lambda: store.hlen("l"), lambda: store.hexists("s", "f")):
+    for read in (
+        lambda: store.get("l"),
+        lambda: store.get("h"),
+        lambda: store.lrange("s", 0, 1),
+        lambda: store.llen("h"),
+        lambda: store.lindex("s", 0),
+        lambda: store.hget("l", "f"),
+        lambda: store.hgetall("s"),
+        lambda: store.hlen("l"),
+        lambda: store.hexists("s", "f"),
+    ):
         with pytest.raises(WrongTypeError):
             read()
 
@@ -229,8 +238,14 @@ def test_expire_needs_a_finite_number(store, bad):
 def test_every_command_after_close_raises_store_closed(store):
     store.set("k", b"v")
     store.close()
-    for call in (lambda: store.get("k"), lambda: store.set("k", b"v"), lambda: store.keys(),
-                 lambda: store.hgetall("k"), lambda: store.snapshot(), lambda: store.flushall()):
+    for call in (
+        lambda: store.get("k"),
+        lambda: store.set("k", b"v"),
+        lambda: store.keys(),
+        lambda: store.hgetall("k"),
+        lambda: store.snapshot(),
+        lambda: store.flushall(),
+    ):
         with pytest.raises(StoreClosedError):
             call()
     store.close()  # idempotent

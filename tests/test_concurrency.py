@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from engine import IOLayer, Store
+from tornwrite.engine import IOLayer, Store
 
 
 def run_threads(targets, seconds_limit=60):
@@ -52,8 +52,10 @@ def test_readers_are_not_held_back_while_the_writer_waits_on_fsync(tmp_path, clo
 def test_concurrent_writers_lose_nothing_and_keep_each_threads_order(tmp_path, clock):
     threads, per_thread = 4, 150
     with Store.open(tmp_path / "d", clock=clock) as store:
+
         def writer(n):
             return lambda: [store.rpush("list", b"%d:%d" % (n, i)) for i in range(per_thread)]
+
         run_threads([writer(n) for n in range(threads)])
         items = store.lrange("list", 0, -1)
         assert len(items) == threads * per_thread
@@ -162,7 +164,7 @@ def test_close_waits_for_a_snapshot_another_thread_is_taking(tmp_path, clock):
 
 
 def test_a_long_read_finishes_however_busy_the_writers_are(clock):
-    from faultinject.simdisk import SimDisk
+    from tornwrite.faultinject.simdisk import SimDisk
 
     store = Store.open("/sim/data", io=IOLayer(SimDisk()), clock=clock)  # writes cost microseconds here
     for n in range(30_000):  # a copy long enough that some write always lands inside it

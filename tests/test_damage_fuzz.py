@@ -3,17 +3,17 @@ file and offset, or a state the format reader and the op model agree on for some
 workload; never another exception, never a silently wrong state. (The campaign's `damage` kind
 is the seeded loop of the same property, 10,000 files in `make crash-test`.)"""
 
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faultinject import damage, workloads
-from faultinject.execution import DATA_DIR
-from models.checker import Oracle
+from tornwrite.faultinject import damage, workloads
+from tornwrite.faultinject.execution import DATA_DIR
+from tornwrite.models.checker import Oracle
 
 
-@lru_cache(maxsize=None)
+@cache
 def completed(name: str):
     workload = workloads.build(name, 11, 40)
     image, progress = damage.final_image(workload)
@@ -34,9 +34,9 @@ def damaged(draw):
     elif how == "truncate":
         del data[at:]
     elif how == "duplicate":
-        data[at:at] = data[at:at + span]
+        data[at:at] = data[at : at + span]
     elif how == "zero":
-        data[at:at + span] = bytes(len(data[at:at + span]))
+        data[at : at + span] = bytes(len(data[at : at + span]))
     else:
         data[at:at] = draw(st.binary(min_size=1, max_size=span))
     image = {path: dict(entries) for path, entries in image.items()}

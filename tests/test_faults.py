@@ -4,10 +4,10 @@ import errno
 
 import pytest
 
-from engine import IOLayer, SnapshotError, Store, StoreFailedError
-from faultinject import campaign, damage, ioerror, workloads
-from faultinject.execution import DATA_DIR, trace
-from models.checker import Oracle
+from tornwrite.engine import IOLayer, SnapshotError, Store, StoreFailedError
+from tornwrite.faultinject import campaign, damage, ioerror, workloads
+from tornwrite.faultinject.execution import DATA_DIR, trace
+from tornwrite.models.checker import Oracle
 
 
 def execute(kinds, mutant=None, workload="snapshot-heavy", ops=25, budget=None):
@@ -30,8 +30,9 @@ def test_retrying_a_failed_wal_fsync_is_caught_by_the_ioerror_kind():
 def test_failed_fsync_refuses_later_writes_and_keeps_reads():
     workload = workloads.build("basic", 2, 12)
     fsync_steps = [s for s in trace(workload) if s.label == "wal.fsync" and s.op_index > 3]
-    progress, _, verdict = ioerror.run_with_error(workload, Oracle(list(workload.ops), workload.start_time),
-                                                  fsync_steps[0], errno.EIO, False)
+    progress, _, verdict = ioerror.run_with_error(
+        workload, Oracle(list(workload.ops), workload.start_time), fsync_steps[0], errno.EIO, False
+    )
     failed = fsync_steps[0].op_index
     assert isinstance(progress.results[failed - 1], StoreFailedError)
     later_writes = [r for op, r in zip(workload.ops[failed:], progress.results[failed:]) if op.is_write]
@@ -62,6 +63,7 @@ def test_a_failed_snapshot_cleans_up_and_the_next_one_succeeds():
         if event.label == "snapshot.fsync" and event.phase == "before" and not armed:
             armed.append(1)
             disk.armed = (errno.EIO, False)
+
     armed = []
     io.hooks.append(arm)
     with pytest.raises(SnapshotError):

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from faultinject import campaign, figures, mutants, perf, report
-from faultinject.execution import relative
+from tornwrite.faultinject import campaign, figures, mutants, perf, report
+from tornwrite.faultinject.execution import relative
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -29,8 +29,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def failing():
-    plan = campaign.Plan(("basic", "snapshot-heavy"), kinds=("process", "power"), ops=10,
-                         mutant="wal-append-no-fsync")
+    plan = campaign.Plan(("basic", "snapshot-heavy"), kinds=("process", "power"), ops=10, mutant="wal-append-no-fsync")
     tally, results = campaign.execute(plan, jobs=2)
     assert tally.failures, "the mutant should fail some power-loss states"
     return plan, tally, results
@@ -58,7 +57,7 @@ def test_summary_links_lead_to_figures_that_exist(failing, tmp_path):
     assert all(is_png(tmp_path / link) for link in links)
     assert "## Failing states, grouped" in summary
     listed = summary.split("## Failures\n", 1)[1]
-    assert listed.count("`python -m faultinject repro") == min(tally.failures, report.MAX_FAILURES_LISTED)
+    assert listed.count("`python -m tornwrite.faultinject repro") == min(tally.failures, report.MAX_FAILURES_LISTED)
     assert f"rerun: `{report.campaign_command(plan)}`" in summary
 
 
@@ -122,6 +121,8 @@ def test_recovery_sweep_plots_both_series(tmp_path):
 
 
 def test_importing_the_campaign_and_its_report_does_not_import_matplotlib():
-    code = ("import sys, faultinject.campaign, faultinject.report, faultinject.figures, faultinject.perf; "
-            "sys.exit('matplotlib' in sys.modules)")
+    code = (
+        "import sys, faultinject.campaign, faultinject.report, faultinject.figures, faultinject.perf; "
+        "sys.exit('matplotlib' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

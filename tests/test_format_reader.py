@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Store
-from engine.errors import WrongTypeError
-from models.format_reader import FormatReading, Stop, read_directory, read_files
 from tests.support import FakeClock
+from tornwrite.engine import Store
+from tornwrite.engine.errors import WrongTypeError
+from tornwrite.models.format_reader import FormatReading, Stop, read_directory, read_files
 
 # --- files written by hand from the spec ------------------------------------------------------
 
@@ -55,8 +55,7 @@ def wal_header(first_lsn: int) -> bytes:
 
 def segment(first_lsn: int, *records: tuple) -> bytes:
     """A segment whose records are (op, args), numbered from first_lsn."""
-    return wal_header(first_lsn) + b"".join(
-        record(first_lsn + i, op, args) for i, (op, args) in enumerate(records))
+    return wal_header(first_lsn) + b"".join(record(first_lsn + i, op, args) for i, (op, args) in enumerate(records))
 
 
 def snapshot(lsn: int, entries: list) -> bytes:
@@ -132,8 +131,9 @@ def test_records_at_or_below_the_snapshot_lsn_are_skipped():
     # The snapshot already holds the first two pushes: replaying them would push them twice.
     files = {
         snap_name(2): snapshot(2, [["q", "list", ["a", "b"], None]]),
-        wal_name(1): segment(1, ("rpush", ["q", True, ["a"]]), ("rpush", ["q", False, ["b"]]),
-                             ("rpush", ["q", False, ["c"]])),
+        wal_name(1): segment(
+            1, ("rpush", ["q", True, ["a"]]), ("rpush", ["q", False, ["b"]]), ("rpush", ["q", False, ["c"]])
+        ),
     }
     reading = read_files(files)
     assert reading.entries == {"q": ("list", [b"a", b"b", b"c"], None)}
@@ -159,7 +159,7 @@ def test_segment_whose_successor_starts_within_the_snapshot_is_not_read():
 
 
 def test_damage_in_covered_records_of_a_read_segment_stops_without_losing_the_snapshot():
-    damaged = THREE[:offsets(THREE)[1]] + b"not a record\n"
+    damaged = THREE[: offsets(THREE)[1]] + b"not a record\n"
     reading = read_files({snap_name(3): snapshot(3, [["z", "string", "9", None]]), wal_name(1): damaged})
     assert reading.stop == Stop(wal_name(1), offsets(THREE)[1], "line is not '<8 lowercase hex> <body>'")
     assert strings(reading) == {"z": b"9"} and reading.last_lsn == 3 and reading.refused is None
@@ -198,18 +198,29 @@ def test_header_only_segment_is_a_clean_end():
     assert (reading.stop, reading.refused, reading.last_lsn) == (None, None, 1)
 
 
-@pytest.mark.parametrize("header", [
-    b"REDISLITE-WAX 1 1\n", b"REDISLITE-WAL 2 1\n", b"REDISLITE-WAL 1 2\n", b"REDISLITE-WAL 1 01\n",
-    b"REDISLITE-WAL 1 1 \n", b"REDISLITE-WAL  1 1\n", b"redislite-wal 1 1\n", b"X",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"REDISLITE-WAX 1 1\n",
+        b"REDISLITE-WAL 2 1\n",
+        b"REDISLITE-WAL 1 2\n",
+        b"REDISLITE-WAL 1 01\n",
+        b"REDISLITE-WAL 1 1 \n",
+        b"REDISLITE-WAL  1 1\n",
+        b"redislite-wal 1 1\n",
+        b"X",
+    ],
+)
 def test_header_that_is_not_a_torn_prefix_refuses(header):
     reading = read_files({wal_name(1): header + record(1, "set", ["a", "1", None])})
     assert reading.refused is not None and wal_name(1) in reading.refused
 
 
 def test_segment_starting_at_the_wrong_lsn_stops():
-    files = {wal_name(1): segment(1, ("set", ["a", "1", None]), ("set", ["b", "2", None])),
-             wal_name(4): segment(4, ("set", ["d", "4", None]))}
+    files = {
+        wal_name(1): segment(1, ("set", ["a", "1", None]), ("set", ["b", "2", None])),
+        wal_name(4): segment(4, ("set", ["d", "4", None])),
+    }
     reading = read_files(files)
     assert reading.stop == Stop(wal_name(4), 0, "segment starts at LSN 4, 3 was expected")
     assert strings(reading) == {"a": b"1", "b": b"2"} and reading.refused is None
@@ -228,11 +239,20 @@ def test_nothing_after_a_stop_is_read():
     assert reading.refused is None and reading.stop.file == wal_name(1)
 
 
-@pytest.mark.parametrize("name", [
-    "notes.txt", "wal-1.log", "wal-0000000000000000001.log", "snapshot-00000000000000000001.snap.bak",
-    "wal-00000000000000000001.log.tmp", "snapshot-00000000000000000001.tmp", "lock",
-    "wal-00000000000000000000.log", "snapshot-00000000000000000000.snap",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "notes.txt",
+        "wal-1.log",
+        "wal-0000000000000000001.log",
+        "snapshot-00000000000000000001.snap.bak",
+        "wal-00000000000000000001.log.tmp",
+        "snapshot-00000000000000000001.tmp",
+        "lock",
+        "wal-00000000000000000000.log",
+        "snapshot-00000000000000000000.snap",
+    ],
+)
 def test_unknown_file_refuses(name):
     reading = read_files({wal_name(1): THREE, name: b""})
     assert reading.refused is not None and name in reading.refused
@@ -257,28 +277,34 @@ def _with_end(body: bytes, count: int) -> bytes:
     return body + b"END %d %08x\n" % (count, zlib.crc32(body))
 
 
-@pytest.mark.parametrize("bad", [
-    GOOD_SNAPSHOT[:-1],  # torn END
-    GOOD_SNAPSHOT[:GOOD_SNAPSHOT.index(b"END")],  # no END
-    GOOD_SNAPSHOT + b"\n",  # something after END
-    _corrupt(b"\"1\"", b"\"2\""),  # entry checksum
-    _corrupt(b"END 2", b"END 3"),  # wrong count
-    _corrupt(b"END 2", b"END 02"),
-    GOOD_SNAPSHOT[:-9] + b"%08x\n" % (zlib.crc32(b"x")),  # wrong file checksum
-    _corrupt(b"REDISLITE-SNAPSHOT 1 3", b"REDISLITE-SNAPSHOT 1 4"),  # header LSN differs from the name
-    _corrupt(b"REDISLITE-SNAPSHOT 1", b"REDISLITE-SNAPSHOT 2"),
-    snapshot(3, [["a", "string", "1", None], ["a", "string", "2", None]]),  # duplicate key
-    snapshot(3, [["a", "list", [], None]]),  # empty list
-    snapshot(3, [["a", "hash", {}, None]]),  # empty hash
-    snapshot(3, [["a", "set", "1", None]]),  # unknown kind
-    snapshot(3, [["a", "string", "1"]]),  # three elements
-    snapshot(3, [["a", "string", "\u0100", None]]),  # value above U+00FF
-    _with_end(b"REDISLITE-SNAPSHOT 1 3\n" + framed(b'["a","hash",{"f":"1","f":"2"},null]'), 1),
-    b"",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        GOOD_SNAPSHOT[:-1],  # torn END
+        GOOD_SNAPSHOT[: GOOD_SNAPSHOT.index(b"END")],  # no END
+        GOOD_SNAPSHOT + b"\n",  # something after END
+        _corrupt(b'"1"', b'"2"'),  # entry checksum
+        _corrupt(b"END 2", b"END 3"),  # wrong count
+        _corrupt(b"END 2", b"END 02"),
+        GOOD_SNAPSHOT[:-9] + b"%08x\n" % (zlib.crc32(b"x")),  # wrong file checksum
+        _corrupt(b"REDISLITE-SNAPSHOT 1 3", b"REDISLITE-SNAPSHOT 1 4"),  # header LSN differs from the name
+        _corrupt(b"REDISLITE-SNAPSHOT 1", b"REDISLITE-SNAPSHOT 2"),
+        snapshot(3, [["a", "string", "1", None], ["a", "string", "2", None]]),  # duplicate key
+        snapshot(3, [["a", "list", [], None]]),  # empty list
+        snapshot(3, [["a", "hash", {}, None]]),  # empty hash
+        snapshot(3, [["a", "set", "1", None]]),  # unknown kind
+        snapshot(3, [["a", "string", "1"]]),  # three elements
+        snapshot(3, [["a", "string", "\u0100", None]]),  # value above U+00FF
+        _with_end(b"REDISLITE-SNAPSHOT 1 3\n" + framed(b'["a","hash",{"f":"1","f":"2"},null]'), 1),
+        b"",
+    ],
+)
 def test_invalid_newest_snapshot_refuses_even_with_a_valid_older_one(bad):
-    files = {snap_name(1): snapshot(1, [["a", "string", "1", None]]), snap_name(3): bad,
-             wal_name(4): segment(4, ("set", ["c", "3", None]))}
+    files = {
+        snap_name(1): snapshot(1, [["a", "string", "1", None]]),
+        snap_name(3): bad,
+        wal_name(4): segment(4, ("set", ["c", "3", None])),
+    }
     reading = read_files(files)
     assert reading.refused is not None and snap_name(3) in reading.refused
     assert "offset" in reading.refused
@@ -292,28 +318,34 @@ def test_older_snapshots_are_not_read():
     assert reading.refused is None and reading.entries == {"a": ("string", b"1", None), "b": ("list", [b"x"], 5)}
 
 
-@pytest.mark.parametrize("files", [
-    {wal_name(2): segment(2, ("set", ["a", "1", None]))},
-    {snap_name(3): snapshot(3, []), wal_name(5): segment(5, ("set", ["a", "1", None]))},
-])
+@pytest.mark.parametrize(
+    "files",
+    [
+        {wal_name(2): segment(2, ("set", ["a", "1", None]))},
+        {snap_name(3): snapshot(3, []), wal_name(5): segment(5, ("set", ["a", "1", None]))},
+    ],
+)
 def test_missing_lsns_at_the_start_refuse(files):
     reading = read_files(files)
     assert reading.refused is not None and "missing" in reading.refused
 
 
-@pytest.mark.parametrize("records", [
-    [("del", ["missing"])],
-    [("set", ["a", "1", None]), ("del", ["a", "a"])],  # the second one is gone by then
-    [("rpush", ["l", False, ["x"]])],
-    [("set", ["l", "1", None]), ("rpush", ["l", False, ["x"]])],
-    [("hset", ["h", False, {"f": "1"}])],
-    [("rpush", ["h", True, ["x"]]), ("hset", ["h", False, {"f": "1"}])],
-    [("hset", ["h", True, {"f": "1"}]), ("hdel", ["h", ["g"]])],
-    [("hdel", ["h", ["f"]])],
-    [("expire", ["a", 10])],
-    [("persist", ["a"])],
-    [("set", ["a", "1", None]), ("flushall", []), ("persist", ["a"])],
-])
+@pytest.mark.parametrize(
+    "records",
+    [
+        [("del", ["missing"])],
+        [("set", ["a", "1", None]), ("del", ["a", "a"])],  # the second one is gone by then
+        [("rpush", ["l", False, ["x"]])],
+        [("set", ["l", "1", None]), ("rpush", ["l", False, ["x"]])],
+        [("hset", ["h", False, {"f": "1"}])],
+        [("rpush", ["h", True, ["x"]]), ("hset", ["h", False, {"f": "1"}])],
+        [("hset", ["h", True, {"f": "1"}]), ("hdel", ["h", ["g"]])],
+        [("hdel", ["h", ["f"]])],
+        [("expire", ["a", 10])],
+        [("persist", ["a"])],
+        [("set", ["a", "1", None]), ("flushall", []), ("persist", ["a"])],
+    ],
+)
 def test_record_contradicting_the_state_refuses(records):
     data = segment(1, *records)
     reading = read_files({wal_name(1): data})
@@ -327,58 +359,115 @@ def test_del_of_a_missing_key_refuses():
 
 
 def test_existing_ignores_ttl_because_the_writer_resolved_expiry():
-    reading = read_files({wal_name(1): segment(
-        1, ("rpush", ["l", True, ["a"]]), ("expire", ["l", 1]), ("rpush", ["l", False, ["b"]]),
-        ("persist", ["l"]))})
+    reading = read_files(
+        {
+            wal_name(1): segment(
+                1,
+                ("rpush", ["l", True, ["a"]]),
+                ("expire", ["l", 1]),
+                ("rpush", ["l", False, ["b"]]),
+                ("persist", ["l"]),
+            )
+        }
+    )
     assert reading.entries == {"l": ("list", [b"a", b"b"], None)} and reading.refused is None
 
 
 def test_new_flag_replaces_whatever_the_key_held_and_clears_the_ttl():
-    reading = read_files({wal_name(1): segment(
-        1, ("set", ["k", "s", 5]), ("rpush", ["k", True, ["a"]]), ("expire", ["k", 9]),
-        ("hset", ["k", True, {"f": "1"}]))})
+    reading = read_files(
+        {
+            wal_name(1): segment(
+                1,
+                ("set", ["k", "s", 5]),
+                ("rpush", ["k", True, ["a"]]),
+                ("expire", ["k", 9]),
+                ("hset", ["k", True, {"f": "1"}]),
+            )
+        }
+    )
     assert reading.entries == {"k": ("hash", {"f": b"1"}, None)}
 
 
 def test_appending_records_keep_the_ttl():
-    reading = read_files({wal_name(1): segment(
-        1, ("rpush", ["l", True, ["a"]]), ("expire", ["l", 9]), ("rpush", ["l", False, ["b", "c"]]),
-        ("hset", ["h", True, {"f": "1"}]), ("expire", ["h", 8.5]), ("hset", ["h", False, {"f": "2", "g": "3"}]))})
+    reading = read_files(
+        {
+            wal_name(1): segment(
+                1,
+                ("rpush", ["l", True, ["a"]]),
+                ("expire", ["l", 9]),
+                ("rpush", ["l", False, ["b", "c"]]),
+                ("hset", ["h", True, {"f": "1"}]),
+                ("expire", ["h", 8.5]),
+                ("hset", ["h", False, {"f": "2", "g": "3"}]),
+            )
+        }
+    )
     assert reading.entries == {"l": ("list", [b"a", b"b", b"c"], 9), "h": ("hash", {"f": b"2", "g": b"3"}, 8.5)}
 
 
 def test_hdel_emptying_a_hash_removes_the_key():
-    reading = read_files({wal_name(1): segment(
-        1, ("hset", ["h", True, {"f": "1", "g": "2"}]), ("expire", ["h", 50]), ("hdel", ["h", ["f"]]),
-        ("hdel", ["h", ["g"]]))})
+    reading = read_files(
+        {
+            wal_name(1): segment(
+                1,
+                ("hset", ["h", True, {"f": "1", "g": "2"}]),
+                ("expire", ["h", 50]),
+                ("hdel", ["h", ["f"]]),
+                ("hdel", ["h", ["g"]]),
+            )
+        }
+    )
     assert reading.entries == {} and reading.refused is None
 
 
 def test_flushall_removes_every_key_and_set_replaces_any_kind():
-    reading = read_files({wal_name(1): segment(
-        1, ("set", ["a", "1", None]), ("rpush", ["b", True, ["x"]]), ("flushall", []),
-        ("rpush", ["c", True, ["y"]]), ("set", ["c", "z", 4e9]))})
+    reading = read_files(
+        {
+            wal_name(1): segment(
+                1,
+                ("set", ["a", "1", None]),
+                ("rpush", ["b", True, ["x"]]),
+                ("flushall", []),
+                ("rpush", ["c", True, ["y"]]),
+                ("set", ["c", "z", 4e9]),
+            )
+        }
+    )
     assert reading.entries == {"c": ("string", b"z", 4e9)}
 
 
 def test_values_with_every_byte_round_trip():
     every_byte = bytes(range(256))
     files = {
-        snap_name(1): snapshot(1, [["s", "string", v(every_byte), None], ["l", "list", [v(every_byte)], None],
-                                   ["h", "hash", {"f": v(every_byte)}, None]]),
-        wal_name(2): segment(2, ("set", ["t", v(every_byte), None]), ("rpush", ["l", False, [v(every_byte[::-1])]]),
-                             ("hset", ["h", False, {"g": v(b"\x00\n\xff")}])),
+        snap_name(1): snapshot(
+            1,
+            [
+                ["s", "string", v(every_byte), None],
+                ["l", "list", [v(every_byte)], None],
+                ["h", "hash", {"f": v(every_byte)}, None],
+            ],
+        ),
+        wal_name(2): segment(
+            2,
+            ("set", ["t", v(every_byte), None]),
+            ("rpush", ["l", False, [v(every_byte[::-1])]]),
+            ("hset", ["h", False, {"g": v(b"\x00\n\xff")}]),
+        ),
     }
     reading = read_files(files)
-    assert reading.entries == {"s": ("string", every_byte, None), "t": ("string", every_byte, None),
-                               "l": ("list", [every_byte, every_byte[::-1]], None),
-                               "h": ("hash", {"f": every_byte, "g": b"\x00\n\xff"}, None)}
+    assert reading.entries == {
+        "s": ("string", every_byte, None),
+        "t": ("string", every_byte, None),
+        "l": ("list", [every_byte, every_byte[::-1]], None),
+        "h": ("hash", {"f": every_byte, "g": b"\x00\n\xff"}, None),
+    }
 
 
 def test_non_ascii_keys_and_fields_as_themselves_or_as_escapes():
-    keys = ["café", "日本語", "😀", "", "a b\n\"\\"]
-    data = segment(1, ("set", ["é", "é", None]), *[("set", [key, "v", None]) for key in keys],
-                   ("hset", ["h", True, {"ключ": "1"}]))
+    keys = ["café", "日本語", "😀", "", 'a b\n"\\']
+    data = segment(
+        1, ("set", ["é", "é", None]), *[("set", [key, "v", None]) for key in keys], ("hset", ["h", True, {"ключ": "1"}])
+    )
     data += framed(b'%d set ["\\u00e9t\\u00e9\\ud83d\\ude00","w",null]' % (len(keys) + 3))
     reading = read_files({wal_name(1): data, snap_name(1): snapshot(1, [["é", "string", "é", None]])})
     assert reading.refused is None and reading.stop is None
@@ -387,26 +476,63 @@ def test_non_ascii_keys_and_fields_as_themselves_or_as_escapes():
 
 
 def test_time_accepts_integer_decimal_and_exponent_forms():
-    data = wal_header(1) + b"".join(framed(b'%d set ["k%d","v",%s]' % (i + 1, i, t))
-                                    for i, t in enumerate([b"2000", b"2000.5", b"2e3", b"-1", b"1.5E+3"]))
+    data = wal_header(1) + b"".join(
+        framed(b'%d set ["k%d","v",%s]' % (i + 1, i, t))
+        for i, t in enumerate([b"2000", b"2000.5", b"2e3", b"-1", b"1.5E+3"])
+    )
     reading = read_files({wal_name(1): data})
     assert [e[2] for e in reading.entries.values()] == [2000, 2000.5, 2000.0, -1, 1500.0]
 
 
-@pytest.mark.parametrize("body", [
-    b'1 set ["k","v",NaN]', b'1 set ["k","v",Infinity]', b'1 set ["k","v",-Infinity]', b'1 set ["k","v",1e400]',
-    b'1 set ["k","v",1' + b"0" * 400 + b"]", b'1 expire ["k",null]', b'1 set ["k","v",true]',
-    b'1 set ["k","v","5"]', b'1 set ["k","\xc4\x80",null]', b'1 set ["k","\\u0100",null]',
-    b'1 set ["\\ud800","v",null]', b'1 hset ["h",true,{"\\udc00":"v"}]', b'1 set ["k","\\ud83d\\ude00",null]',
-    b'1 set [1,"v",null]', b'1 set ["k",null,null]', b'1 set ["k","v"]', b'1 set ["k","v",null,null]',
-    b'1 set {"k":"v"}', b'1 set ["k","v",null] ', b'1  set ["k","v",null]', b' 1 set ["k","v",null]',
-    b'1 SET ["k","v",null]', b'1 get ["k"]', b'1 set', b'1 flushall', b'1 flushall [1]', b'x set ["k","v",null]',
-    b'-1 set ["k","v",null]', b'1 del []', b'1 rpush ["l",true,[]]', b'1 rpush ["l",1,["a"]]',
-    b'1 rpush ["l",true,"a"]', b'1 hset ["h",true,{}]', b'1 hset ["h",true,{"f":"1","f":"2"}]',
-    b'1 hset ["h",true,[["f","1"]]]', b'1 hdel ["h",[]]', b'1 hdel ["h","f"]', b'1 persist ["k",null]',
-    b'1 set ["k","v",null]\r', b'1 set ["k\xff","v",null]', b'1 set ["k","\t",null]', b'1 set ["k","v",01]',
-    b"", b'\xef\xbb\xbf1 set ["k","v",null]',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'1 set ["k","v",NaN]',
+        b'1 set ["k","v",Infinity]',
+        b'1 set ["k","v",-Infinity]',
+        b'1 set ["k","v",1e400]',
+        b'1 set ["k","v",1' + b"0" * 400 + b"]",
+        b'1 expire ["k",null]',
+        b'1 set ["k","v",true]',
+        b'1 set ["k","v","5"]',
+        b'1 set ["k","\xc4\x80",null]',
+        b'1 set ["k","\\u0100",null]',
+        b'1 set ["\\ud800","v",null]',
+        b'1 hset ["h",true,{"\\udc00":"v"}]',
+        b'1 set ["k","\\ud83d\\ude00",null]',
+        b'1 set [1,"v",null]',
+        b'1 set ["k",null,null]',
+        b'1 set ["k","v"]',
+        b'1 set ["k","v",null,null]',
+        b'1 set {"k":"v"}',
+        b'1 set ["k","v",null] ',
+        b'1  set ["k","v",null]',
+        b' 1 set ["k","v",null]',
+        b'1 SET ["k","v",null]',
+        b'1 get ["k"]',
+        b"1 set",
+        b"1 flushall",
+        b"1 flushall [1]",
+        b'x set ["k","v",null]',
+        b'-1 set ["k","v",null]',
+        b"1 del []",
+        b'1 rpush ["l",true,[]]',
+        b'1 rpush ["l",1,["a"]]',
+        b'1 rpush ["l",true,"a"]',
+        b'1 hset ["h",true,{}]',
+        b'1 hset ["h",true,{"f":"1","f":"2"}]',
+        b'1 hset ["h",true,[["f","1"]]]',
+        b'1 hdel ["h",[]]',
+        b'1 hdel ["h","f"]',
+        b'1 persist ["k",null]',
+        b'1 set ["k","v",null]\r',
+        b'1 set ["k\xff","v",null]',
+        b'1 set ["k","\t",null]',
+        b'1 set ["k","v",01]',
+        b"",
+        b'\xef\xbb\xbf1 set ["k","v",null]',
+    ],
+)
 def test_a_line_not_exactly_as_specified_stops(body):
     data = wal_header(1) + framed(body)
     reading = read_files({wal_name(1): data + record(2, "set", ["after", "1", None])})
@@ -415,13 +541,16 @@ def test_a_line_not_exactly_as_specified_stops(body):
     assert reading.entries == {}
 
 
-@pytest.mark.parametrize("line", [
-    b"%08X " % zlib.crc32(b'1 set ["k","v",null]') + b'1 set ["k","v",null]\n',  # uppercase hex
-    b"%07x " % (zlib.crc32(b'1 set ["k","v",null]') & 0xFFFFFFF) + b'1 set ["k","v",null]\n',
-    b"%08x  " % zlib.crc32(b'1 set ["k","v",null]') + b'1 set ["k","v",null]\n',
-    b"%08x" % zlib.crc32(b'1 set ["k","v",null]') + b'\t1 set ["k","v",null]\n',
-    b"0x%08x " % zlib.crc32(b'1 set ["k","v",null]') + b'1 set ["k","v",null]\n',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"%08X " % zlib.crc32(b'1 set ["k","v",null]') + b'1 set ["k","v",null]\n',  # uppercase hex
+        b"%07x " % (zlib.crc32(b'1 set ["k","v",null]') & 0xFFFFFFF) + b'1 set ["k","v",null]\n',
+        b"%08x  " % zlib.crc32(b'1 set ["k","v",null]') + b'1 set ["k","v",null]\n',
+        b"%08x" % zlib.crc32(b'1 set ["k","v",null]') + b'\t1 set ["k","v",null]\n',
+        b"0x%08x " % zlib.crc32(b'1 set ["k","v",null]') + b'1 set ["k","v",null]\n',
+    ],
+)
 def test_a_checksum_not_in_the_exact_format_stops(line):
     reading = read_files({wal_name(1): wal_header(1) + line})
     assert reading.stop is not None and reading.stop.offset == len(wal_header(1)) and reading.entries == {}
@@ -433,8 +562,9 @@ def test_json_whitespace_inside_the_array_is_accepted():
 
 
 def test_view_hides_expired_keys_that_entries_keep():
-    reading = read_files({wal_name(1): segment(1, ("set", ["a", "1", 100]), ("set", ["b", "2", None]),
-                                               ("rpush", ["l", True, ["x"]]))})
+    reading = read_files(
+        {wal_name(1): segment(1, ("set", ["a", "1", 100]), ("set", ["b", "2", None]), ("rpush", ["l", True, ["x"]]))}
+    )
     assert set(reading.entries) == {"a", "b", "l"}
     assert reading.view(99.5) == {"a": ("string", b"1", 100), "b": ("string", b"2", None), "l": ("list", [b"x"], None)}
     assert reading.view(100) == {"b": ("string", b"2", None), "l": ("list", [b"x"], None)}
@@ -451,9 +581,14 @@ def test_reader_never_raises_on_any_bytes(garbage, cut):
 
 
 def test_a_ten_thousand_record_wal_reads_in_well_under_a_second():
-    data = segment(1, ("rpush", ["l", True, ["start"]]),
-                   *[("rpush", ["l", False, [f"item-{i}"]]) if i % 2 else ("hset", [f"h{i % 97}", True, {"f": "é" * 20}])
-                     for i in range(9999)])
+    data = segment(
+        1,
+        ("rpush", ["l", True, ["start"]]),
+        *[
+            ("rpush", ["l", False, [f"item-{i}"]]) if i % 2 else ("hset", [f"h{i % 97}", True, {"f": "é" * 20}])
+            for i in range(9999)
+        ],
+    )
     started = time.perf_counter()
     reading = read_files({wal_name(1): data})
     elapsed = time.perf_counter() - started

@@ -8,13 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import InvalidKeyError, InvalidValueError, IOLayer, Store
-from faultinject.simdisk import SimDisk
 from tests.support import FakeClock
+from tornwrite.engine import InvalidKeyError, InvalidValueError, IOLayer, Store
+from tornwrite.faultinject.simdisk import SimDisk
 
 SEPARATORS = ["\n", "\r", " ", '"', "\\", "[", "]", "{", "}", ",", ":", "\x00", "\u2028", "\ufeff", "END 1 0"]
-hostile_text = st.lists(st.sampled_from(SEPARATORS) | st.characters(blacklist_categories=("Cs",)),
-                        max_size=12).map("".join)
+hostile_text = st.lists(st.sampled_from(SEPARATORS) | st.characters(blacklist_categories=("Cs",)), max_size=12).map(
+    "".join
+)
 hostile_bytes = st.binary(max_size=64) | st.sampled_from(SEPARATORS).map(str.encode)
 
 
@@ -24,7 +25,9 @@ def sim_store(clock=None) -> tuple[Store, SimDisk]:
 
 
 def reopened(disk: SimDisk, clock=None) -> Store:
-    return Store.open("/sim/data", io=IOLayer(SimDisk.from_image(disk.process_crash_image())), clock=clock or FakeClock())
+    return Store.open(
+        "/sim/data", io=IOLayer(SimDisk.from_image(disk.process_crash_image())), clock=clock or FakeClock()
+    )
 
 
 @settings(max_examples=150)
@@ -132,8 +135,7 @@ def test_far_future_and_tiny_ttls_round_trip_exactly():
 @pytest.mark.parametrize("value", ["text", 1, 1.5, None, ["b"], {"a": b"b"}, object()])
 def test_non_bytes_values_are_refused_everywhere(value):
     store, _ = sim_store()
-    for call in (lambda: store.set("k", value), lambda: store.rpush("k", value),
-                 lambda: store.hset("k", {"f": value})):
+    for call in (lambda: store.set("k", value), lambda: store.rpush("k", value), lambda: store.hset("k", {"f": value})):
         with pytest.raises(InvalidValueError, match=type(value).__name__):
             call()
     assert store.dump() == {}

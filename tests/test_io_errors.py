@@ -4,8 +4,8 @@ import errno
 
 import pytest
 
-from engine import IOLayer, SnapshotError, Store, StoreFailedError
 from tests.support import listing
+from tornwrite.engine import IOLayer, SnapshotError, Store, StoreFailedError
 
 
 def fail_at(io, label, err=errno.EIO, times=1):
@@ -15,6 +15,7 @@ def fail_at(io, label, err=errno.EIO, times=1):
         if event.label == label and event.phase == "before" and remaining[0] > 0:
             remaining[0] -= 1
             raise OSError(err, f"injected {errno.errorcode[err]} at {label}")
+
     io.hooks.append(hook)
 
 

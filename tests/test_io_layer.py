@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from engine import IOLayer, Store
-from engine.io import DURABLE_OPS
+from tornwrite.engine import IOLayer, Store, StoreFailedError
+from tornwrite.engine.io import DURABLE_OPS
 
 
 def record_events(io):
@@ -28,8 +28,12 @@ def test_a_set_is_one_append_and_one_fsync_with_before_and_after_events(tmp_path
         events = record_events(io)
         store.set("k", b"v")
     write_path = [(e.phase, e.op, e.label) for e in events[:4]]
-    assert write_path == [("before", "write", "wal.append"), ("after", "write", "wal.append"),
-                          ("before", "fsync", "wal.fsync"), ("after", "fsync", "wal.fsync")]
+    assert write_path == [
+        ("before", "write", "wal.append"),
+        ("after", "write", "wal.append"),
+        ("before", "fsync", "wal.fsync"),
+        ("after", "fsync", "wal.fsync"),
+    ]
     assert events[0].data.endswith(b'set ["k","v",null]\n') and events[0].nbytes == len(events[0].data)
 
 
@@ -40,9 +44,19 @@ def test_snapshot_steps_come_in_the_safe_order(tmp_path, clock):
         events = record_events(io)
         store.snapshot()
     labels = [e.label for e in events if e.phase == "before" and e.op in DURABLE_OPS]
-    assert labels == ["wal.create", "wal.header", "wal.fsync", "dir.fsync",  # rotate
-                      "snapshot.create", "snapshot.write", "snapshot.fsync", "snapshot.rename", "dir.fsync",
-                      "wal.unlink", "dir.fsync"]
+    assert labels == [
+        "wal.create",
+        "wal.header",
+        "wal.fsync",
+        "dir.fsync",  # rotate
+        "snapshot.create",
+        "snapshot.write",
+        "snapshot.fsync",
+        "snapshot.rename",
+        "dir.fsync",
+        "wal.unlink",
+        "dir.fsync",
+    ]
 
 
 def test_every_file_in_the_directory_is_touched_only_through_the_layer(tmp_path, clock):
@@ -55,8 +69,15 @@ def test_every_file_in_the_directory_is_touched_only_through_the_layer(tmp_path,
     io.hooks.append(lambda e: inside.append(e) if e.phase == "before" else inside.pop())
 
     def audit(name, args):
-        if not watching or name not in ("open", "os.rename", "os.remove", "os.truncate", "os.mkdir",
-                                        "os.listdir", "os.scandir"):
+        if not watching or name not in (
+            "open",
+            "os.rename",
+            "os.remove",
+            "os.truncate",
+            "os.mkdir",
+            "os.listdir",
+            "os.scandir",
+        ):
             return
         path = args[0]
         if isinstance(path, (str, bytes, os.PathLike)) and os.fsdecode(path).startswith(directory) and not inside:
@@ -86,10 +107,12 @@ def test_hooks_see_paths_for_every_file_the_workload_leaves(tmp_path, clock):
 def test_a_hook_that_raises_stops_the_step_before_it_happens(tmp_path, clock):
     io = IOLayer()
     with Store.open(tmp_path / "d", io=io, clock=clock) as store:
+
         def refuse(event):
             if event.label == "wal.append":
                 raise OSError(28, "No space left on device")
+
         io.hooks.append(refuse)
-        with pytest.raises(Exception):
+        with pytest.raises(StoreFailedError):
             store.set("k", b"v")
         assert store.get("k") is None

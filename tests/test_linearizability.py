@@ -12,16 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import InvalidKeyError, InvalidValueError, WrongTypeError
-from models import opmodel
-from models.linearizability import (
+from tornwrite.engine.errors import InvalidKeyError, InvalidValueError, WrongTypeError
+from tornwrite.models import opmodel
+from tornwrite.models.linearizability import (
     WRONGTYPE,
     Call,
     OpModelSpec,
     check_history,
     error_result,
 )
-from models.ops import Op
+from tornwrite.models.ops import Op
 
 SPEC = OpModelSpec()
 
@@ -241,9 +241,7 @@ def test_keyless_harness_ops_are_not_checked():
 
 def test_counterexample_names_partition_and_offending_call():
     stale = call("get", "k", at=(4, 5), returns=b"old", client=3)
-    result = check_history(
-        [call("set", "k", b"old", at=(0, 1)), call("set", "k", b"new", at=(2, 3)), stale], SPEC
-    )
+    result = check_history([call("set", "k", b"old", at=(0, 1)), call("set", "k", b"new", at=(2, 3)), stale], SPEC)
     assert not result.ok and not result.timed_out
     text = result.counterexample
     assert "'k'" in text and repr(stale.op) in text and "b'old'" in text
@@ -269,10 +267,18 @@ def test_call_returning_before_its_invoke_is_refused():
 # --- the spec: the op model behind a hashable state -----------------------------------------
 
 
-@pytest.mark.parametrize("op", [
-    Op.of("set", "k", b"v", ttl=5), Op.of("set", "k", b"v", expire_at=2e9), Op.of("expire", "k", 5),
-    Op.of("expire_at", "k", 2e9), Op.of("persist", "k"), Op.of("ttl", "k"), Op.of("frobnicate", "k"),
-])
+@pytest.mark.parametrize(
+    "op",
+    [
+        Op.of("set", "k", b"v", ttl=5),
+        Op.of("set", "k", b"v", expire_at=2e9),
+        Op.of("expire", "k", 5),
+        Op.of("expire_at", "k", 2e9),
+        Op.of("persist", "k"),
+        Op.of("ttl", "k"),
+        Op.of("frobnicate", "k"),
+    ],
+)
 def test_spec_refuses_ops_a_fixed_clock_cannot_model(op):
     with pytest.raises(ValueError):
         SPEC.step(SPEC.init(), op)
@@ -289,8 +295,9 @@ def test_spec_accepts_ttl_options_given_as_none():
 
 
 def test_spec_follows_the_op_model():
-    spec = OpModelSpec({"q": ("list", [b"a", b"b", b"c"], None), "h": ("hash", {"f": b"1"}, None),
-                        "s": ("string", b"x", None)})
+    spec = OpModelSpec(
+        {"q": ("list", [b"a", b"b", b"c"], None), "h": ("hash", {"f": b"1"}, None), "s": ("string", b"x", None)}
+    )
     state = spec.init()
     expectations = [
         (Op.of("lrange", "q", -2, 100), [b"b", b"c"]),
@@ -319,14 +326,17 @@ def test_spec_restricts_a_state_to_a_partitions_keys():
     assert spec.restrict(spec.init(), frozenset({"b"})) == (("b", "string", b"2", None),)
 
 
-@pytest.mark.parametrize("op, error", [
-    (Op.of("get", 5), InvalidKeyError("5")),
-    (Op.of("get", b"\xff"), InvalidKeyError("not UTF-8")),
-    (Op.of("set", "k", "text"), InvalidValueError("str")),
-    (Op.of("rpush", "k"), InvalidValueError("none")),
-    (Op.of("lrange", "k", 0, 1.5), InvalidValueError("float")),
-    (Op.of("hset", "s", {"f": b"v"}), WrongTypeError("string")),
-])
+@pytest.mark.parametrize(
+    "op, error",
+    [
+        (Op.of("get", 5), InvalidKeyError("5")),
+        (Op.of("get", b"\xff"), InvalidKeyError("not UTF-8")),
+        (Op.of("set", "k", "text"), InvalidValueError("str")),
+        (Op.of("rpush", "k"), InvalidValueError("none")),
+        (Op.of("lrange", "k", 0, 1.5), InvalidValueError("float")),
+        (Op.of("hset", "s", {"f": b"v"}), WrongTypeError("string")),
+    ],
+)
 def test_spec_refusal_equals_the_recorded_engine_error(op, error):
     state, _ = SPEC.step(SPEC.init(), Op.of("set", "s", b"v"))
     after, result = SPEC.step(state, op)
@@ -342,8 +352,10 @@ def test_bytes_key_and_its_str_are_one_object():
 
 def thaw(state):
     """An OpModelSpec state back as an op model state dict."""
-    return {key: (kind, {"string": bytes, "list": list, "hash": dict}[kind](value), expire_at)
-            for key, kind, value, expire_at in state}
+    return {
+        key: (kind, {"string": bytes, "list": list, "hash": dict}[kind](value), expire_at)
+        for key, kind, value, expire_at in state
+    }
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -498,10 +510,16 @@ def test_thousands_of_overlapping_calls_on_few_keys_check_quickly():
     op_list = []
     for serial in range(3000):
         key = f"k{rng.randrange(3)}"
-        op_list.append(rng.choice((
-            Op.of("set", key, b"%d" % serial), Op.of("get", key),
-            Op.of("rpush", f"q{key}", b"%d" % serial), Op.of("llen", f"q{key}"),
-        )))
+        op_list.append(
+            rng.choice(
+                (
+                    Op.of("set", key, b"%d" % serial),
+                    Op.of("get", key),
+                    Op.of("rpush", f"q{key}", b"%d" % serial),
+                    Op.of("llen", f"q{key}"),
+                )
+            )
+        )
     history = simulate_concurrently(rng, op_list, clients=8, pending_rate=0.01)
     started = time.monotonic()
     result = check_history(history, SPEC)

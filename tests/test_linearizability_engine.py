@@ -23,9 +23,9 @@ import time
 
 import pytest
 
-from engine import RedisLiteError, Store
-from models.linearizability import Call, OpModelSpec, check_history, error_result, key_object
-from models.ops import Op
+from tornwrite.engine import RedisLiteError, Store
+from tornwrite.models.linearizability import Call, OpModelSpec, check_history, error_result, key_object
+from tornwrite.models.ops import Op
 
 THREADS = 8
 OPS_PER_THREAD = 150
@@ -112,8 +112,11 @@ def record_history(store: Store, seed: int) -> list[Call]:
     if crashes:
         raise crashes[0]
     origin = min(invoke for calls in timed for _, invoke, _, _ in calls)
-    return [Call(number, op, (invoke - origin) / 1e9, (ret - origin) / 1e9, result)
-            for number, calls in enumerate(timed) for op, invoke, ret, result in calls]
+    return [
+        Call(number, op, (invoke - origin) / 1e9, (ret - origin) / 1e9, result)
+        for number, calls in enumerate(timed)
+        for op, invoke, ret, result in calls
+    ]
 
 
 def contended_calls(history: list[Call]) -> int:
@@ -121,7 +124,7 @@ def contended_calls(history: list[Call]) -> int:
     contended = set()
     by_invoke = sorted(range(len(history)), key=lambda i: history[i].invoke)
     for position, i in enumerate(by_invoke):
-        for j in by_invoke[position + 1:]:
+        for j in by_invoke[position + 1 :]:
             if history[j].invoke > history[i].ret:
                 break
             if history[j].client != history[i].client and keys_of(history[i]) & keys_of(history[j]):
@@ -134,8 +137,10 @@ def keys_of(call: Call) -> set:
 
 
 def rerun_hint(test_id: str, seed: int) -> str:
-    return (f"seed {seed}; rerun: LINEARIZABILITY_SEEDS={seed} .venv/bin/python -m pytest "
-            f"'{HERE}::{test_id}' (same ops per thread; the interleaving is the OS's)")
+    return (
+        f"seed {seed}; rerun: LINEARIZABILITY_SEEDS={seed} .venv/bin/python -m pytest "
+        f"'{HERE}::{test_id}' (same ops per thread; the interleaving is the OS's)"
+    )
 
 
 # --- the engine is linearizable -----------------------------------------------------------
@@ -192,14 +197,12 @@ class TornRpushStore(Store):
         return length
 
 
-@pytest.mark.parametrize("buggy_store", [StaleCacheStore, TornRpushStore],
-                         ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("buggy_store", [StaleCacheStore, TornRpushStore], ids=lambda cls: cls.__name__)
 def test_checker_reports_a_buggy_store_with_the_call_it_cannot_place(tmp_path, buggy_store):
     seed = SEEDS[0]
     with buggy_store.open(tmp_path / "data") as store:
         history = record_history(store, seed)
-    hint = rerun_hint(f"test_checker_reports_a_buggy_store_with_the_call_it_cannot_place"
-                      f"[{buggy_store.__name__}]", seed)
+    hint = rerun_hint(f"test_checker_reports_a_buggy_store_with_the_call_it_cannot_place[{buggy_store.__name__}]", seed)
     result = check_history(history, OpModelSpec(), timeout=CHECK_TIMEOUT)
     assert not result.timed_out, f"{result.counterexample}\n{hint}"
     assert not result.ok, f"{buggy_store.__name__} judged linearizable; {hint}"

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from engine import Store, StoreLockedError
+from tornwrite.engine import Store, StoreLockedError
 
 
 def test_second_open_in_the_same_process_is_refused(tmp_path, clock):
@@ -17,10 +17,17 @@ def test_second_open_in_the_same_process_is_refused(tmp_path, clock):
 def test_second_open_from_another_process_is_refused(tmp_path, clock):
     with Store.open(tmp_path / "d", clock=clock):
         child = subprocess.run(
-            [sys.executable, "-c",
-             "import sys\nfrom engine import Store, StoreLockedError\n"
-             "try:\n    Store.open(sys.argv[1])\nexcept StoreLockedError:\n    sys.exit(7)\n",
-             str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                "import sys\nfrom engine import Store, StoreLockedError\n"
+                "try:\n    Store.open(sys.argv[1])\nexcept StoreLockedError:\n    sys.exit(7)\n",
+                str(tmp_path / "d"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert child.returncode == 7, child.stderr
 
 

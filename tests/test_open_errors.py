@@ -4,8 +4,8 @@ import errno
 
 import pytest
 
-from engine import CorruptDataError, IOLayer, Store
-from faultinject.simdisk import SimDisk
+from tornwrite.engine import CorruptDataError, IOLayer, Store
+from tornwrite.faultinject.simdisk import SimDisk
 
 
 def test_a_path_that_is_a_file_is_refused(tmp_path, clock):

@@ -7,9 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.opmodel import (ANY, Refusal, apply, describe_result, is_expired, run, same_result,
-                            state_after, view)
-from models.ops import Op
+from tornwrite.models.opmodel import (
+    ANY,
+    Refusal,
+    apply,
+    describe_result,
+    is_expired,
+    run,
+    same_result,
+    state_after,
+    view,
+)
+from tornwrite.models.ops import Op
 
 NOW = 1_700_000_000.0
 
@@ -39,10 +48,24 @@ MIXED = build(Op.of("set", S, b"v"), Op.of("rpush", L, b"a", b"b", b"c"), Op.of(
 BAD_KEYS = [1, None, bytearray(b"k"), "\ud800", b"\xff", 1.5, ("k",)]
 
 KEYED_OPS = [  # (name, args after the key) for every command that takes a key
-    ("set", (b"v",)), ("get", ()), ("exists", ()), ("rpush", (b"v",)), ("lrange", (0, -1)),
-    ("llen", ()), ("lindex", (0,)), ("hset", ({"f": b"v"},)), ("hget", ("f",)), ("hdel", ("f",)),
-    ("hgetall", ()), ("hlen", ()), ("hexists", ("f",)), ("expire", (10,)), ("expire_at", (NOW + 10,)),
-    ("persist", ()), ("ttl", ()), ("type", ()),
+    ("set", (b"v",)),
+    ("get", ()),
+    ("exists", ()),
+    ("rpush", (b"v",)),
+    ("lrange", (0, -1)),
+    ("llen", ()),
+    ("lindex", (0,)),
+    ("hset", ({"f": b"v"},)),
+    ("hget", ("f",)),
+    ("hdel", ("f",)),
+    ("hgetall", ()),
+    ("hlen", ()),
+    ("hexists", ("f",)),
+    ("expire", (10,)),
+    ("expire_at", (NOW + 10,)),
+    ("persist", ()),
+    ("ttl", ()),
+    ("type", ()),
 ]
 
 
@@ -57,26 +80,49 @@ def test_delete_refuses_an_invalid_key_anywhere_in_its_arguments(bad_key):
     assert do(MIXED, "delete", S, bad_key) == (MIXED, Refusal("InvalidKeyError"))
 
 
-@pytest.mark.parametrize("name,args", [
-    ("hset", (H, {b"\xff": b"v"})), ("hget", (H, 3)), ("hdel", (H, "f", None)), ("hexists", (H, "\udfff")),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("hset", (H, {b"\xff": b"v"})),
+        ("hget", (H, 3)),
+        ("hdel", (H, "f", None)),
+        ("hexists", (H, "\udfff")),
+    ],
+)
 def test_hash_fields_obey_the_key_rules(name, args):
     assert result(MIXED, name, *args) == Refusal("InvalidKeyError")
 
 
 INVALID_VALUE_CASES = [
-    ("set", ("k", "text"), {}), ("set", ("k", 5), {}), ("set", ("k", None), {}),
-    ("rpush", ("k", b"ok", "text"), {}), ("hset", ("k", {"f": "text"}), {}),
-    ("set", ("k", b"v"), {"ttl": True}), ("set", ("k", b"v"), {"ttl": math.nan}),
-    ("set", ("k", b"v"), {"ttl": math.inf}), ("set", ("k", b"v"), {"ttl": 0}),
-    ("set", ("k", b"v"), {"ttl": -1.5}), ("set", ("k", b"v"), {"ttl": "10"}),
-    ("set", ("k", b"v"), {"expire_at": math.nan}), ("set", ("k", b"v"), {"expire_at": -math.inf}),
-    ("set", ("k", b"v"), {"expire_at": False}), ("set", ("k", b"v"), {"ttl": 1, "expire_at": NOW + 5}),
-    ("rpush", ("k",), {}), ("hdel", ("k",), {}), ("hset", ("k", {}), {}),
-    ("hset", ("k", [("f", b"v")]), {}), ("hset", ("k", None), {}),
-    ("lrange", (L, 0.0, 1), {}), ("lrange", (L, 0, True), {}), ("lindex", (L, False), {}),
-    ("lindex", (L, "0"), {}), ("expire", (S, math.nan), {}), ("expire", (S, True), {}),
-    ("expire", (S, math.inf), {}), ("expire_at", (S, math.inf), {}), ("expire_at", (S, None), {}),
+    ("set", ("k", "text"), {}),
+    ("set", ("k", 5), {}),
+    ("set", ("k", None), {}),
+    ("rpush", ("k", b"ok", "text"), {}),
+    ("hset", ("k", {"f": "text"}), {}),
+    ("set", ("k", b"v"), {"ttl": True}),
+    ("set", ("k", b"v"), {"ttl": math.nan}),
+    ("set", ("k", b"v"), {"ttl": math.inf}),
+    ("set", ("k", b"v"), {"ttl": 0}),
+    ("set", ("k", b"v"), {"ttl": -1.5}),
+    ("set", ("k", b"v"), {"ttl": "10"}),
+    ("set", ("k", b"v"), {"expire_at": math.nan}),
+    ("set", ("k", b"v"), {"expire_at": -math.inf}),
+    ("set", ("k", b"v"), {"expire_at": False}),
+    ("set", ("k", b"v"), {"ttl": 1, "expire_at": NOW + 5}),
+    ("rpush", ("k",), {}),
+    ("hdel", ("k",), {}),
+    ("hset", ("k", {}), {}),
+    ("hset", ("k", [("f", b"v")]), {}),
+    ("hset", ("k", None), {}),
+    ("lrange", (L, 0.0, 1), {}),
+    ("lrange", (L, 0, True), {}),
+    ("lindex", (L, False), {}),
+    ("lindex", (L, "0"), {}),
+    ("expire", (S, math.nan), {}),
+    ("expire", (S, True), {}),
+    ("expire", (S, math.inf), {}),
+    ("expire_at", (S, math.inf), {}),
+    ("expire_at", (S, None), {}),
     ("set", ("k", b"v"), {"ttl": 10**400}),
 ]
 
@@ -86,22 +132,43 @@ def test_invalid_values_numbers_and_arity_are_invalid_value_errors(name, args, k
     assert do(MIXED, name, *args, **kwargs) == (MIXED, Refusal("InvalidValueError"))
 
 
-@pytest.mark.parametrize("name,args,kwargs", [
-    ("get", (), {}), ("get", (S, S), {}), ("set", ("k", b"v"), {"px": 5}), ("keys", ("x",), {}),
-    ("snapshot", (1,), {}), ("hset", ("k",), {"mapping": {"f": b"v"}, "extra": 1}),
-], ids=repr)
+@pytest.mark.parametrize(
+    "name,args,kwargs",
+    [
+        ("get", (), {}),
+        ("get", (S, S), {}),
+        ("set", ("k", b"v"), {"px": 5}),
+        ("keys", ("x",), {}),
+        ("snapshot", (1,), {}),
+        ("hset", ("k",), {"mapping": {"f": b"v"}, "extra": 1}),
+    ],
+    ids=repr,
+)
 def test_calls_that_fit_no_signature_raise_type_error_like_any_python_call(name, args, kwargs):
     with pytest.raises(TypeError):
         do(MIXED, name, *args, **kwargs)
 
 
 WRONG_TYPE_CASES = [
-    ("get", (L,)), ("get", (H,)),
-    *[(name, (key, *rest)) for key in (S, H) for name, rest in
-      [("rpush", (b"x",)), ("lrange", (0, -1)), ("llen", ()), ("lindex", (0,))]],
-    *[(name, (key, *rest)) for key in (S, L) for name, rest in
-      [("hset", ({"f": b"x"},)), ("hget", ("f",)), ("hdel", ("f",)), ("hgetall", ()),
-       ("hlen", ()), ("hexists", ("f",))]],
+    ("get", (L,)),
+    ("get", (H,)),
+    *[
+        (name, (key, *rest))
+        for key in (S, H)
+        for name, rest in [("rpush", (b"x",)), ("lrange", (0, -1)), ("llen", ()), ("lindex", (0,))]
+    ],
+    *[
+        (name, (key, *rest))
+        for key in (S, L)
+        for name, rest in [
+            ("hset", ({"f": b"x"},)),
+            ("hget", ("f",)),
+            ("hdel", ("f",)),
+            ("hgetall", ()),
+            ("hlen", ()),
+            ("hexists", ("f",)),
+        ]
+    ],
 ]
 
 
@@ -136,6 +203,7 @@ def test_unknown_op_and_tick_are_programming_errors():
 
 # ---- commands ----
 
+
 def test_set_and_get_round_trip_and_get_of_absent_is_none():
     state = build(Op.of("set", "k", b"v"))
     assert result(state, "get", "k") == b"v"
@@ -163,8 +231,9 @@ def test_set_with_expire_at_in_the_past_is_accepted_and_immediately_expired():
 
 def test_bytearray_and_memoryview_values_are_stored_as_bytes_copies():
     buffer = bytearray(b"abc")
-    state = build(Op.of("set", "k", buffer), Op.of("rpush", "l", memoryview(b"xy")),
-                  Op.of("hset", "h", {"f": bytearray(b"z")}))
+    state = build(
+        Op.of("set", "k", buffer), Op.of("rpush", "l", memoryview(b"xy")), Op.of("hset", "h", {"f": bytearray(b"z")})
+    )
     buffer[0] = ord("Z")
     assert type(state["k"][1]) is bytes and state["k"][1] == b"abc"
     assert result(state, "lrange", "l", 0, -1) == [b"xy"]
@@ -229,6 +298,7 @@ def test_hset_counts_new_fields_and_keeps_the_ttl_of_a_live_hash():
 
 def test_hset_accepts_any_mapping():
     from types import MappingProxyType
+
     assert result({}, "hset", "h", MappingProxyType({"f": b"v"})) == 1
 
 
@@ -237,8 +307,10 @@ def test_hash_reads():
     assert result(state, "hget", "h", "a") == b"1" and result(state, "hget", "h", "z") is None
     assert result(state, "hgetall", "h") == {"a": b"1", "b": b"2"} and result(state, "hlen", "h") == 2
     assert result(state, "hexists", "h", b"b") is True and result(state, "hexists", "h", "z") is False
-    assert [result({}, name, "h", *rest) for name, rest in
-            [("hget", ("f",)), ("hgetall", ()), ("hlen", ()), ("hexists", ("f",))]] == [None, {}, 0, False]
+    assert [
+        result({}, name, "h", *rest)
+        for name, rest in [("hget", ("f",)), ("hgetall", ()), ("hlen", ()), ("hexists", ("f",))]
+    ] == [None, {}, 0, False]
 
 
 def test_hgetall_returns_a_copy():
@@ -341,10 +413,19 @@ def test_persist_removes_a_ttl_only_from_a_live_key_that_has_one():
 
 
 def test_type_keys_dbsize_skip_expired_keys():
-    state = build(Op.of("set", "b", b"v"), Op.of("rpush", "a", b"x"), Op.of("hset", "c", {"f": b"v"}),
-                  Op.of("set", "gone", b"v", ttl=1))
+    state = build(
+        Op.of("set", "b", b"v"),
+        Op.of("rpush", "a", b"x"),
+        Op.of("hset", "c", {"f": b"v"}),
+        Op.of("set", "gone", b"v", ttl=1),
+    )
     later = NOW + 1
-    assert [result(state, "type", key, now=later) for key in ("a", "b", "c", "gone")] == ["list", "string", "hash", None]
+    assert [result(state, "type", key, now=later) for key in ("a", "b", "c", "gone")] == [
+        "list",
+        "string",
+        "hash",
+        None,
+    ]
     assert result(state, "keys", now=later) == ["a", "b", "c"] and result(state, "dbsize", now=later) == 3
     assert result(state, "dbsize") == 4
 
@@ -366,16 +447,29 @@ def test_snapshot_leaves_the_state_and_returns_an_unpredicted_lsn():
 
 
 def test_reads_refusals_and_noop_writes_return_the_same_state_object():
-    for op in [Op.of("get", S), Op.of("lrange", L, 0, -1), Op.of("get", L), Op.of("delete", "nope"),
-               Op.of("persist", S), Op.of("expire", "nope", 5)]:
+    for op in [
+        Op.of("get", S),
+        Op.of("lrange", L, 0, -1),
+        Op.of("get", L),
+        Op.of("delete", "nope"),
+        Op.of("persist", S),
+        Op.of("expire", "nope", 5),
+    ]:
         assert apply(MIXED, op, NOW)[0] is MIXED
 
 
 # ---- run, state_after ----
 
+
 def test_run_applies_ops_at_the_clock_that_ticks_advance():
-    ops = [Op.of("set", "k", b"v", ttl=2), Op.of("tick", 1), Op.of("ttl", "k"), Op.of("tick", 1),
-           Op.of("get", "k"), Op.of("snapshot")]
+    ops = [
+        Op.of("set", "k", b"v", ttl=2),
+        Op.of("tick", 1),
+        Op.of("ttl", "k"),
+        Op.of("tick", 1),
+        Op.of("get", "k"),
+        Op.of("snapshot"),
+    ]
     steps = list(run(ops, NOW))
     assert [now for _, now, _ in steps] == [NOW, NOW + 1, NOW + 1, NOW + 2, NOW + 2, NOW + 2]
     assert [outcome for _, _, outcome in steps] == [None, None, 1, None, None, ANY]
@@ -388,6 +482,7 @@ def test_state_after_no_ops_is_empty_at_start_time():
 
 
 # ---- same_result ----
+
 
 def test_same_result_rules():
     assert same_result(ANY, 17) and same_result(Refusal("WrongTypeError", "x"), Refusal("WrongTypeError"))
@@ -417,7 +512,9 @@ OPS = st.one_of(
     st.builds(lambda k, v, t: Op.of("set", k, v, ttl=t), KEYS, VALUES, NUMBERS),
     st.builds(lambda k, v, t: Op.of("set", k, v, expire_at=NOW + t), KEYS, VALUES, st.integers(-2, 4)),
     st.builds(lambda k, vs: Op.of("rpush", k, *vs), KEYS, st.lists(VALUES, max_size=3)),
-    st.builds(lambda k, m: Op.of("hset", k, m), KEYS, st.dictionaries(st.sampled_from(["f", "g", b"f"]), VALUES, max_size=3)),
+    st.builds(
+        lambda k, m: Op.of("hset", k, m), KEYS, st.dictionaries(st.sampled_from(["f", "g", b"f"]), VALUES, max_size=3)
+    ),
     st.builds(lambda k, fs: Op.of("hdel", k, *fs), KEYS, st.lists(st.sampled_from(["f", "g"]), max_size=3)),
     st.builds(lambda ks: Op.of("delete", *ks), st.lists(KEYS, max_size=3)),
     st.builds(lambda k, s: Op.of("expire", k, s), KEYS, NUMBERS),

@@ -9,9 +9,8 @@ import os
 
 import pytest
 
-from engine import CorruptDataError, IOLayer, Store
-from tests.support import (abandon, copy_dir, files, flip_byte, listing, newest_segment,
-                           record_offsets, truncate_to)
+from tests.support import abandon, copy_dir, files, flip_byte, listing, newest_segment, record_offsets, truncate_to
+from tornwrite.engine import CorruptDataError, IOLayer, Store
 
 
 class Crash(BaseException):
@@ -22,6 +21,7 @@ def crash_at(io: IOLayer, label: str, phase: str):
     def hook(event):
         if event.label == label and event.phase == phase:
             raise Crash(f"{phase} {label}")
+
     io.hooks.append(hook)
 
 
@@ -32,6 +32,7 @@ def fill(store, n=5):
 
 
 # --- crash during WAL write ------------------------------------------------------------------
+
 
 def test_crash_during_wal_write_keeps_exactly_the_previous_records_at_every_cut(open_store, tmp_path, clock):
     store = open_store()
@@ -85,6 +86,7 @@ def test_writes_after_recovering_a_torn_tail_land_in_sequence(open_store, tmp_pa
 
 # --- crash during snapshot rename --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("phase", ["before", "after"])
 def test_crash_during_snapshot_rename_recovers_the_full_state(open_store, tmp_path, phase):
     io = IOLayer()
@@ -134,6 +136,7 @@ def test_crash_after_snapshot_then_more_writes_replays_only_newer_records(open_s
 
 
 # --- WAL truncation recovery -----------------------------------------------------------------------
+
 
 def test_snapshot_cuts_the_wal_and_recovery_uses_snapshot_plus_new_segment(open_store, tmp_path):
     store = open_store()
@@ -194,6 +197,7 @@ def test_leftover_temp_snapshot_is_removed(open_store, tmp_path):
 
 
 # --- damage that is not a crash ----------------------------------------------------------------------
+
 
 def test_bad_record_followed_by_good_ones_is_refused_in_strict_mode(open_store, tmp_path, clock):
     store = open_store()
@@ -266,6 +270,7 @@ def test_missing_start_of_the_log_is_refused(open_store, tmp_path):
 
 
 # --- reopen ---------------------------------------------------------------------------------------------
+
 
 def test_reopen_after_close_is_identical(open_store, tmp_path, clock):
     store = open_store()

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from faultinject.simdisk import SECTOR, SimDisk
+from tornwrite.faultinject.simdisk import SECTOR, SimDisk
 
 D = "/d"
 
@@ -41,7 +41,7 @@ def test_long_writes_tear_at_sector_boundaries_and_seeded_offsets():
     disk.fsync_dir(D)
     data = bytes(range(256)) * 12  # 3072 bytes: five sector boundaries inside
     disk.write(h["f"], data)
-    lengths = {len(image["f"]) for image in images(disk) if image["f"] == data[:len(image["f"])]}
+    lengths = {len(image["f"]) for image in images(disk) if image["f"] == data[: len(image["f"])]}
     assert {SECTOR * k for k in range(1, 6)} <= lengths
     assert 12 <= len(lengths - {0, len(data)} - {SECTOR * k for k in range(1, 6)}) <= 12
 

@@ -2,8 +2,8 @@
 
 import time
 
-from engine import Store
 from tests.support import files, listing
+from tornwrite.engine import Store
 
 
 def test_automatic_snapshot_runs_in_the_background_every_n_records(tmp_path, clock):

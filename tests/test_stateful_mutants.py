@@ -1,7 +1,7 @@
 """The state machine has teeth: given a broken engine (applied from outside it), it fails and
 shrinks the failure to a handful of steps a person can read and paste back as a test."""
 
-from faultinject import zoo
+from tornwrite.faultinject import zoo
 
 
 def test_machine_finds_expired_keys_returned_by_hgetall_and_shrinks_to_a_few_steps():
@@ -15,4 +15,3 @@ def test_machine_finds_a_non_atomic_wal_cut_through_a_crash_inside_snapshot():
     failed, steps, program = zoo._stateful_fails("wal-cut-before-snapshot-rename", examples=1000)
     assert failed and steps <= 6, program
     assert "crash_during" in program and "snapshot" in program
-

@@ -134,6 +134,7 @@ def test_key_expired_while_crashed_stays_invisible_after_recovery(open_store, cl
 
 def test_reaper_removes_expired_keys_from_memory(open_store, clock):
     import time
+
     store = open_store(reaper_interval=0.01)
     store.set("gone", b"v", ttl=1)
     store.set("kept", b"v", ttl=100)
@@ -148,6 +149,7 @@ def test_reaper_removes_expired_keys_from_memory(open_store, clock):
 
 def test_reaper_removal_needs_no_record_and_recovery_agrees(open_store, clock, tmp_path):
     import time
+
     store = open_store(reaper_interval=0.01)
     store.set("k", b"v", ttl=1)
     clock.advance(2)

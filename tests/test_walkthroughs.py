@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from faultinject import mutants, walkthrough
-from faultinject.walkthrough import SCENARIOS, main, tell
-from faultinject.walkthrough_story import START_TIME
+from tornwrite.faultinject import mutants, walkthrough
+from tornwrite.faultinject.walkthrough import SCENARIOS, main, tell
+from tornwrite.faultinject.walkthrough_story import START_TIME
 
 NAMES = list(SCENARIOS)
 
@@ -22,8 +22,15 @@ def stories():
 
 
 def test_the_brief_s_scenarios_are_all_there():
-    assert set(NAMES) >= {"wal-torn-write", "snapshot-rename-before", "snapshot-rename-after", "wal-truncation",
-                          "ttl-across-crash", "power-loss-unsynced", "mutant-no-dir-fsync"}
+    assert set(NAMES) >= {
+        "wal-torn-write",
+        "snapshot-rename-before",
+        "snapshot-rename-after",
+        "wal-truncation",
+        "ttl-across-crash",
+        "power-loss-unsynced",
+        "mutant-no-dir-fsync",
+    }
 
 
 def test_every_walkthrough_writes_its_page_and_figure(tmp_path, capsys):
@@ -34,7 +41,7 @@ def test_every_walkthrough_writes_its_page_and_figure(tmp_path, capsys):
         figure = (tmp_path / f"{name}.png").read_bytes()
         assert figure.startswith(b"\x89PNG\r\n\x1a\n") and len(figure) > 20_000
         assert f"![timeline of {name}]({name}.png)" in page
-        assert f"python -m faultinject walkthrough {name}" in page
+        assert f"python -m tornwrite.faultinject walkthrough {name}" in page
         assert "POWER LOSS" in page and "verdict:" in page and "- ✓ " in page
         assert f"━━ {name}:" in printed
     assert "\x1b[" not in printed  # captured output is not a terminal: no colour
@@ -85,9 +92,14 @@ def test_the_missing_directory_fsync_bites_the_mutant_and_not_the_engine(stories
     assert facts["verdict"] == "ok"
 
 
-@pytest.mark.parametrize("name, mutant", [("wal-torn-write", "torn-tail-fatal"),
-                                          ("snapshot-rename-after", "replay-covered-records"),
-                                          ("power-loss-unsynced", "wal-append-no-fsync")])
+@pytest.mark.parametrize(
+    "name, mutant",
+    [
+        ("wal-torn-write", "torn-tail-fatal"),
+        ("snapshot-rename-after", "replay-covered-records"),
+        ("power-loss-unsynced", "wal-append-no-fsync"),
+    ],
+)
 def test_a_story_fails_when_the_engine_under_it_changes(tmp_path, capsys, name, mutant):
     with mutants.active(mutant):
         assert main([name, "--out", str(tmp_path)]) == 1

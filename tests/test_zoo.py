@@ -6,7 +6,7 @@ the matrix; this keeps CI honest about the harness's teeth at a fraction of the 
 
 import pytest
 
-from faultinject import mutants, zoo
+from tornwrite.faultinject import mutants, zoo
 
 
 @pytest.mark.parametrize("name", sorted(mutants.MUTANTS))
@@ -15,11 +15,12 @@ def test_mutant_is_caught_by_its_first_expected_detector(name):
     failed, _, repro = zoo._detect(detector, name, examples=1000)
     assert failed, f"{detector} did not catch mutant {name}: {mutants.MUTANTS[name].bug}"
     if detector != "stateful":
-        assert repro.startswith("python -m faultinject repro") and f"--mutant {name}" in repro
+        assert repro.startswith("python -m tornwrite.faultinject repro") and f"--mutant {name}" in repro
 
 
 def test_mutants_leave_the_engine_as_it_was():
-    from engine import store, wal
+    from tornwrite.engine import store, wal
+
     before = (store.Store._commit, store.Store.hset, wal.Wal.append, store.write_snapshot)
     for name in mutants.MUTANTS:
         with mutants.active(name):
