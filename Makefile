@@ -34,7 +34,7 @@ bench: $(STAMP)
 
 # Recovery time against WAL and snapshot size: reports/perf/recovery.png and summary.md.
 report-perf: $(STAMP)
-	$(PY) -m tornwrite.faultinject.perf --out reports/perf
+	$(PY) -m tests.bench_recovery --out reports/perf
 
 lint: $(STAMP)
 	$(PY) -m compileall -q engine faultinject models tests

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tornwrite.faultinject import campaign, mutants, repro, workloads
+from tornwrite.faultinject import campaign, repro
+from tornwrite.faultinject.core import workloads
+from tornwrite.faultinject.zoo import mutants
 
 
 def _names(allowed, what: str):
@@ -31,11 +33,11 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["mutants"]:
-        from tornwrite.faultinject import zoo
+        from tornwrite.faultinject.zoo import hunt as zoo
 
         return zoo.main(argv[1:])
     if argv[:1] == ["walkthrough"]:
-        from tornwrite.faultinject import walkthrough
+        from tornwrite.faultinject.walkthrough import scenarios as walkthrough
 
         return walkthrough.main(argv[1:])
     parser = argparse.ArgumentParser(

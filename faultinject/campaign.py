@@ -24,10 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
-from tornwrite.faultinject import damage, ioerror, mutants, power, process, workloads
-from tornwrite.faultinject.execution import trace
-from tornwrite.faultinject.report import write_summary
-from tornwrite.faultinject.results import StateResult
+from tornwrite.faultinject.core import workloads
+from tornwrite.faultinject.core.execution import trace
+from tornwrite.faultinject.core.results import StateResult
+from tornwrite.faultinject.kinds import damage, ioerror, power, process
+from tornwrite.faultinject.report.summary import write_summary
+from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.checker import OUTCOMES, Oracle
 
 KINDS = ("process", "power", "ioerror", "damage")

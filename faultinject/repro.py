@@ -12,13 +12,15 @@ import shutil
 import tempfile
 
 from tornwrite.engine import IOEvent, IOLayer
-from tornwrite.faultinject import damage, ioerror, mutants, power, process, workloads
-from tornwrite.faultinject.execution import DATA_DIR, Progress, clock_after, relative, run, trace
-from tornwrite.faultinject.observe import newest_visible
-from tornwrite.faultinject.restart import check_restart
-from tornwrite.faultinject.results import RESTART, CrashPoint
-from tornwrite.faultinject.simdisk import SimDisk
-from tornwrite.faultinject.verdicts import Recovered, judge, recover_directory, recover_image
+from tornwrite.faultinject.core import workloads
+from tornwrite.faultinject.core.execution import DATA_DIR, Progress, clock_after, relative, run, trace
+from tornwrite.faultinject.core.observe import newest_visible
+from tornwrite.faultinject.core.restart import check_restart
+from tornwrite.faultinject.core.results import RESTART, CrashPoint
+from tornwrite.faultinject.core.simdisk import SimDisk
+from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_directory, recover_image
+from tornwrite.faultinject.kinds import damage, ioerror, power, process
+from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.checker import Oracle
 
 _TAIL_LINES = 3

@@ -15,10 +15,10 @@ import tempfile
 import threading
 import time
 
+from tests.bench_recovery import build_wal, filesystem, machine
 from tornwrite.engine import Store
 from tornwrite.engine.codec import encode_record
 from tornwrite.engine.format import wal_header, wal_name
-from tornwrite.faultinject.perf import build_wal, filesystem, machine
 
 
 def durable_sets(directory: str, count: int) -> tuple[float, float]:

@@ -44,6 +44,6 @@ def store(request, open_store):
     if request.param == "os":
         return open_store()
     from tornwrite.engine import IOLayer
-    from tornwrite.faultinject.simdisk import SimDisk
+    from tornwrite.faultinject.core.simdisk import SimDisk
 
     return open_store("/sim/data", io=IOLayer(SimDisk()))

@@ -164,7 +164,7 @@ def test_close_waits_for_a_snapshot_another_thread_is_taking(tmp_path, clock):
 
 
 def test_a_long_read_finishes_however_busy_the_writers_are(clock):
-    from tornwrite.faultinject.simdisk import SimDisk
+    from tornwrite.faultinject.core.simdisk import SimDisk
 
     store = Store.open("/sim/data", io=IOLayer(SimDisk()), clock=clock)  # writes cost microseconds here
     for n in range(30_000):  # a copy long enough that some write always lands inside it

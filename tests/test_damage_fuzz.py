@@ -8,8 +8,9 @@ from functools import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tornwrite.faultinject import damage, workloads
-from tornwrite.faultinject.execution import DATA_DIR
+from tornwrite.faultinject.core import workloads
+from tornwrite.faultinject.core.execution import DATA_DIR
+from tornwrite.faultinject.kinds import damage
 from tornwrite.models.checker import Oracle
 
 

@@ -5,8 +5,10 @@ import errno
 import pytest
 
 from tornwrite.engine import IOLayer, SnapshotError, Store, StoreFailedError
-from tornwrite.faultinject import campaign, damage, ioerror, workloads
-from tornwrite.faultinject.execution import DATA_DIR, trace
+from tornwrite.faultinject import campaign
+from tornwrite.faultinject.core import workloads
+from tornwrite.faultinject.core.execution import DATA_DIR, trace
+from tornwrite.faultinject.kinds import damage, ioerror
 from tornwrite.models.checker import Oracle
 
 

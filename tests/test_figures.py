@@ -9,8 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from tornwrite.faultinject import campaign, figures, mutants, perf, report
-from tornwrite.faultinject.execution import relative
+from tests import bench_recovery
+from tornwrite.faultinject import campaign
+from tornwrite.faultinject.core.execution import relative
+from tornwrite.faultinject.report import figures
+from tornwrite.faultinject.report import summary as report
+from tornwrite.faultinject.zoo import mutants
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -114,7 +118,10 @@ def test_mutant_matrix_is_written_as_a_png(tmp_path):
 
 
 def test_recovery_sweep_plots_both_series(tmp_path):
-    assert perf.main(["--sizes", "300,900", "--repeat", "1", "--out", str(tmp_path), "--dir", str(tmp_path)]) == 0
+    assert (
+        bench_recovery.main(["--sizes", "300,900", "--repeat", "1", "--out", str(tmp_path), "--dir", str(tmp_path)])
+        == 0
+    )
     assert is_png(tmp_path / "recovery.png")
     summary = (tmp_path / "summary.md").read_text()
     assert "](recovery.png)" in summary and "| wal | 900 |" in summary and "| snapshot | 900 |" in summary
@@ -122,7 +129,8 @@ def test_recovery_sweep_plots_both_series(tmp_path):
 
 def test_importing_the_campaign_and_its_report_does_not_import_matplotlib():
     code = (
-        "import sys, faultinject.campaign, faultinject.report, faultinject.figures, faultinject.perf; "
+        "import sys, tornwrite.faultinject.campaign, tornwrite.faultinject.report.summary, "
+        "tornwrite.faultinject.report.figures, tests.bench_recovery; "
         "sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

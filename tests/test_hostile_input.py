@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.support import FakeClock
 from tornwrite.engine import InvalidKeyError, InvalidValueError, IOLayer, Store
-from tornwrite.faultinject.simdisk import SimDisk
+from tornwrite.faultinject.core.simdisk import SimDisk
 
 SEPARATORS = ["\n", "\r", " ", '"', "\\", "[", "]", "{", "}", ",", ":", "\x00", "\u2028", "\ufeff", "END 1 0"]
 hostile_text = st.lists(st.sampled_from(SEPARATORS) | st.characters(blacklist_categories=("Cs",)), max_size=12).map(

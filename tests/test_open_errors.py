@@ -5,7 +5,7 @@ import errno
 import pytest
 
 from tornwrite.engine import CorruptDataError, IOLayer, Store
-from tornwrite.faultinject.simdisk import SimDisk
+from tornwrite.faultinject.core.simdisk import SimDisk
 
 
 def test_a_path_that_is_a_file_is_refused(tmp_path, clock):

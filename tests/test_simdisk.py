@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from tornwrite.faultinject.simdisk import SECTOR, SimDisk
+from tornwrite.faultinject.core.simdisk import SECTOR, SimDisk
 
 D = "/d"
 

@@ -1,7 +1,7 @@
 """The state machine has teeth: given a broken engine (applied from outside it), it fails and
 shrinks the failure to a handful of steps a person can read and paste back as a test."""
 
-from tornwrite.faultinject import zoo
+from tornwrite.faultinject.zoo import hunt as zoo
 
 
 def test_machine_finds_expired_keys_returned_by_hgetall_and_shrinks_to_a_few_steps():

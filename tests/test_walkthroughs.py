@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from tornwrite.faultinject import mutants, walkthrough
-from tornwrite.faultinject.walkthrough import SCENARIOS, main, tell
-from tornwrite.faultinject.walkthrough_story import START_TIME
+from tornwrite.faultinject.walkthrough import scenarios as walkthrough
+from tornwrite.faultinject.walkthrough.scenarios import SCENARIOS, main, tell
+from tornwrite.faultinject.walkthrough.story import START_TIME
+from tornwrite.faultinject.zoo import mutants
 
 NAMES = list(SCENARIOS)
 

@@ -7,7 +7,7 @@ each, and the two series are plotted against count and against bytes on disk, wi
 straight-line fit gives. Each point keeps its fastest open: on a shared machine the slower ones
 measure the neighbours. Nothing here is asserted; read the rates and the shape, not the third digit.
 
-    python -m tornwrite.faultinject.perf [--quick] [--out reports/perf] [--dir SCRATCH] [--repeat N]
+    python -m tests.bench_recovery [--quick] [--out reports/perf] [--dir SCRATCH] [--repeat N]
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def fit(points: list[Point]) -> float:
 
 
 def plot(points: list[Point], path: str) -> None:
-    from tornwrite.faultinject.figures import load_matplotlib
+    from tornwrite.faultinject.report.figures import load_matplotlib
 
     Figure, _, _ = load_matplotlib()
     figure = Figure(figsize=(12, 4.8), layout="constrained", dpi=120)
@@ -227,7 +227,7 @@ def filesystem(path: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tornwrite.faultinject.perf", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench_recovery", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, two opens each")
     parser.add_argument("--sizes", help="comma-separated record/key counts (default: %s)" % ",".join(map(str, SIZES)))
     parser.add_argument("--repeat", type=int, help="timed opens per point (default 3; --quick: 1)")

@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tornwrite.engine import IOEvent, IOLayer, Store
-from tornwrite.faultinject.execution import FakeClock, StepCounter, clock_after, run
-from tornwrite.faultinject.observe import newest_visible
-from tornwrite.faultinject.results import CrashPoint, SecondCrash, StateResult
-from tornwrite.faultinject.verdicts import Recovered, judge, recover_directory
-from tornwrite.faultinject.workloads import Workload
+from tornwrite.faultinject.core.execution import FakeClock, StepCounter, clock_after, run
+from tornwrite.faultinject.core.observe import newest_visible
+from tornwrite.faultinject.core.results import CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_directory
+from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models.checker import Oracle, Verdict
 
 KIND = "process"

@@ -12,8 +12,8 @@ import re
 import textwrap
 from collections.abc import Iterator
 
-from tornwrite.faultinject.execution import DATA_DIR
-from tornwrite.faultinject.walkthrough_record import (
+from tornwrite.faultinject.core.execution import DATA_DIR
+from tornwrite.faultinject.walkthrough.record import (
     Claim,
     Disk,
     FileState,
@@ -26,7 +26,7 @@ from tornwrite.faultinject.walkthrough_record import (
     Track,
     short_name,
 )
-from tornwrite.faultinject.walkthrough_story import Story
+from tornwrite.faultinject.walkthrough.story import Story
 
 WIDTH = 100
 TAIL_LINES = 3  # the last lines of each file shown in a disk listing

@@ -7,7 +7,7 @@ write was visible. A write someone saw must survive a crash: the checker's lower
 from __future__ import annotations
 
 from tornwrite.engine import Store
-from tornwrite.faultinject.workloads import op_index_of
+from tornwrite.faultinject.core.workloads import op_index_of
 
 
 def newest_visible(store: Store, keys: tuple[str, ...]) -> int:

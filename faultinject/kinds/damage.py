@@ -17,10 +17,10 @@ import random
 from collections.abc import Callable, Iterable
 
 from tornwrite.engine import CorruptDataError, IOLayer, Store
-from tornwrite.faultinject.execution import DATA_DIR, FakeClock, Progress, run
-from tornwrite.faultinject.results import CrashPoint, StateResult
-from tornwrite.faultinject.simdisk import Image, SimDisk
-from tornwrite.faultinject.workloads import Workload
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, run
+from tornwrite.faultinject.core.results import CrashPoint, StateResult
+from tornwrite.faultinject.core.simdisk import Image, SimDisk
+from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.format_reader import read_files
 

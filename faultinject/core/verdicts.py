@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass
 
 from tornwrite.engine import IOLayer, Store
-from tornwrite.faultinject.execution import DATA_DIR, FakeClock
-from tornwrite.faultinject.observe import expired_but_visible
-from tornwrite.faultinject.simdisk import Image, SimDisk
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock
+from tornwrite.faultinject.core.observe import expired_but_visible
+from tornwrite.faultinject.core.simdisk import Image, SimDisk
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.format_reader import read_directory, read_files
 

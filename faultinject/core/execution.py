@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from tornwrite.engine import IOEvent, IOLayer, RedisLiteError, Store, StoreFailedError
 from tornwrite.engine.io import DURABLE_OPS
-from tornwrite.faultinject.workloads import Workload
+from tornwrite.faultinject.core.workloads import Workload
 
 DATA_DIR = "/sim/data"  # where runs on the simulated disk keep their data directory
 OPEN = 0  # the "op index" of steps taken by Store.open, before op 1
@@ -119,7 +119,7 @@ def clock_after(workload: Workload, ops: int) -> float:
 
 def trace(workload: Workload) -> list[Step]:
     """The durable steps of a full run on the simulated disk (a dry run: nothing crashes)."""
-    from tornwrite.faultinject.simdisk import SimDisk
+    from tornwrite.faultinject.core.simdisk import SimDisk
 
     steps: list[Step] = []
 

@@ -13,7 +13,7 @@ import shlex
 import sys
 from collections import Counter
 
-from tornwrite.faultinject import figures
+from tornwrite.faultinject.report import figures
 from tornwrite.models.checker import OUTCOMES
 
 MAX_FAILURES_LISTED = 200

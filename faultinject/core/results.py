@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import asdict, dataclass
 
-from tornwrite.faultinject.execution import relative
+from tornwrite.faultinject.core.execution import relative
 
 RESTART = -1  # the state index of results that restart on the crashed disk (faultinject/restart.py)
 

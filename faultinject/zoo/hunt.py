@@ -16,7 +16,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from tornwrite.faultinject import campaign, mutants
+from tornwrite.faultinject import campaign
+from tornwrite.faultinject.zoo import mutants
 
 WORKLOAD = "snapshot-heavy"
 OPS = 40
@@ -77,7 +78,7 @@ def _stateful_hunt(mutant: str | None, examples: int) -> tuple[bool, int, str]:
     from hypothesis import HealthCheck, settings
     from hypothesis.stateful import run_state_machine_as_test
 
-    from tests.stateful import StoreVersusModel
+    from tornwrite.faultinject.zoo.stateful import StoreVersusModel
 
     with mutants.active(mutant):
         try:
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print()
     print(table(rows))
-    from tornwrite.faultinject import figures  # matplotlib is imported only while the figure is drawn
+    from tornwrite.faultinject.report import figures  # matplotlib is imported only while the figure is drawn
 
     os.makedirs(args.out, exist_ok=True)
     figures.mutant_matrix(matrix(rows), os.path.join(args.out, figures.MUTANT_MATRIX))

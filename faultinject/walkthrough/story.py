@@ -18,11 +18,12 @@ from collections.abc import Callable
 
 from tornwrite.engine import IOLayer, Store
 from tornwrite.engine.format import LOCK_NAME
-from tornwrite.faultinject import power
-from tornwrite.faultinject.execution import DATA_DIR, FakeClock, StepCounter, run, trace
-from tornwrite.faultinject.simdisk import CrashState, Image, SimDisk
-from tornwrite.faultinject.verdicts import Recovered, judge, recover_image
-from tornwrite.faultinject.walkthrough_record import (
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, StepCounter, run, trace
+from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk
+from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image
+from tornwrite.faultinject.core.workloads import Workload
+from tornwrite.faultinject.kinds import power
+from tornwrite.faultinject.walkthrough.record import (
     SEED,
     Claim,
     CrashAt,
@@ -42,7 +43,6 @@ from tornwrite.faultinject.walkthrough_record import (
     names_in,
     unrun,
 )
-from tornwrite.faultinject.workloads import Workload
 from tornwrite.models.checker import Oracle
 from tornwrite.models.format_reader import read_files
 from tornwrite.models.ops import Op

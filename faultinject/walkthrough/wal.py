@@ -9,10 +9,10 @@ depends on. The registry, with what each one teaches, is in faultinject/walkthro
 from __future__ import annotations
 
 from tornwrite.engine.format import wal_name
-from tornwrite.faultinject import mutants
-from tornwrite.faultinject.execution import DATA_DIR
-from tornwrite.faultinject.walkthrough_record import CrashAt, described, records_of, short_name, torn_in_the_middle
-from tornwrite.faultinject.walkthrough_story import START_TIME, Story
+from tornwrite.faultinject.core.execution import DATA_DIR
+from tornwrite.faultinject.walkthrough.record import CrashAt, described, records_of, short_name, torn_in_the_middle
+from tornwrite.faultinject.walkthrough.story import START_TIME, Story
+from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.format_reader import read_files
 from tornwrite.models.ops import Op
 

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from tornwrite.faultinject.walkthrough_record import FileState, Track, short_name
-from tornwrite.faultinject.walkthrough_story import Story
+from tornwrite.faultinject.walkthrough.record import FileState, Track, short_name
+from tornwrite.faultinject.walkthrough.story import Story
 
 DURABLE, CACHED, CUT, GHOST = "#2e7d32", "#f9a825", "#c62828", "#757575"
 FSYNC, DIR_FSYNC, RENAME, CRASH = "#1e88e5", "#0d47a1", "#8e24aa", "#d50000"

@@ -17,13 +17,13 @@ import random
 from collections.abc import Callable, Iterable
 
 from tornwrite.engine import IOEvent, IOLayer, Store
-from tornwrite.faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
-from tornwrite.faultinject.observe import newest_visible
-from tornwrite.faultinject.restart import check_restart
-from tornwrite.faultinject.results import CrashPoint, SecondCrash, StateResult
-from tornwrite.faultinject.simdisk import Image, SimDisk, image_fingerprint
-from tornwrite.faultinject.verdicts import Recovered, judge, recover_image
-from tornwrite.faultinject.workloads import Workload
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
+from tornwrite.faultinject.core.observe import newest_visible
+from tornwrite.faultinject.core.restart import check_restart
+from tornwrite.faultinject.core.results import CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.core.simdisk import Image, SimDisk, image_fingerprint
+from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image
+from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models.checker import Oracle
 
 KIND = "power"

@@ -24,9 +24,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from tornwrite.engine import IOEvent, IOLayer, RedisLiteError, Store
 from tornwrite.engine.io import DURABLE_OPS
-from tornwrite.faultinject.execution import DATA_DIR, FakeClock
-from tornwrite.faultinject.observe import expired_but_visible
-from tornwrite.faultinject.simdisk import SimDisk
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock
+from tornwrite.faultinject.core.observe import expired_but_visible
+from tornwrite.faultinject.core.simdisk import SimDisk
 from tornwrite.models import opmodel
 from tornwrite.models.format_reader import read_files
 from tornwrite.models.ops import Op

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tornwrite.faultinject.results import CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.core.results import CrashPoint, SecondCrash, StateResult
 from tornwrite.models.checker import OUTCOMES
 
 CRASH_MAP = "crash-map.png"
@@ -76,8 +76,9 @@ class Timeline:
 
 def timeline(name: str, seed: int = 0, ops: int | None = None, mutant: str | None = None) -> Timeline:
     """The trace of workload `name` as the campaign saw it (the same mutant applied)."""
-    from tornwrite.faultinject import mutants, workloads
-    from tornwrite.faultinject.execution import trace
+    from tornwrite.faultinject.core import workloads
+    from tornwrite.faultinject.core.execution import trace
+    from tornwrite.faultinject.zoo import mutants
 
     with mutants.active(mutant):
         workload = workloads.build(name, seed, ops)

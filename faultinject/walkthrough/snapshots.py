@@ -9,10 +9,10 @@ depends on. The registry, with what each one teaches, is in faultinject/walkthro
 from __future__ import annotations
 
 from tornwrite.engine.format import snapshot_name, wal_name
-from tornwrite.faultinject import mutants
-from tornwrite.faultinject.walkthrough_record import CrashAt, records_of, short_name, where
-from tornwrite.faultinject.walkthrough_story import Story
-from tornwrite.faultinject.walkthrough_wal import QUEUE_READ
+from tornwrite.faultinject.walkthrough.record import CrashAt, records_of, short_name, where
+from tornwrite.faultinject.walkthrough.story import Story
+from tornwrite.faultinject.walkthrough.wal import QUEUE_READ
+from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.ops import Op
 
 WAL_2, WAL_4 = wal_name(2), wal_name(4)

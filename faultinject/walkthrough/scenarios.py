@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from tornwrite.faultinject.walkthrough_record import StoryBroken
-from tornwrite.faultinject.walkthrough_render import BROKEN, LEGEND, WIDTH, Style, chunks, claim_lines, prose_lines
-from tornwrite.faultinject.walkthrough_snapshots import (
+from tornwrite.faultinject.walkthrough.record import StoryBroken
+from tornwrite.faultinject.walkthrough.render import BROKEN, LEGEND, WIDTH, Style, chunks, claim_lines, prose_lines
+from tornwrite.faultinject.walkthrough.snapshots import (
     mutant_no_dir_fsync,
     snapshot_rename_after,
     snapshot_rename_before,
 )
-from tornwrite.faultinject.walkthrough_story import Story
-from tornwrite.faultinject.walkthrough_wal import power_loss_unsynced, ttl_across_crash, wal_torn_write, wal_truncation
+from tornwrite.faultinject.walkthrough.story import Story
+from tornwrite.faultinject.walkthrough.wal import power_loss_unsynced, ttl_across_crash, wal_torn_write, wal_truncation
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def markdown(story: Story, figure_name: str) -> str:
 
 def write(story: Story, out: str) -> tuple[str, str]:
     """Write OUT/NAME.md and OUT/NAME.png; returns their paths."""
-    from tornwrite.faultinject import timeline  # matplotlib is imported there, and only when a figure is drawn
+    from tornwrite.faultinject.walkthrough import figure as timeline  # matplotlib is imported there, and only when a figure is drawn
 
     os.makedirs(out, exist_ok=True)
     figure = os.path.join(out, f"{story.name}.png")

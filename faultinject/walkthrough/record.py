@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 from tornwrite.engine import IOEvent
 from tornwrite.engine.codec import decode_record
 from tornwrite.engine.format import LOCK_NAME
-from tornwrite.faultinject import power
-from tornwrite.faultinject.execution import DATA_DIR, Progress, relative
-from tornwrite.faultinject.simdisk import CrashState, Image, SimDisk
-from tornwrite.faultinject.verdicts import Recovered
+from tornwrite.faultinject.core.execution import DATA_DIR, Progress, relative
+from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk
+from tornwrite.faultinject.core.verdicts import Recovered
+from tornwrite.faultinject.kinds import power
 from tornwrite.models.checker import Verdict
 from tornwrite.models.ops import Op
 

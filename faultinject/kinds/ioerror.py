@@ -21,11 +21,11 @@ import os
 from collections.abc import Callable, Iterable
 
 from tornwrite.engine import IOEvent, IOLayer, SnapshotError, Store, StoreFailedError
-from tornwrite.faultinject.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
-from tornwrite.faultinject.results import CrashPoint, StateResult
-from tornwrite.faultinject.simdisk import Image, Inode, SimDisk
-from tornwrite.faultinject.verdicts import judge, recover_image
-from tornwrite.faultinject.workloads import Workload
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
+from tornwrite.faultinject.core.results import CrashPoint, StateResult
+from tornwrite.faultinject.core.simdisk import Image, Inode, SimDisk
+from tornwrite.faultinject.core.verdicts import judge, recover_image
+from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models import opmodel
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.ops import Op

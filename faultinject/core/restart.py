@@ -15,11 +15,11 @@ import random
 from collections.abc import Callable
 
 from tornwrite.engine import IOEvent, IOLayer, Store
-from tornwrite.faultinject.execution import DATA_DIR, FakeClock, StepCounter, apply
-from tornwrite.faultinject.results import RESTART, CrashPoint, SecondCrash, StateResult
-from tornwrite.faultinject.simdisk import SimDisk
-from tornwrite.faultinject.verdicts import Recovered, judge, recover_image
-from tornwrite.faultinject.workloads import Workload
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, StepCounter, apply
+from tornwrite.faultinject.core.results import RESTART, CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.core.simdisk import SimDisk
+from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image
+from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models.checker import Oracle, Verdict
 
 
