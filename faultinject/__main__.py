@@ -1,17 +1,48 @@
-"""python -m tornwrite.faultinject campaign | repro | mutants | walkthrough: see `python -m tornwrite.faultinject --help`."""
+"""`tornwrite` / `python -m tornwrite.faultinject`: the harness's command line.
+
+    campaign      workloads x crash points x fault kinds, in parallel (make crash-test)
+    repro         rerun one crash state verbosely
+    mutants       the bug zoo: every detector against every known bug (make mutants)
+    walkthrough   narrated fault scenarios (make walkthroughs)
+    inspect DIR   print a data directory's records; check DIR: what recovery would do
+
+Exit status: 0 when every state is ok, 1 when one is not, 2 for a usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterable
 
 from tornwrite.faultinject import campaign, repro
 from tornwrite.faultinject.core import workloads
+from tornwrite.faultinject.kinds import NAMES
+from tornwrite.faultinject.kinds.base import ReproRequest
+from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.zoo import mutants
 
+# Subcommands with a parser of their own, imported only when used.
+_DELEGATED = {
+    "mutants": (
+        "tornwrite.faultinject.zoo.hunt",
+        "the bug zoo: every detector against every mutant (see --help there)",
+    ),
+    "walkthrough": (
+        "tornwrite.faultinject.walkthrough.scenarios",
+        "narrate a fault scenario: walkthrough NAME | --all",
+    ),
+    "inspect": (
+        "tornwrite.engine.cli",
+        "print every record and entry of a data directory, then what recovery would do",
+    ),
+    "check": ("tornwrite.engine.cli", "what opening a data directory would do, as an exit status"),
+}
 
-def _names(allowed, what: str):
+
+def _names(allowed: Iterable[str], what: str) -> Callable[[str], tuple[str, ...]]:
     """An argparse type: a comma-separated list, each item one of `allowed`."""
+    allowed = tuple(allowed)
 
     def parse(text: str) -> tuple[str, ...]:
         names = tuple(n for n in text.split(",") if n)
@@ -32,21 +63,20 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["mutants"]:
-        from tornwrite.faultinject.zoo import hunt as zoo
+    if argv[:1] and argv[0] in _DELEGATED:
+        import importlib
 
-        return zoo.main(argv[1:])
-    if argv[:1] == ["walkthrough"]:
-        from tornwrite.faultinject.walkthrough import scenarios as walkthrough
-
-        return walkthrough.main(argv[1:])
+        module = importlib.import_module(_DELEGATED[argv[0]][0])
+        return int(module.main(argv if argv[0] in ("inspect", "check") else argv[1:]))
     parser = argparse.ArgumentParser(
-        prog="python -m tornwrite.faultinject",
-        description="Crash the RedisLite engine at every I/O step and check what recovery gives.",
+        prog="tornwrite",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit status: 0 when every state is ok, 1 when one is not, 2 for a usage error.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("mutants", help="run the harness against every mutant of the bug zoo (see --help there)")
-    sub.add_parser("walkthrough", help="narrate a fault scenario step by step: walkthrough NAME | --all")
+    for name, (_, help_text) in _DELEGATED.items():
+        sub.add_parser(name, help=help_text)
 
     run = sub.add_parser("campaign", help="workloads x crash points x fault kinds, in parallel")
     run.add_argument(
@@ -58,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
         "--kinds",
-        type=_names(campaign.KINDS, "fault kind"),
-        default=campaign.KINDS,
-        help=f"comma-separated (default: all of {','.join(campaign.KINDS)})",
+        type=_names(NAMES, "fault kind"),
+        default=NAMES,
+        help=f"comma-separated (default: all of {','.join(NAMES)})",
     )
     run.add_argument("--budget", type=_positive, help="crash points per workload and kind (default: every one)")
     run.add_argument("--ops", type=_positive, help="ops per workload (default: each workload's own length)")
@@ -69,43 +99,30 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--mutant", choices=sorted(mutants.MUTANTS), help="run against a known-broken engine")
     run.add_argument("--no-compound", action="store_true", help="do not also crash during recovery")
 
-    again = sub.add_parser("repro", help="rerun one crash state verbosely")
-    again.add_argument("--kind", choices=campaign.KINDS, required=True)
+    again = sub.add_parser("repro", help="rerun one crash state verbosely (campaigns print the command)")
+    again.add_argument("--kind", choices=NAMES, required=True)
     again.add_argument("--workload", choices=sorted(workloads.MIXES), required=True)
     again.add_argument("--seed", type=int, default=0)
     again.add_argument("--ops", type=_positive)
-    again.add_argument("--step", type=_positive, required=True)
-    again.add_argument("--phase", choices=("before", "after"), help="required for process and power")
-    again.add_argument("--state", type=int, default=0)
-    again.add_argument("--recovery-step", type=_positive)
-    again.add_argument("--recovery-phase", choices=("before", "after"))
+    again.add_argument("--step", type=_positive, required=True, help="the durable step (damage: the case number)")
+    again.add_argument("--phase", choices=("before", "after"), help="before or after the step (not for damage)")
+    again.add_argument("--state", type=int, default=0, help="which crash state at the point (-1: the restart)")
+    again.add_argument("--recovery-step", type=int, help="crash the recovery too, at this step of it")
+    again.add_argument("--recovery-phase", choices=("before", "after", "after-recovery", "after-carrying-on"))
     again.add_argument("--recovery-state", type=int, default=0)
     again.add_argument("--mutant", choices=sorted(mutants.MUTANTS))
 
     args = parser.parse_args(argv)
     if args.command == "campaign":
-        plan = campaign.Plan(
-            args.workload, args.seed, args.kinds, args.budget, args.ops, args.mutant, not args.no_compound
-        )
+        plan = Plan(args.workload, args.seed, args.kinds, args.budget, args.ops, args.mutant, not args.no_compound)
         status, _, _ = campaign.run(plan, jobs=args.jobs, out=args.out)
         return status
     if (args.recovery_step is None) != (args.recovery_phase is None):
         parser.error("--recovery-step and --recovery-phase go together")
-    if args.kind != "damage" and args.phase is None:
-        parser.error(f"--phase is required for --kind {args.kind}")
-    return repro.repro(
-        args.kind,
-        args.workload,
-        args.seed,
-        args.ops,
-        args.step,
-        args.phase,
-        args.state,
-        args.recovery_step,
-        args.recovery_phase,
-        args.recovery_state,
-        args.mutant,
+    request = ReproRequest(
+        args.step, args.phase, args.state, args.recovery_step, args.recovery_phase, args.recovery_state
     )
+    return repro.repro(args.kind, args.workload, args.seed, args.ops, request, args.mutant)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """The campaign: workloads x crash points x fault kinds, in parallel, judged and written down.
 
-Planning is deterministic: each workload is rebuilt from (name, seed, ops), dry-run for its
-trace, and every crash point (step, before|after) enumerated, or a seeded sample of `budget`
-of them. Batches of points go to a pool of forked workers; a power batch is one run on the
-simulated disk, a process batch forks one child per point. The parent shows progress, then
-writes results.json and summary.md and returns the exit status: 0 only if every state is ok.
+Planning is deterministic: each workload is rebuilt from (name, seed, ops) and dry-run for its
+trace, and each fault kind (faultinject/kinds/) enumerates its crash points from that trace, or
+a seeded sample of `budget` of them. Batches of points go to a pool of forked workers. The
+parent shows progress, then writes results.json, summary.md and the figures from what the
+workers returned, and returns the exit status: 0 only if every state is ok.
 """
 
 from __future__ import annotations
@@ -20,43 +20,22 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from typing import TextIO
 
 from tornwrite.faultinject.core import workloads
-from tornwrite.faultinject.core.execution import trace
+from tornwrite.faultinject.core.execution import WorkloadTrace, trace
 from tornwrite.faultinject.core.results import StateResult
-from tornwrite.faultinject.kinds import damage, ioerror, power, process
+from tornwrite.faultinject.kinds import REGISTRY, repro_command
+from tornwrite.faultinject.kinds.base import Point, Subject
+from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.report.summary import write_summary
 from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.checker import OUTCOMES, Oracle
 
-KINDS = ("process", "power", "ioerror", "damage")
-DAMAGE_CASES = 2000  # damaged directories per workload
-_BATCH = {"power": 24, "process": 8, "ioerror": 12, "damage": 250}  # crash points (damage: cases) per task
-
-
-@dataclass(frozen=True)
-class Plan:
-    workloads: tuple[str, ...]
-    seed: int = 0
-    kinds: tuple[str, ...] = KINDS
-    budget: int | None = None  # crash points per workload and kind; None: every one
-    ops: int | None = None  # workload length override
-    mutant: str | None = None
-    compound: bool = True
-
-    @property
-    def run_id(self) -> str:
-        parts = ["+".join(self.workloads), f"seed{self.seed}", "+".join(self.kinds)]
-        if self.ops:
-            parts.append(f"ops{self.ops}")
-        if self.budget:
-            parts.append(f"budget{self.budget}")
-        if self.mutant:
-            parts.append(f"mutant-{self.mutant}")
-        return "-".join(parts)
+Task = tuple[str, str, list[Point]]  # (kind, workload, points)
 
 
 @dataclass
@@ -76,23 +55,30 @@ class Tally:
         return sum(n for (_, outcome), n in self.outcomes.items() if outcome != "ok")
 
 
-def tasks(plan: Plan) -> Iterator[tuple]:
-    """(kind, workload, points) batches, in a deterministic order."""
+def plan_tasks(plan: Plan) -> tuple[list[Task], dict[str, WorkloadTrace]]:
+    """Every (kind, workload, points) batch in a deterministic order, and each workload's trace."""
+    batches: list[Task] = []
+    traces: dict[str, WorkloadTrace] = {}
     for name in plan.workloads:
         workload = workloads.build(name, plan.seed, plan.ops)
-        points = [(step.number, phase) for step in trace(workload) for phase in ("before", "after")]
-        for kind in plan.kinds:
-            chosen = {
-                "damage": [(case, "-") for case in range(1, DAMAGE_CASES + 1)],
-                "ioerror": [point for point in points if point[1] == "before"],
-            }.get(kind, points)
+        steps = trace(workload)
+        traces[name] = WorkloadTrace.of(workload, steps)
+        for kind_name in plan.kinds:
+            kind = REGISTRY[kind_name]
+            chosen = kind.points(steps)
             if plan.budget is not None and plan.budget < len(chosen):
-                chosen = sorted(random.Random(f"{plan.seed}/{name}/{kind}").sample(chosen, plan.budget))
-            for start in range(0, len(chosen), _BATCH[kind]):
-                yield kind, name, chosen[start : start + _BATCH[kind]]
+                chosen = sorted(random.Random(f"{plan.seed}/{name}/{kind_name}").sample(chosen, plan.budget))
+            for start in range(0, len(chosen), kind.batch):
+                batches.append((kind_name, name, chosen[start : start + kind.batch]))
+    return batches, traces
 
 
-_worker: dict = {}  # per worker process: the plan, and workloads, oracles, traces built once
+def tasks(plan: Plan) -> Iterator[Task]:
+    """(kind, workload, points) batches, in a deterministic order."""
+    yield from plan_tasks(plan)[0]
+
+
+_worker: dict = {}  # per worker process: the plan, a scratch directory, and a Subject per workload
 
 
 def _init_worker(plan: Plan, scratch: str) -> None:
@@ -100,55 +86,54 @@ def _init_worker(plan: Plan, scratch: str) -> None:
     _worker.update(plan=plan, scratch=tempfile.mkdtemp(prefix=f"w{os.getpid()}-", dir=scratch))
 
 
-def _run_task(task: tuple) -> tuple[str, int, float, list[StateResult]]:
-    kind, name, points = task
-    plan: Plan = _worker["plan"]
+def _subject(name: str) -> Subject:
     if name not in _worker:
+        plan: Plan = _worker["plan"]
         workload = workloads.build(name, plan.seed, plan.ops)
-        _worker[name] = (
+        _worker[name] = Subject(
             workload,
             Oracle(list(workload.ops), workload.start_time),
             {step.number: step for step in trace(workload)},
+            plan.mutant,
+            plan.compound,
+            _worker["scratch"],
         )
-    workload, oracle, steps = _worker[name]
+    return _worker[name]
+
+
+def _run_task(task: Task) -> tuple[str, int, float, list[StateResult]]:
+    kind, name, points = task
     found: list[StateResult] = []
     started = time.perf_counter()
-    if kind == "power":
-        power.check_points(workload, oracle, points, found.append, mutant=plan.mutant, compound=plan.compound)
-    elif kind == "damage":
-        damage.check_cases(workload, oracle, [case for case, _ in points], found.append, mutant=plan.mutant)
-    elif kind == "ioerror":
-        ioerror.check_points(workload, oracle, points, steps, found.append, mutant=plan.mutant)
-    else:
-        process.check_points(
-            workload,
-            oracle,
-            points,
-            steps,
-            found.append,
-            base_dir=_worker["scratch"],
-            mutant=plan.mutant,
-            compound=plan.compound,
-        )
+    REGISTRY[kind].check(_subject(name), points, found.append)
     return kind, len(points), time.perf_counter() - started, found
 
 
+@dataclass
+class Outcome:
+    """What a campaign returns: the totals, every judged state, and the traces it crashed."""
+
+    tally: Tally
+    results: list[StateResult]
+    traces: dict[str, WorkloadTrace]
+
+
 def execute(
-    plan: Plan, *, jobs: int | None = None, progress=None, stop_on_failure: bool = False
-) -> tuple[Tally, list[StateResult]]:
+    plan: Plan, *, jobs: int | None = None, progress: TextIO | None = None, stop_on_failure: bool = False
+) -> Outcome:
     """Check every state of the plan (or until the first failure); results sorted by point."""
     jobs = jobs or os.cpu_count() or 1
-    scratch = tempfile.mkdtemp(prefix="redislite-crash-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    scratch = tempfile.mkdtemp(prefix="tornwrite-crash-", dir=shm)
     results: list[StateResult] = []
     with mutants.active(plan.mutant):
-        batches = list(tasks(plan))
+        batches, traces = plan_tasks(plan)
         tally = Tally(points_total=sum(len(points) for _, _, points in batches))
         context = multiprocessing.get_context("fork")  # workers inherit the mutant and the imports
         try:
             with context.Pool(jobs, initializer=_init_worker, initargs=(plan, scratch)) as pool:
-                for kind, points, seconds, found in _results(
-                    pool, batches, 2 * jobs, lambda: stop_on_failure and tally.failures > 0
-                ):
+                stop = lambda: stop_on_failure and tally.failures > 0  # noqa: E731
+                for kind, points, seconds, found in _results(pool, batches, 2 * jobs, stop):
                     _count(tally, kind, points, seconds, found)
                     results.extend(found)
                     if progress is not None:
@@ -157,21 +142,24 @@ def execute(
             shutil.rmtree(scratch, ignore_errors=True)
     if progress is not None:
         _show_progress(tally, progress, final=True)
-    results.sort(
-        key=lambda r: (
-            r.point.workload,
-            r.point.kind,
-            r.point.step,
-            r.point.phase,
-            r.state,
-            r.second is not None,
-            r.second and (r.second.step, r.second.phase, r.second.state),
-        )
+    results.sort(key=_order)
+    return Outcome(tally, results, traces)
+
+
+def _order(r: StateResult) -> tuple:
+    second = r.second
+    return (
+        r.point.workload,
+        r.point.kind,
+        r.point.step,
+        r.point.phase,
+        r.state,
+        second is not None,
+        second and (second.step, second.phase, second.state),
     )
-    return tally, results
 
 
-def _results(pool, batches: list, window: int, stop) -> Iterator[tuple]:
+def _results(pool, batches: list[Task], window: int, stop: Callable[[], bool]) -> Iterator[tuple]:
     """Batch results as they finish, keeping `window` batches queued; once `stop()` is true no
     more are queued, and those already running finish (a clean stop, no killed workers)."""
     finished: queue.Queue = queue.Queue()
@@ -193,26 +181,32 @@ def _results(pool, batches: list, window: int, stop) -> Iterator[tuple]:
 
 
 def run(
-    plan: Plan, *, jobs: int | None = None, out: str | None = None, progress=sys.stderr, show_failures: int = 20
+    plan: Plan,
+    *,
+    jobs: int | None = None,
+    out: str | None = None,
+    progress: TextIO = sys.stderr,
+    show_failures: int = 20,
 ) -> tuple[int, str, Tally]:
     """Run the campaign and write it down; returns (exit status, output directory, tally)."""
     jobs = jobs or os.cpu_count() or 1
     out = out or os.path.join("reports", plan.run_id)
-    tally, results = execute(plan, jobs=jobs, progress=progress)
-    write(plan, tally, results, out, jobs)
-    failures = [r for r in results if not r.ok]
-    print(table(tally), file=progress)
+    outcome = execute(plan, jobs=jobs, progress=progress)
+    write(plan, outcome, out, jobs)
+    failures = [r for r in outcome.results if not r.ok]
+    print(table(outcome.tally), file=progress)
     for failure in failures[:show_failures]:
+        p = failure.point
+        first_line = failure.detail.splitlines()[0] if failure.detail else ""
         print(
-            f"FAIL {failure.outcome} {failure.point.kind} {failure.point.workload} step {failure.point.step} "
-            f"{failure.point.phase} {failure.point.label}: {failure.detail.splitlines()[0] if failure.detail else ''}\n"
-            f"     repro: {failure.repro()}",
+            f"FAIL {failure.outcome} {p.kind} {p.workload} step {p.step} {p.phase} {p.label}: {first_line}\n"
+            f"     repro: {repro_command(failure)}",
             file=progress,
         )
     if len(failures) > show_failures:
         print(f"... and {len(failures) - show_failures} more failures in {out}/results.json", file=progress)
     print(f"wrote {out}/results.json and {out}/summary.md", file=progress)
-    return (0 if not failures else 1), out, tally
+    return (0 if not failures else 1), out, outcome.tally
 
 
 def _count(tally: Tally, kind: str, points: int, seconds: float, found: list[StateResult]) -> None:
@@ -224,7 +218,7 @@ def _count(tally: Tally, kind: str, points: int, seconds: float, found: list[Sta
         tally.outcomes[(kind, result.outcome)] += 1
 
 
-def _show_progress(tally: Tally, stream, final: bool = False) -> None:
+def _show_progress(tally: Tally, stream: TextIO, final: bool = False) -> None:
     elapsed = time.monotonic() - tally.started
     done = tally.points_done
     rate = sum(tally.states.values()) / elapsed if elapsed else 0.0
@@ -235,30 +229,26 @@ def _show_progress(tally: Tally, stream, final: bool = False) -> None:
     )
     if stream.isatty():
         print("\r" + line + ("\n" if final else ""), end="", file=stream, flush=True)
-    elif final or done % max(1, tally.points_total // 10) < _BATCH["power"]:
+    elif final or done % max(1, tally.points_total // 10) < REGISTRY["power"].batch:
         print(line, file=stream, flush=True)
 
 
 def table(tally: Tally) -> str:
     """Fault kind x outcome counts, then each kind's rate (per worker-second)."""
-    kinds = [kind for kind in KINDS if kind in tally.states]
+    kinds = [kind for kind in REGISTRY if kind in tally.states]
     width = max(len(o) for o in OUTCOMES)
     lines = [f"{'outcome':<{width}} " + " ".join(f"{k:>10}" for k in kinds)]
     for outcome in OUTCOMES:
         lines.append(f"{outcome:<{width}} " + " ".join(f"{tally.outcomes[(k, outcome)]:>10}" for k in kinds))
-    lines.append(
-        f"{'crash states/s':<{width}} "
-        + " ".join(f"{tally.states[k] / tally.seconds[k] if tally.seconds[k] else 0:>10,.0f}" for k in kinds)
-        + "   (per worker)"
-    )
-    lines.append(
-        f"{'crash points/s':<{width}} "
-        + " ".join(f"{tally.points[k] / tally.seconds[k] if tally.seconds[k] else 0:>10,.1f}" for k in kinds)
-    )
+    rates = " ".join(f"{tally.states[k] / tally.seconds[k] if tally.seconds[k] else 0:>10,.0f}" for k in kinds)
+    lines.append(f"{'crash states/s':<{width}} " + rates + "   (per worker)")
+    rates = " ".join(f"{tally.points[k] / tally.seconds[k] if tally.seconds[k] else 0:>10,.1f}" for k in kinds)
+    lines.append(f"{'crash points/s':<{width}} " + rates)
     return "\n".join(lines)
 
 
-def write(plan: Plan, tally: Tally, results: list[StateResult], out: str, jobs: int) -> None:
+def write(plan: Plan, outcome: Outcome, out: str, jobs: int) -> None:
+    tally, results = outcome.tally, outcome.results
     os.makedirs(out, exist_ok=True)
     elapsed = time.monotonic() - tally.started
     document = {
@@ -283,11 +273,11 @@ def write(plan: Plan, tally: Tally, results: list[StateResult], out: str, jobs: 
             for kind in sorted(tally.states)
         },
         "elapsed_seconds": round(elapsed, 3),
-        "states": [r.to_json() for r in results],
+        "states": [r.to_json(None if r.ok else repro_command(r)) for r in results],
     }
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(document, f, indent=None, separators=(",", ":"))
-    write_summary(plan, tally, results, out, table(tally), elapsed)
+    write_summary(plan, outcome.tally, results, list(outcome.traces.values()), out, table(tally), elapsed)
     _point_latest(out)
 
 

@@ -7,10 +7,12 @@ import json
 import pytest
 
 from tornwrite.faultinject import campaign
+from tornwrite.faultinject.kinds import NAMES
+from tornwrite.faultinject.plan import Plan
 
 
 def run(tmp_path, workloads=("snapshot-heavy",), kinds=("process", "power"), mutant=None, ops=20):
-    plan = campaign.Plan(tuple(workloads), seed=3, kinds=tuple(kinds), ops=ops, mutant=mutant)
+    plan = Plan(tuple(workloads), seed=3, kinds=tuple(kinds), ops=ops, mutant=mutant)
     status, out, tally = campaign.run(plan, jobs=2, out=str(tmp_path / "run"), progress=io.StringIO())
     with open(f"{out}/results.json") as f:
         results = json.load(f)
@@ -22,8 +24,8 @@ def failures(tally, kind):
 
 
 def test_stop_on_failure_ends_early_and_cleanly():
-    plan = campaign.Plan(("snapshot-heavy",), kinds=("power",), ops=30, mutant="wal-append-no-fsync")
-    tally, results = campaign.execute(plan, jobs=2, stop_on_failure=True)
+    plan = Plan(("snapshot-heavy",), kinds=("power",), ops=30, mutant="wal-append-no-fsync")
+    tally = campaign.execute(plan, jobs=2, stop_on_failure=True).tally
     assert tally.failures > 0 and tally.points_done < tally.points_total
 
 
@@ -66,10 +68,10 @@ def test_snapshot_renamed_without_directory_fsync_is_caught_by_power_loss(tmp_pa
 
 
 def test_budget_samples_crash_points_deterministically(tmp_path):
-    plan = campaign.Plan(("mixed",), seed=1, budget=7, ops=30)
+    plan = Plan(("mixed",), seed=1, budget=7, ops=30)
     first = [points for _, _, points in campaign.tasks(plan)]
     assert first == [points for _, _, points in campaign.tasks(plan)]
-    assert sum(len(p) for p in first) == 7 * len(campaign.KINDS)  # 7 per fault kind
+    assert sum(len(p) for p in first) == 7 * len(NAMES)  # 7 per fault kind
 
 
 @pytest.mark.parametrize(
@@ -93,7 +95,7 @@ def test_an_expired_key_shown_by_one_read_path_is_caught(monkeypatch):
         return len(entry[0]) if entry is not None and type(entry[0]) is list else real_llen(self, key)
 
     monkeypatch.setattr(Store, "llen", llen_ignoring_expiry)
-    plan = campaign.Plan(("ttl",), seed=0, kinds=("power",), budget=80)
-    tally, results = campaign.execute(plan, jobs=1)
+    plan = Plan(("ttl",), seed=0, kinds=("power",), budget=80)
+    results = campaign.execute(plan, jobs=1).results
     shown = [r for r in results if r.outcome == "invariant-violated" and "llen" in r.detail]
     assert shown, "no crash state had an expired list for llen to show"

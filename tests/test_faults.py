@@ -8,18 +8,20 @@ from tornwrite.engine import IOLayer, SnapshotError, Store, StoreFailedError
 from tornwrite.faultinject import campaign
 from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.execution import DATA_DIR, trace
-from tornwrite.faultinject.kinds import damage, ioerror
+from tornwrite.faultinject.kinds import NAMES, damage, ioerror, repro_command
+from tornwrite.faultinject.plan import Plan
 from tornwrite.models.checker import Oracle
 
 
 def execute(kinds, mutant=None, workload="snapshot-heavy", ops=25, budget=None):
-    plan = campaign.Plan((workload,), seed=5, kinds=kinds, ops=ops, mutant=mutant, budget=budget)
-    return campaign.execute(plan, jobs=2)
+    plan = Plan((workload,), seed=5, kinds=kinds, ops=ops, mutant=mutant, budget=budget)
+    outcome = campaign.execute(plan, jobs=2)
+    return outcome.tally, outcome.results
 
 
 def test_io_errors_at_every_step_give_only_allowed_outcomes():
     tally, results = execute(("ioerror",), workload="mixed", ops=40)
-    assert tally.failures == 0, [r.repro() for r in results if not r.ok][:3]
+    assert tally.failures == 0, [repro_command(r) for r in results if not r.ok][:3]
     labels = {r.point.label for r in results}
     assert {"wal.append", "wal.fsync", "snapshot.write", "snapshot.rename", "dir.fsync"} <= labels
 
@@ -95,7 +97,7 @@ def test_damage_cases_are_deterministic_and_varied():
     assert {n.split("-")[0] for _, n in first} == {"wal", "snapshot"}
 
 
-@pytest.mark.parametrize("kind", campaign.KINDS)
+@pytest.mark.parametrize("kind", NAMES)
 def test_an_engine_that_refuses_to_open_is_judged_never_crashes_the_harness(kind):
     # torn-tail-fatal makes Store.open raise wherever a recovery finds a torn record.
     tally, _ = execute((kind,), mutant="torn-tail-fatal", ops=12, budget=60)

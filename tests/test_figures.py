@@ -2,6 +2,7 @@
 to a file, the crash map shows the worst outcome at each point, and matplotlib stays out of the
 campaign's workers (it is imported only while a figure is drawn)."""
 
+import json
 import re
 import subprocess
 import sys
@@ -12,9 +13,11 @@ import pytest
 from tests import bench_recovery
 from tornwrite.faultinject import campaign
 from tornwrite.faultinject.core.execution import relative
+from tornwrite.faultinject.core.results import WORST_FIRST, StateResult, worst
+from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.report import figures
 from tornwrite.faultinject.report import summary as report
-from tornwrite.faultinject.zoo import mutants
+from tornwrite.faultinject.zoo import hunt, mutants
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -26,35 +29,35 @@ def is_png(path) -> bool:
 
 @pytest.fixture(scope="module")
 def tiny():
-    plan = campaign.Plan(("basic",), ops=8)
-    tally, results = campaign.execute(plan, jobs=2)
-    return plan, tally, results
+    plan = Plan(("basic",), ops=8)
+    return plan, campaign.execute(plan, jobs=2)
 
 
 @pytest.fixture(scope="module")
 def failing():
-    plan = campaign.Plan(("basic", "snapshot-heavy"), kinds=("process", "power"), ops=10, mutant="wal-append-no-fsync")
-    tally, results = campaign.execute(plan, jobs=2)
-    assert tally.failures, "the mutant should fail some power-loss states"
-    return plan, tally, results
+    plan = Plan(("basic", "snapshot-heavy"), kinds=("process", "power"), ops=10, mutant="wal-append-no-fsync")
+    outcome = campaign.execute(plan, jobs=2)
+    assert outcome.tally.failures, "the mutant should fail some power-loss states"
+    return plan, outcome
 
 
 def test_every_campaign_figure_is_written_as_a_png(tiny, tmp_path):
-    plan, _, results = tiny
-    drawn = figures.campaign_figures(plan, results, str(tmp_path))
+    plan, outcome = tiny
+    drawn = figures.campaign_figures(plan, outcome.results, str(tmp_path), list(outcome.traces.values()))
     assert [d.file for d in drawn] == [figures.CRASH_MAP, figures.BY_KIND, figures.BY_LABEL]
     assert all(is_png(tmp_path / d.file) for d in drawn)
 
 
 def test_figures_of_a_failing_campaign_are_drawn_under_its_mutant(failing, tmp_path):
-    plan, _, results = failing
-    drawn = figures.campaign_figures(plan, results, str(tmp_path))
+    plan, outcome = failing
+    drawn = figures.campaign_figures(plan, outcome.results, str(tmp_path), list(outcome.traces.values()))
     assert all(is_png(tmp_path / d.file) for d in drawn)
 
 
 def test_summary_links_lead_to_figures_that_exist(failing, tmp_path):
-    plan, tally, results = failing
-    campaign.write(plan, tally, results, str(tmp_path), jobs=2)
+    plan, outcome = failing
+    tally = outcome.tally
+    campaign.write(plan, outcome, str(tmp_path), jobs=2)
     summary = (tmp_path / "summary.md").read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", summary)
     assert set(links) == {figures.CRASH_MAP, figures.BY_KIND, figures.BY_LABEL}
@@ -62,39 +65,38 @@ def test_summary_links_lead_to_figures_that_exist(failing, tmp_path):
     assert "## Failing states, grouped" in summary
     listed = summary.split("## Failures\n", 1)[1]
     assert listed.count("`python -m tornwrite.faultinject repro") == min(tally.failures, report.MAX_FAILURES_LISTED)
-    assert f"rerun: `{report.campaign_command(plan)}`" in summary
+    assert f"rerun: `{plan.command()}`" in summary
 
 
 def test_a_campaign_without_crash_points_draws_no_crash_map(tmp_path):
-    plan = campaign.Plan(("basic",), kinds=("damage",), ops=6, budget=40)
-    tally, results = campaign.execute(plan, jobs=1)
-    campaign.write(plan, tally, results, str(tmp_path), jobs=1)
+    plan = Plan(("basic",), kinds=("damage",), ops=6, budget=40)
+    campaign.write(plan, campaign.execute(plan, jobs=1), str(tmp_path), jobs=1)
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (tmp_path / "summary.md").read_text())
     assert figures.CRASH_MAP not in links and links and all((tmp_path / link).exists() for link in links)
 
 
 def test_a_figure_that_cannot_be_drawn_does_not_lose_the_summary(tiny, tmp_path, monkeypatch):
-    plan, tally, results = tiny
+    plan, outcome = tiny
 
     def broken(*args, **kwargs):
         raise RuntimeError("no figures today")
 
     monkeypatch.setattr(figures, "campaign_figures", broken)
-    campaign.write(plan, tally, results, str(tmp_path), jobs=2)
+    campaign.write(plan, outcome, str(tmp_path), jobs=2)
     summary = (tmp_path / "summary.md").read_text()
     assert "Not drawn: `RuntimeError: no figures today`" in summary and "## Failures" in summary
 
 
 def test_the_crash_map_shows_the_worst_outcome_among_a_points_states():
-    assert figures.worst(["ok", "recovery-failed", "lost-acked-write", "ok"]) == "lost-acked-write"
-    assert figures.worst(["ok", "ok"]) == "ok"
-    assert set(figures.WORST_FIRST) == set(figures.COLOURS) == set(campaign.OUTCOMES)
+    assert worst(["ok", "recovery-failed", "lost-acked-write", "ok"]) == "lost-acked-write"
+    assert worst(["ok", "ok"]) == "ok"
+    assert set(WORST_FIRST) == set(figures.COLOURS) == set(campaign.OUTCOMES)
 
 
-def test_the_recomputed_timeline_names_the_steps_the_campaign_crashed_at(failing):
-    plan, _, results = failing
-    lines = {name: figures.timeline(name, plan.seed, plan.ops, plan.mutant) for name in plan.workloads}
-    for result in results:
+def test_the_traces_the_campaign_returns_name_the_steps_it_crashed_at(failing):
+    plan, outcome = failing
+    lines = outcome.traces
+    for result in outcome.results:
         line = lines[result.point.workload]
         assert line.labels[result.point.step - 1] == result.point.label
         assert line.op_indexes[result.point.step - 1] == result.point.op_index
@@ -102,18 +104,21 @@ def test_the_recomputed_timeline_names_the_steps_the_campaign_crashed_at(failing
 
 
 def test_results_json_read_back_gives_the_same_states(tiny, tmp_path):
-    plan, tally, results = tiny
-    campaign.write(plan, tally, results, str(tmp_path), jobs=2)
-    parameters, states = figures.load_states(str(tmp_path / "results.json"))
-    assert parameters["workloads"] == ["basic"]
+    plan, outcome = tiny
+    results = outcome.results
+    campaign.write(plan, outcome, str(tmp_path), jobs=2)
+    with open(tmp_path / "results.json") as f:
+        document = json.load(f)
+    states = [StateResult.from_json(row) for row in document["states"]]
+    assert document["parameters"]["workloads"] == ["basic"]
     as_written = [(replace(r.point, path=relative(r.point.path)), r.state, r.outcome, r.second) for r in results]
     assert [(s.point, s.state, s.outcome, s.second) for s in states] == as_written
 
 
 def test_mutant_matrix_is_written_as_a_png(tmp_path):
-    matrix = {name: {d: (d in m.caught_by) or None for d in figures.DETECTORS} for name, m in mutants.MUTANTS.items()}
+    matrix = {name: {d: (d in m.caught_by) or None for d in hunt.DETECTORS} for name, m in mutants.MUTANTS.items()}
     matrix["wal-append-no-fsync"]["power"] = False
-    figures.mutant_matrix(matrix, str(tmp_path / figures.MUTANT_MATRIX))
+    figures.mutant_matrix(matrix, str(tmp_path / figures.MUTANT_MATRIX), detectors=hunt.DETECTORS)
     assert is_png(tmp_path / figures.MUTANT_MATRIX)
 
 

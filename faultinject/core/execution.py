@@ -117,6 +117,43 @@ def clock_after(workload: Workload, ops: int) -> float:
     return workload.start_time + sum(op.args[0] for op in workload.ops[:ops] if op.name == "tick")
 
 
+@dataclass(frozen=True)
+class WorkloadTrace:
+    """One workload's durable steps in order, as reports show them (the crash map's x axis)."""
+
+    workload: str
+    ops: int  # the workload's length
+    labels: tuple[str, ...]  # labels[n - 1] is the I/O label of step n
+    op_indexes: tuple[int, ...]  # the workload op step n belongs to (0: Store.open)
+    op_names: tuple[str, ...]  # that op's name ("open" for Store.open)
+
+    @classmethod
+    def of(cls, workload: Workload, steps: list[Step]) -> WorkloadTrace:
+        return cls(
+            workload.name,
+            len(workload.ops),
+            tuple(s.label for s in steps),
+            tuple(s.op_index for s in steps),
+            tuple("open" if s.op_index == 0 else workload.ops[s.op_index - 1].name for s in steps),
+        )
+
+    @property
+    def steps(self) -> int:
+        return len(self.labels)
+
+    def spans(self, op_name: str) -> list[tuple[int, int]]:
+        """(first, last) step of each op called `op_name`, in order."""
+        spans: list[tuple[int, int]] = []
+        for number, (index, name) in enumerate(zip(self.op_indexes, self.op_names), start=1):
+            if name != op_name:
+                continue
+            if spans and self.op_indexes[spans[-1][1] - 1] == index and spans[-1][1] == number - 1:
+                spans[-1] = (spans[-1][0], number)
+            else:
+                spans.append((number, number))
+        return spans
+
+
 def trace(workload: Workload) -> list[Step]:
     """The durable steps of a full run on the simulated disk (a dry run: nothing crashes)."""
     from tornwrite.faultinject.core.simdisk import SimDisk

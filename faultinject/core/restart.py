@@ -92,7 +92,7 @@ def check_restart(
                 "lost-acked-write",
                 "a power loss right after the restart's recovery lost state the restarted store had already served",
             )
-        report(outcome, SecondCrash(0, "after recovery", index, f"power loss: {state.description}"))
+        report(outcome, SecondCrash(0, "after-recovery", index, f"power loss: {state.description}"))
     if first.matched_prefix is None:
         return
     # The program carries on where it was (an op in flight is not retried: it cannot know).
@@ -109,4 +109,4 @@ def check_restart(
         reader_state=final.reader_state,
         recovery_error=final.error,
     )
-    report(outcome, SecondCrash(0, "after carrying on", 0, f"power loss after the other {len(rest)} ops ran"))
+    report(outcome, SecondCrash(0, "after-carrying-on", 0, f"power loss after the other {len(rest)} ops ran"))

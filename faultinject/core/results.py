@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from tornwrite.faultinject.core.execution import relative
@@ -12,12 +12,12 @@ RESTART = -1  # the state index of results that restart on the crashed disk (fau
 
 @dataclass(frozen=True)
 class CrashPoint:
-    kind: str  # "process", "power" or "damage"
+    kind: str  # a fault kind's name (faultinject/kinds/)
     workload: str
     seed: int
     ops: int  # the workload's length (it is rebuilt from name, seed and length)
     step: int  # 1-based durable I/O step of the run (damage: the case number)
-    phase: str  # "before" or "after" the step
+    phase: str  # "before" or "after" the step ("-" where a kind has no phases)
     label: str
     path: str
     op_index: int  # the op the step belonged to (0: Store.open)
@@ -28,8 +28,8 @@ class CrashPoint:
 class SecondCrash:
     """A crash during the recovery from the first one."""
 
-    step: int  # 1-based durable step of the recovery
-    phase: str
+    step: int  # 1-based durable step of the recovery (0: after it)
+    phase: str  # "before" | "after" the step; a restart's "after-recovery" | "after-carrying-on"
     state: int
     description: str
 
@@ -74,47 +74,39 @@ class StateResult:
     def ok(self) -> bool:
         return self.outcome == "ok"
 
-    def repro(self) -> str:
-        """The one command that reruns exactly this crash state, verbosely."""
-        p = self.point
-        argv = [
-            "python",
-            "-m",
-            "tornwrite.faultinject",
-            "repro",
-            "--kind",
-            p.kind,
-            "--workload",
-            p.workload,
-            "--seed",
-            str(p.seed),
-            "--ops",
-            str(p.ops),
-            "--step",
-            str(p.step),
-        ]
-        if p.kind != "damage":  # a damage case is named by its number alone
-            argv += ["--phase", p.phase, "--state", str(self.state)]
-        if self.second is not None and self.state != RESTART:  # a restart's checks rerun together
-            argv += [
-                "--recovery-step",
-                str(self.second.step),
-                "--recovery-phase",
-                self.second.phase,
-                "--recovery-state",
-                str(self.second.state),
-            ]
-        if p.mutant:
-            argv += ["--mutant", p.mutant]
-        return shlex.join(argv)
-
-    def to_json(self) -> dict:
+    def to_json(self, repro: str | None = None) -> dict:
+        """A flat row for results.json; `repro` (its command) is kept for failing states."""
         row = asdict(self)
         point = row.pop("point")
         point["path"] = relative(point["path"])
         row = {**point, **row}
         if self.ok:
             row.pop("detail")
-        else:
-            row["repro"] = self.repro()
+        elif repro is not None:
+            row["repro"] = repro
         return row
+
+    @classmethod
+    def from_json(cls, row: dict) -> StateResult:
+        point = CrashPoint(**{name: row[name] for name in CrashPoint.__dataclass_fields__})
+        second = SecondCrash(**row["second"]) if row.get("second") else None
+        return cls(
+            point,
+            row["state"],
+            row["description"],
+            row["acked"],
+            row["in_flight"],
+            row["observed"],
+            row["outcome"],
+            row.get("detail", ""),
+            second,
+        )
+
+
+# When a point's states disagree, reports show the worst: a silently wrong state is worse than a
+# silent loss, and both are worse than a recovery that refuses loudly.
+WORST_FIRST = ("invariant-violated", "phantom-or-divergent", "lost-acked-write", "recovery-failed", "ok")
+
+
+def worst(outcomes: Iterable[str]) -> str:
+    return min(outcomes, key=WORST_FIRST.index)

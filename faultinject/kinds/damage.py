@@ -17,14 +17,18 @@ import random
 from collections.abc import Callable, Iterable
 
 from tornwrite.engine import CorruptDataError, IOLayer, Store
-from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, run
+from tornwrite.faultinject.core.describe import file_lines, recovery_lines
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, Step, run
 from tornwrite.faultinject.core.results import CrashPoint, StateResult
 from tornwrite.faultinject.core.simdisk import Image, SimDisk
+from tornwrite.faultinject.core.verdicts import recover_image
 from tornwrite.faultinject.core.workloads import Workload
+from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.format_reader import read_files
 
-KIND = "damage"
+NAME = "damage"
+CASES = 2000  # damaged directories per workload
 DAMAGES = ("flip", "truncate", "duplicate", "splice", "zero")
 
 
@@ -112,7 +116,7 @@ def check_cases(
     except Exception as exc:  # the undamaged run failed: the engine's failure, reported per case
         for case in cases:
             point = CrashPoint(
-                KIND, workload.name, workload.seed, len(workload.ops), case, "-", "run", DATA_DIR, 0, mutant
+                NAME, workload.name, workload.seed, len(workload.ops), case, "-", "run", DATA_DIR, 0, mutant
             )
             emit(
                 StateResult(
@@ -131,7 +135,7 @@ def check_cases(
     for case in cases:
         description, name, damaged = damage(image, case, workload.seed)
         point = CrashPoint(
-            KIND,
+            NAME,
             workload.name,
             workload.seed,
             len(workload.ops),
@@ -144,3 +148,52 @@ def check_cases(
         )
         verdict = judge_damaged(oracle, damaged, check_time, len(workload.ops))
         emit(StateResult(point, 0, description, progress.acked, False, 0, verdict.outcome, verdict.detail))
+
+
+def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
+    workload, oracle, case = subject.workload, subject.oracle, request.step
+    image, progress = final_image(workload)
+    description, name, damaged = damage(image, case, workload.seed)
+    out(f"the whole workload ran; then damage case {case}: {name}: {description}")
+    out("on disk:")
+    out("\n".join(file_lines(damaged.get(DATA_DIR, {}))))
+    recovered = recover_image(damaged, progress.clock.now)
+    out("recovery:")
+    out("\n".join(recovery_lines(recovered)))
+    verdict = judge_damaged(oracle, damaged, progress.clock.now, len(workload.ops))
+    out(
+        f"verdict: {verdict.outcome}"
+        + (f" (the model's state after op {verdict.matched_prefix})" if verdict.matched_prefix is not None else "")
+    )
+    if verdict.detail:
+        out(verdict.detail)
+    return 0 if verdict.outcome == "ok" else 1
+
+
+class Damage(FaultKind):
+    name = NAME
+    summary = (
+        f"{CASES:,} seeded damaged directories per workload: a byte flipped, truncated, duplicated, spliced, zeroed"
+    )
+    batch = 250
+    steps_of_a_run = False
+    label_meaning = "kind of damage"
+    zoo_budget = 600
+
+    def points(self, steps: list[Step]) -> list[Point]:
+        return [(case, "-") for case in range(1, CASES + 1)]
+
+    def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:
+        check_cases(subject.workload, subject.oracle, [case for case, _ in points], emit, mutant=subject.mutant)
+
+    def repro_argv(self, result: StateResult) -> list[str]:
+        return ["--step", str(result.point.step)]  # a damage case is named by its number alone
+
+    def request_problem(self, request: ReproRequest) -> str | None:
+        return None
+
+    def repro(self, subject: Subject, request: ReproRequest, out: Out) -> int:
+        return _repro(subject, request, out)
+
+
+KIND = Damage()

@@ -21,16 +21,18 @@ import os
 from collections.abc import Callable, Iterable
 
 from tornwrite.engine import IOEvent, IOLayer, SnapshotError, Store, StoreFailedError
-from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
+from tornwrite.faultinject.core.describe import file_lines
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, Step, StepCounter, run
 from tornwrite.faultinject.core.results import CrashPoint, StateResult
 from tornwrite.faultinject.core.simdisk import Image, Inode, SimDisk
 from tornwrite.faultinject.core.verdicts import judge, recover_image
 from tornwrite.faultinject.core.workloads import Workload
+from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
 from tornwrite.models import opmodel
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.ops import Op
 
-KIND = "ioerror"
+NAME = "ioerror"
 # Per kind of step: (errno, whether a write gets half done before failing).
 VARIANTS = {
     "write": ((errno.EIO, False), (errno.ENOSPC, True), (errno.EDQUOT, False)),
@@ -142,7 +144,7 @@ def check_points(
         step = steps[number]
         for index, (code, halfway) in enumerate(variants(step.op)):
             point = CrashPoint(
-                KIND,
+                NAME,
                 workload.name,
                 workload.seed,
                 len(workload.ops),
@@ -293,3 +295,52 @@ def _raise_at(number: int):
             raise OSError(errno.EIO, "Input/output error (injected during recovery)", event.path)
 
     return hook
+
+
+def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
+    if request.step not in subject.steps:
+        out(f"the run has no durable step {request.step} (it has {len(subject.steps)})")
+        return 2
+    workload, oracle, step = subject.workload, subject.oracle, subject.steps[request.step]
+    options = variants(step.op)
+    if not 0 <= request.state < len(options):
+        out(f"step {step.number} ({step.op}) has {len(options)} error variants, numbered from 0; not {request.state}")
+        return 2
+    out(f"I/O ERROR at step {step.number}")
+    code, halfway = options[request.state]
+    out(
+        f"the step fails with {errno.errorcode[code]}"
+        + (" after writing half its bytes" if halfway else " instead of happening")
+    )
+    progress, image, verdict = run_with_error(workload, oracle, step, code, halfway)
+    for index, (op, result) in enumerate(zip(workload.ops, progress.results), start=1):
+        if index >= step.op_index and (isinstance(result, Exception) or index == step.op_index):
+            shown = f"{type(result).__name__}: {result}" if isinstance(result, Exception) else repr(result)
+            out(f"  op {index:>3} {op!r:.70} -> {shown}"[:160])
+    out("on disk afterwards (the program's view):")
+    out("\n".join(file_lines(image.get(DATA_DIR, {}))))
+    out(f"verdict: {verdict.outcome}")
+    if verdict.detail:
+        out(verdict.detail)
+    return 0 if verdict.outcome == "ok" else 1
+
+
+class IOErrors(FaultKind):
+    name = NAME
+    summary = "each durable step fails with EIO, ENOSPC (halfway through writes) or EDQUOT; the program carries on"
+    batch = 12
+
+    def points(self, steps: list[Step]) -> list[Point]:
+        return [(step.number, "before") for step in steps]
+
+    def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:
+        check_points(subject.workload, subject.oracle, points, subject.steps, emit, mutant=subject.mutant)
+
+    def repro_argv(self, result: StateResult) -> list[str]:
+        return ["--step", str(result.point.step), "--phase", "before", "--state", str(result.state)]
+
+    def repro(self, subject: Subject, request: ReproRequest, out: Out) -> int:
+        return _repro(subject, request, out)
+
+
+KIND = IOErrors()

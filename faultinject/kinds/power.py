@@ -17,16 +17,18 @@ import random
 from collections.abc import Callable, Iterable
 
 from tornwrite.engine import IOEvent, IOLayer, Store
+from tornwrite.faultinject.core.describe import file_lines, recovery_lines, verdict_lines
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
 from tornwrite.faultinject.core.observe import newest_visible
 from tornwrite.faultinject.core.restart import check_restart
-from tornwrite.faultinject.core.results import CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.core.results import RESTART, CrashPoint, SecondCrash, StateResult
 from tornwrite.faultinject.core.simdisk import Image, SimDisk, image_fingerprint
 from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image
 from tornwrite.faultinject.core.workloads import Workload
+from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
 from tornwrite.models.checker import Oracle
 
-KIND = "power"
+NAME = "power"
 COMPOUND_PER_POINT = 2  # first-crash states per point whose recovery is crashed in turn
 
 
@@ -54,7 +56,7 @@ def check_points(
         if (number, event.phase) not in wanted:
             return
         point = CrashPoint(
-            KIND,
+            NAME,
             workload.name,
             workload.seed,
             len(workload.ops),
@@ -140,3 +142,132 @@ def crash_recovery(image: Image, check_time: float, rng: random.Random) -> list[
             )
         )
     return found
+
+
+class _Stop(BaseException):
+    """Ends a repro's run at the crash point (what a power loss does to a process)."""
+
+
+def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
+    workload, oracle, step, phase, state = subject.workload, subject.oracle, request.step, request.phase, request.state
+    disk = SimDisk()
+    found: dict = {}
+    opened: list[Store] = []
+
+    def on_step(event: IOEvent, number: int, progress: Progress) -> None:
+        if (number, event.phase) != (step, phase):
+            return
+        observed = newest_visible(opened[0], workload.keys) if opened else 0
+        if state == RESTART:
+            point = CrashPoint(
+                NAME,
+                workload.name,
+                workload.seed,
+                len(workload.ops),
+                step,
+                phase,
+                event.label,
+                event.path,
+                progress.current,
+            )
+            check_restart(
+                disk,
+                workload,
+                oracle,
+                progress,
+                point,
+                observed,
+                state_rng(workload.seed, step, phase, "restart"),
+                found.setdefault("restart", []).append,
+            )
+        else:
+            in_flight = progress.in_flight and progress.current > 0
+            found.update(
+                progress=(progress.acked, in_flight, progress.clock.now, observed),
+                states=list(disk.power_loss_states(state_rng(workload.seed, step, phase))),
+            )
+        raise _Stop
+
+    out(f"CRASH (power) {phase} step {step}")
+    try:
+        run(workload, IOLayer(disk), DATA_DIR, on_step, on_open=opened.append)
+    except _Stop:
+        pass
+    if not found:
+        out(f"the run has no crash point {phase} step {step} (it has {len(subject.steps)} durable steps)")
+        return 2
+    if state == RESTART:
+        return _repro_restart(found["restart"], request, out)
+    acked, in_flight, check_time, observed = found["progress"]
+    if not 0 <= state < len(found["states"]):
+        out(f"this crash point has {len(found['states'])} power-loss states, numbered from 0; not {state}")
+        return 2
+    crash = found["states"][state]
+    out(f"crash state #{state}: {crash.description}")
+    out(
+        f"acked ops: {acked}"
+        + (f" (op {acked + 1} in flight: {workload.ops[acked]!r:.80})" if in_flight else "")
+        + f"; newest op a reader saw before the crash: {observed}"
+    )
+    out("on disk after the power loss:")
+    out("\n".join(file_lines(crash.image.get(DATA_DIR, {}))))
+    recovered = recover_image(crash.image, check_time)
+    if request.recovery_step is not None:
+        out("recovery (the first, which is itself crashed):")
+        out("\n".join(recovery_lines(recovered)))
+        wanted = (request.recovery_step, request.recovery_phase, request.recovery_state)
+        rng = state_rng(workload.seed, step, phase, state, "recovery")
+        for second, again in crash_recovery(crash.image, check_time, rng):
+            if (second.step, second.phase, second.state) == wanted:
+                out(f"CRASH during recovery, {second.phase} its step {second.step}: {second.description}")
+                recovered = again
+                break
+        else:
+            out("recovery has no such step and state")
+            return 2
+    out("recovery:")
+    out("\n".join(recovery_lines(recovered)))
+    return verdict_lines(oracle, recovered, acked, in_flight, check_time, observed, out)
+
+
+def _repro_restart(results: list[StateResult], request: ReproRequest, out: Out) -> int:
+    """Every check of the restart at this point, the requested one marked; its status."""
+    wanted = (
+        None
+        if request.recovery_step is None
+        else (request.recovery_step, request.recovery_phase, request.recovery_state)
+    )
+    out("a process crash here, a restart on the same disk (unsynced data intact), then power losses:")
+    chosen = None
+    for result in results:
+        second = result.second
+        this = None if second is None else (second.step, second.phase, second.state)
+        where = second.description if second else "the restarted store's recovery"
+        mark = "->" if this == wanted else "  "
+        chosen = result if this == wanted else chosen
+        out(
+            f"{mark} {result.outcome:<20} {where}"
+            + (f"\n      {result.detail}" if result.detail and this == wanted else "")
+        )
+    if chosen is None:
+        out("the restart has no such check")
+        return 2
+    return 0 if chosen.ok else 1
+
+
+class Power(FaultKind):
+    name = NAME
+    summary = (
+        "a power loss on a simulated disk at each crash point: unsynced data lost, kept, torn or zero-filled; "
+        "un-fsynced directory entries in every combination"
+    )
+    batch = 24
+
+    def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:
+        check_points(subject.workload, subject.oracle, points, emit, mutant=subject.mutant, compound=subject.compound)
+
+    def repro(self, subject: Subject, request: ReproRequest, out: Out) -> int:
+        return _repro(subject, request, out)
+
+
+KIND = Power()

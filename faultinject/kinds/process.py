@@ -18,6 +18,7 @@ import os
 import select
 import shutil
 import signal
+import tempfile
 import threading
 import time
 import traceback
@@ -25,14 +26,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tornwrite.engine import IOEvent, IOLayer, Store
+from tornwrite.faultinject.core.describe import file_lines, recovery_lines, verdict_lines
 from tornwrite.faultinject.core.execution import FakeClock, StepCounter, clock_after, run
 from tornwrite.faultinject.core.observe import newest_visible
 from tornwrite.faultinject.core.results import CrashPoint, SecondCrash, StateResult
 from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_directory
 from tornwrite.faultinject.core.workloads import Workload
+from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
 from tornwrite.models.checker import Oracle, Verdict
 
-KIND = "process"
+NAME = "process"
 CHILD_TIMEOUT = 60.0  # seconds a child may take to reach its crash point
 _OBSERVER_PAUSE = 0.0002  # between sweeps: lets the workload thread have the GIL
 
@@ -60,7 +63,7 @@ def check_points(
     for number, phase in points:
         step = steps[number]
         point = CrashPoint(
-            KIND,
+            NAME,
             workload.name,
             workload.seed,
             len(workload.ops),
@@ -73,7 +76,7 @@ def check_points(
         )
         directory = os.path.join(base_dir, f"p{number}{phase[0]}")
         shutil.rmtree(directory, ignore_errors=True)
-        report = kill_at(lambda child: _run_workload(workload, directory, child), number, phase)
+        report = kill_at(lambda child, directory=directory: _run_workload(workload, directory, child), number, phase)
         in_flight = step.op_index > 0
         progress = _Acked(report.acked, in_flight)
         check_time = clock_after(workload, report.acked)
@@ -103,7 +106,11 @@ def check_points(
                 again_dir = directory + f".r{second_step}{second_phase[0]}"
                 if os.path.isdir(pristine):
                     shutil.copytree(pristine, again_dir)
-                second = kill_at(lambda child: _open_only(again_dir, check_time, child), second_step, second_phase)
+                second = kill_at(
+                    lambda child, again_dir=again_dir, now=check_time: _open_only(again_dir, now, child),
+                    second_step,
+                    second_phase,
+                )
                 again = (
                     recover_directory(again_dir, check_time)
                     if second.killed
@@ -270,3 +277,69 @@ def _open_only(directory: str, check_time: float, child: Child) -> None:
     io = IOLayer()
     io.hooks.append(StepCounter(None, child.on_step))
     Store.open(directory, io=io, clock=FakeClock(check_time))
+
+
+def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
+    workload, oracle, steps, step, phase = (
+        subject.workload,
+        subject.oracle,
+        subject.steps,
+        request.step,
+        request.phase,
+    )
+    recovery_step, recovery_phase = request.recovery_step, request.recovery_phase
+    out(f"CRASH (process) {phase} step {step}")
+    base = tempfile.mkdtemp(prefix="tornwrite-repro-")
+    try:
+        directory = os.path.join(base, "data")
+        report = kill_at(lambda child: _run_workload(workload, directory, child), step, phase)
+        in_flight = steps[step].op_index > 0
+        check_time = clock_after(workload, report.acked)
+        out(
+            f"child {'killed' if report.killed else 'NOT killed: ' + report.error}; acked {report.acked}, "
+            f"newest op observed by a reader {report.observed}"
+        )
+        out("on disk after the kill:")
+        out(
+            "\n".join(
+                file_lines(
+                    {n: open(os.path.join(directory, n), "rb").read() for n in os.listdir(directory) if n != "LOCK"}
+                )
+            )
+        )
+        if recovery_step is not None:
+            again = kill_at(lambda child: _open_only(directory, check_time, child), recovery_step, recovery_phase)
+            out(
+                f"CRASH during recovery, {recovery_phase} its step {recovery_step}: "
+                f"{'killed' if again.killed else again.error}"
+            )
+        recovered = recover_directory(directory, check_time)
+        out("recovery:")
+        out("\n".join(recovery_lines(recovered)))
+        return verdict_lines(oracle, recovered, report.acked, in_flight, check_time, report.observed, out)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+class Process(FaultKind):
+    name = NAME
+    summary = "a real child process is killed with SIGKILL before or after each durable I/O step"
+    batch = 8
+
+    def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:
+        check_points(
+            subject.workload,
+            subject.oracle,
+            points,
+            subject.steps,
+            emit,
+            base_dir=subject.scratch,
+            mutant=subject.mutant,
+            compound=subject.compound,
+        )
+
+    def repro(self, subject: Subject, request: ReproRequest, out: Out) -> int:
+        return _repro(subject, request, out)
+
+
+KIND = Process()

@@ -1,26 +1,25 @@
 """The campaign's figures: where along each workload a crash goes wrong, and how often, by kind and label.
 
-Each figure is drawn from the campaign's results (StateResult objects, or a results.json read back
-with `load_states`) and, for the crash map, each workload's trace recomputed from (name, seed, ops)
-under the run's mutant (a mutant that skips an fsync also removes that step). File names are
-fixed so two runs' reports compare side by side.
+Each figure is drawn from what the campaign returned (or a results.json read back): the states
+it judged, and for the crash map each workload's trace as the campaign ran it (under its mutant:
+a mutant that skips an fsync also removes that step). Nothing is run or traced again here. File
+names are fixed so two runs' reports compare side by side.
 
 matplotlib is imported inside the drawing functions only, with the Agg backend: figures render
-headless, and importing this module (report.py does) costs the campaign's workers nothing.
-
-    python -m tornwrite.faultinject.figures RUN_DIR    # redraw a run's figures from its results.json
+headless, and importing this module (summary.py does) costs the campaign's workers nothing.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tornwrite.faultinject.core.results import CrashPoint, SecondCrash, StateResult
+from tornwrite.faultinject.core.execution import WorkloadTrace
+from tornwrite.faultinject.core.results import StateResult, worst
+from tornwrite.faultinject.kinds import REGISTRY
+from tornwrite.faultinject.plan import Plan
 from tornwrite.models.checker import OUTCOMES
 
 CRASH_MAP = "crash-map.png"
@@ -38,87 +37,7 @@ COLOURS = {
 NOT_RUN = "#dcdcdc"
 SNAPSHOT = "#4e79a7"
 OPENING = "#9a9a9a"
-# When a point's states disagree, the map shows the worst: a silently wrong state is worse than a
-# silent loss, and both are worse than a recovery that refuses loudly.
-WORST_FIRST = ("invariant-violated", "phantom-or-divergent", "lost-acked-write", "recovery-failed", "ok")
-KIND_ORDER = ("process", "power", "damage")
-MAP_KINDS = ("process", "power", "ioerror")  # damage cases are not steps of a run
-DETECTORS = ("process", "power", "ioerror", "damage", "stateful")
 DPI = 120
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """One workload's durable steps, in order: what the crash map's x axis means."""
-
-    workload: str
-    ops: int  # the workload's length
-    labels: tuple[str, ...]  # labels[n - 1] is the I/O label of step n
-    op_indexes: tuple[int, ...]  # the workload op step n belongs to (0: Store.open)
-    op_names: tuple[str, ...]  # that op's name ("open" for Store.open)
-
-    @property
-    def steps(self) -> int:
-        return len(self.labels)
-
-    def spans(self, op_name: str) -> list[tuple[int, int]]:
-        """(first, last) step of each op called `op_name`, in order."""
-        spans: list[tuple[int, int]] = []
-        for number, (index, name) in enumerate(zip(self.op_indexes, self.op_names), start=1):
-            if name != op_name:
-                continue
-            if spans and self.op_indexes[spans[-1][1] - 1] == index and spans[-1][1] == number - 1:
-                spans[-1] = (spans[-1][0], number)
-            else:
-                spans.append((number, number))
-        return spans
-
-
-def timeline(name: str, seed: int = 0, ops: int | None = None, mutant: str | None = None) -> Timeline:
-    """The trace of workload `name` as the campaign saw it (the same mutant applied)."""
-    from tornwrite.faultinject.core import workloads
-    from tornwrite.faultinject.core.execution import trace
-    from tornwrite.faultinject.zoo import mutants
-
-    with mutants.active(mutant):
-        workload = workloads.build(name, seed, ops)
-        steps = trace(workload)
-    return Timeline(
-        name,
-        len(workload.ops),
-        tuple(s.label for s in steps),
-        tuple(s.op_index for s in steps),
-        tuple("open" if s.op_index == 0 else workload.ops[s.op_index - 1].name for s in steps),
-    )
-
-
-def load_states(path: str) -> tuple[dict, list[StateResult]]:
-    """(parameters, states) of a results.json written by campaign.write."""
-    with open(path) as f:
-        document = json.load(f)
-    point_fields = CrashPoint.__dataclass_fields__
-    states = []
-    for row in document["states"]:
-        point = CrashPoint(**{k: row[k] for k in point_fields})
-        second = SecondCrash(**row["second"]) if row.get("second") else None
-        states.append(
-            StateResult(
-                point,
-                row["state"],
-                row["description"],
-                row["acked"],
-                row["in_flight"],
-                row["observed"],
-                row["outcome"],
-                row.get("detail", ""),
-                second,
-            )
-        )
-    return document["parameters"], states
-
-
-def worst(outcomes: Iterable[str]) -> str:
-    return min(outcomes, key=WORST_FIRST.index)
 
 
 # --- the crash map ---------------------------------------------------------------------------------
@@ -126,16 +45,16 @@ def worst(outcomes: Iterable[str]) -> str:
 
 def crash_map(
     results: Sequence[StateResult],
-    timelines: Sequence[Timeline],
+    timelines: Sequence[WorkloadTrace],
     path: str,
     *,
-    kinds: Sequence[str] = MAP_KINDS,
+    kinds: Sequence[str],
     title: str = "",
 ) -> None:
     """One panel per workload: x = crash point (each step: before | after), a row per fault kind,
     coloured by the worst outcome among the point's states (second crashes during recovery included)."""
     Figure, Patch, MaxNLocator = load_matplotlib()
-    kinds = [k for k in kinds if k in MAP_KINDS]
+    kinds = [k for k in kinds if REGISTRY[k].steps_of_a_run]
     point_worst: dict[tuple, str] = {}
     for result in results:
         p = result.point
@@ -162,7 +81,7 @@ def crash_map(
     figure.savefig(path)
 
 
-def _map_panel(ax, line: Timeline, kinds: Sequence[str], point_worst: dict, MaxNLocator) -> None:
+def _map_panel(ax, line: WorkloadTrace, kinds: Sequence[str], point_worst: dict, MaxNLocator) -> None:
     edge = line.steps + 0.5
     counts = []
     for row, kind in enumerate(kinds):
@@ -299,7 +218,7 @@ def outcomes_by_label(
         ax.set_xscale("log")
         ax.set_xlim(0.8, top * 4)
         failing = sum(n for (k, _, o), n in counts.items() if k == kind and o != "ok")
-        what = "kind of damage" if kind == "damage" else "I/O step label of the crash point"
+        what = REGISTRY[kind].label_meaning if kind in REGISTRY else "label"
         ax.set_title(f"{kind}: crash states per {what}; {failing:,} failing", loc="left", fontsize=10)
         for spine in ("top", "right"):
             ax.spines[spine].set_visible(False)
@@ -316,18 +235,21 @@ def outcomes_by_label(
 
 
 def _ordered_kinds(kinds: set[str]) -> list[str]:
-    return sorted(kinds, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
+    order = list(REGISTRY)
+    return sorted(kinds, key=lambda k: (order.index(k) if k in order else len(order), k))
 
 
 # --- the bug zoo -----------------------------------------------------------------------------------
 
 
-def mutant_matrix(matrix: dict[str, dict[str, bool | None]], path: str, *, title: str = "") -> None:
+def mutant_matrix(
+    matrix: dict[str, dict[str, bool | None]], path: str, *, detectors: Sequence[str], title: str = ""
+) -> None:
     """Mutants (rows) x detectors (columns): caught (True), missed (False), not expected (None or absent)."""
     Figure, Patch, _ = load_matplotlib()
     from matplotlib.patches import Rectangle
 
-    detectors = list(DETECTORS) + sorted({d for row in matrix.values() for d in row} - set(DETECTORS))
+    detectors = list(detectors) + sorted({d for row in matrix.values() for d in row} - set(detectors))
     names = list(matrix)
     figure = Figure(
         figsize=(3.2 + 1.25 * len(detectors), 1.3 + 0.36 * max(1, len(names))), layout="constrained", dpi=DPI
@@ -392,12 +314,11 @@ class Drawn:
 
 
 def campaign_figures(
-    plan, results: Sequence[StateResult], out: str, timelines: Sequence[Timeline] | None = None
+    plan: Plan, results: Sequence[StateResult], out: str, timelines: Sequence[WorkloadTrace]
 ) -> list[Drawn]:
-    """Draw every figure of a campaign into `out`; what was drawn, for summary.md to link."""
-    mapped = [k for k in plan.kinds if k in MAP_KINDS]
-    if timelines is None:
-        timelines = [timeline(name, plan.seed, plan.ops, plan.mutant) for name in plan.workloads]
+    """Draw every figure of a campaign into `out`, from its results and the traces it ran;
+    what was drawn, for summary.md to link."""
+    mapped = [k for k in plan.kinds if REGISTRY[k].steps_of_a_run]
     engine = f" (mutant {plan.mutant})" if plan.mutant else ""
     drawn = []
     if mapped:
@@ -447,32 +368,3 @@ def load_matplotlib():
     from matplotlib.ticker import MaxNLocator
 
     return Figure, Patch, MaxNLocator
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from tornwrite.faultinject.campaign import Plan
-
-    parser = argparse.ArgumentParser(
-        prog="python -m tornwrite.faultinject.figures", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("run", help="a campaign's output directory (holding results.json)")
-    args = parser.parse_args(argv)
-    parameters, states = load_states(os.path.join(args.run, "results.json"))
-    plan = Plan(
-        tuple(parameters["workloads"]),
-        parameters["seed"],
-        tuple(parameters["kinds"]),
-        parameters["budget"],
-        parameters["ops"],
-        parameters["mutant"],
-        parameters["compound"],
-    )
-    for figure in campaign_figures(plan, states, args.run):
-        print(os.path.join(args.run, figure.file))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """summary.md: what a campaign ran, what it found (in figures and tables), and how to reproduce each failure.
 
-The figures come from faultinject/figures.py, which imports matplotlib only while it draws: the
+The figures come from faultinject/report/figures.py, which imports matplotlib only while it draws: the
 campaign imports this module before forking its workers, and they must not pay for matplotlib.
 A figure that cannot be drawn is named in summary.md, never allowed to lose the summary itself.
 """
@@ -9,45 +9,37 @@ from __future__ import annotations
 
 import os
 import platform
-import shlex
 import sys
 from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from tornwrite.faultinject.core.execution import WorkloadTrace
+from tornwrite.faultinject.core.results import StateResult, worst
+from tornwrite.faultinject.kinds import REGISTRY, repro_command
+from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.report import figures
 from tornwrite.models.checker import OUTCOMES
+
+if TYPE_CHECKING:
+    from tornwrite.faultinject.campaign import Tally
 
 MAX_FAILURES_LISTED = 200
 MAX_GROUPS_LISTED = 60
 
 
-def campaign_command(plan) -> str:
-    """The command line that reruns the whole campaign."""
-    argv = [
-        "python",
-        "-m",
-        "tornwrite.faultinject",
-        "campaign",
-        "--workload",
-        ",".join(plan.workloads),
-        "--seed",
-        str(plan.seed),
-        "--kinds",
-        ",".join(plan.kinds),
-    ]
-    if plan.budget:
-        argv += ["--budget", str(plan.budget)]
-    if plan.ops:
-        argv += ["--ops", str(plan.ops)]
-    if plan.mutant:
-        argv += ["--mutant", plan.mutant]
-    if not plan.compound:
-        argv.append("--no-compound")
-    return shlex.join(argv)
-
-
-def write_summary(plan, tally, results, out: str, table: str, elapsed: float) -> None:
+def write_summary(
+    plan: Plan,
+    tally: Tally,
+    results: Sequence[StateResult],
+    traces: Sequence[WorkloadTrace],
+    out: str,
+    table: str,
+    elapsed: float,
+) -> None:
+    """Write OUT/summary.md and the figures it links, from what the campaign returned."""
     failures = [r for r in results if not r.ok]
-    timelines = {name: figures.timeline(name, plan.seed, plan.ops, plan.mutant) for name in plan.workloads}
+    timelines = {trace.workload: trace for trace in traces}
     lines = [
         f"# Crash campaign `{plan.run_id}`",
         "",
@@ -61,7 +53,7 @@ def write_summary(plan, tally, results, out: str, table: str, elapsed: float) ->
         f"- engine: {'mutant ' + plan.mutant if plan.mutant else 'the real engine'}",
         f"- {tally.points_done} crash points, {sum(tally.states.values())} crash states, {elapsed:.1f} s "
         f"on {os.cpu_count()} cores (Python {platform.python_version()})",
-        f"- rerun: `{campaign_command(plan)}`",
+        f"- rerun: `{plan.command()}`",
         f"- verdict: **{'every state ok' if not failures else f'{len(failures)} failing states'}**",
         "",
         *_figure_lines(plan, results, out, list(timelines.values())),
@@ -92,7 +84,7 @@ def _failure_lines(failures, timelines) -> list[str]:
         if listed >= MAX_FAILURES_LISTED:
             break
         first, point = members[0], members[0].point
-        outcome = figures.worst(m.outcome for m in members)
+        outcome = worst(m.outcome for m in members)
         lines += [
             f"### {outcome}: {point.kind}, {point.workload}, step {point.step} {point.phase} `{point.label}`"
             f"{_op_of(point, timelines)}: {len(members)} failing state{'s' if len(members) > 1 else ''}",
@@ -104,13 +96,13 @@ def _failure_lines(failures, timelines) -> list[str]:
             first.detail,
             "```",
             "",
-            f"Reproduce: `{first.repro()}`",
+            f"Reproduce: `{repro_command(first)}`",
             "",
         ]
         others = members[1 : MAX_FAILURES_LISTED - listed]
         if others:
             lines += ["The other failing states at this point:", ""]
-            lines += [f"- {m.outcome}, state {m.state}: {_state(m)}: `{m.repro()}`" for m in others]
+            lines += [f"- {m.outcome}, state {m.state}: {_state(m)}: `{repro_command(m)}`" for m in others]
             lines.append("")
         listed += 1 + len(others)
     if len(failures) > listed:
@@ -159,7 +151,7 @@ def _group_lines(failures) -> list[str]:
         span = f"{steps[0]}" if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
         lines.append(
             f"| {kind} | {workload} | `{label}` | {outcome} | {points} | {len(members)} | {span} "
-            f"| `{members[0].repro()}` |"
+            f"| `{repro_command(members[0])}` |"
         )
     if len(groups) > MAX_GROUPS_LISTED:
         lines.append(f"\n... and {len(groups) - MAX_GROUPS_LISTED} more groups.")
@@ -184,7 +176,7 @@ def _label_lines(results) -> list[str]:
 
 def _op_of(point, timelines) -> str:
     line = timelines.get(point.workload)
-    if point.kind == "damage" or line is None or not 1 <= point.step <= line.steps:
+    if not REGISTRY[point.kind].steps_of_a_run or line is None or not 1 <= point.step <= line.steps:
         return ""
     index = line.op_indexes[point.step - 1]
     return " (Store.open)" if index == 0 else f" (op {index}, `{line.op_names[point.step - 1]}`)"

@@ -1,10 +1,11 @@
 """`make mutants`: run the harness against every mutant of the bug zoo, and the real engine.
 
-Every campaign fault kind (process, power, ioerror, damage) runs against every mutant, and the
-Hypothesis state machine against those that name it; the first expected detector that fails the
-mutant is reported with its time to first failure and its shrunk reproduction (the campaign's:
-the shortest workload that still fails; the state machine's: Hypothesis's shrunk program). The real engine must pass every detector. Exit status 0 only if every mutant is caught
-and the real engine passes.
+Every registered fault kind (faultinject/kinds/) runs against every mutant, and the Hypothesis
+state machine against those that name it; the first expected detector that fails the mutant is
+reported with its time to first failure and its shrunk reproduction (the campaign's: the
+shortest workload that still fails, with its repro command; the state machine's: Hypothesis's
+shrunk program), printed and saved to summary.md beside the matrix. The real engine must pass
+every detector. Exit status 0 only if every mutant is caught and the real engine passes.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import time
 from dataclasses import dataclass
 
 from tornwrite.faultinject import campaign
+from tornwrite.faultinject.kinds import NAMES, REGISTRY, repro_command
+from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.zoo import mutants
 
 WORKLOAD = "snapshot-heavy"
 OPS = 40
-DAMAGE_CASES = 600
-
-
-DETECTORS = ("process", "power", "ioerror", "damage", "stateful")
+STATEFUL = "stateful"  # the Hypothesis state machine (faultinject/zoo/stateful.py)
+DETECTORS = (*NAMES, STATEFUL)
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,9 @@ class Finding:
 
 
 def _campaign_fails(kind: str, mutant: str | None, ops: int) -> tuple[bool, str]:
-    plan = campaign.Plan(
-        (WORKLOAD,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=DAMAGE_CASES if kind == "damage" else None
-    )
-    tally, results = campaign.execute(plan, stop_on_failure=True)
-    failures = [r for r in results if not r.ok]
-    return bool(failures), failures[0].repro() if failures else ""
+    plan = Plan((WORKLOAD,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=REGISTRY[kind].zoo_budget)
+    failures = [r for r in campaign.execute(plan, stop_on_failure=True).results if not r.ok]
+    return bool(failures), repro_command(failures[0]) if failures else ""
 
 
 def _shrink_ops(kind: str, mutant: str, ops: int, repro: str) -> tuple[int, str]:
@@ -123,7 +121,7 @@ def _leaves(error: BaseException) -> list[BaseException]:
 
 def _detect(detector: str, mutant: str | None, examples: int) -> tuple[bool, str, str]:
     """(failed, shrinkable size or steps, repro) for one detector against one engine."""
-    if detector == "stateful":
+    if detector == STATEFUL:
         failed, steps, program = _stateful_fails(mutant, examples)
         return failed, f"{steps} steps", program
     failed, repro = _campaign_fails(detector, mutant, OPS)
@@ -137,7 +135,7 @@ def hunt(name: str, *, examples: int = 1000, shrink: bool = True) -> Finding:
     reports: dict = {}
     expected = mutants.MUTANTS[name].caught_by
     for detector in DETECTORS:
-        if detector == "stateful" and detector not in expected:
+        if detector == STATEFUL and detector not in expected:
             continue  # the slowest detector runs only where it applies
         started = time.monotonic()
         failed, size, repro = _detect(detector, name, examples)
@@ -148,7 +146,7 @@ def hunt(name: str, *, examples: int = 1000, shrink: bool = True) -> Finding:
     if first is None:
         return Finding(name, caught, None, "-")
     size, repro = reports[first]
-    if first != "stateful" and shrink:
+    if first != STATEFUL and shrink:
         ops, repro = _shrink_ops(first, name, OPS, repro)
         size = f"{ops} op{'' if ops == 1 else 's'}"
     return Finding(name, caught, first, size, repro)
@@ -187,22 +185,24 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only or mutants.MUTANTS:
         finding = hunt(name, examples=args.examples)
         rows.append(finding)
-        print(
-            f"{name:<32} "
-            + (
-                f"caught by {finding.first} in {finding.caught[finding.first]:.1f}s, shrunk to {finding.size}"
-                if not finding.missed
-                else "MISSED"
-            ),
-            flush=True,
-        )
+        if finding.missed:
+            print(f"{name:<32} MISSED", flush=True)
+        else:
+            seconds = finding.caught[finding.first]
+            print(
+                f"{name:<32} caught by {finding.first} in {seconds:.1f}s, shrunk to {finding.size}\n"
+                f"{'':<32} {finding.repro}",
+                flush=True,
+            )
     print()
     print(table(rows))
     from tornwrite.faultinject.report import figures  # matplotlib is imported only while the figure is drawn
 
     os.makedirs(args.out, exist_ok=True)
-    figures.mutant_matrix(matrix(rows), os.path.join(args.out, figures.MUTANT_MATRIX))
-    print(f"wrote {args.out}/{figures.MUTANT_MATRIX}")
+    figures.mutant_matrix(matrix(rows), os.path.join(args.out, figures.MUTANT_MATRIX), detectors=DETECTORS)
+    with open(os.path.join(args.out, "summary.md"), "w") as f:
+        f.write(summary(rows, wrongly))
+    print(f"wrote {args.out}/{figures.MUTANT_MATRIX} and {args.out}/summary.md")
     missed = [f.mutant for f in rows if f.missed]
     if missed:
         print(f"MISSED: {', '.join(missed)}")
@@ -226,3 +226,36 @@ def table(rows: list[Finding]) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def summary(rows: list[Finding], wrongly: list[str]) -> str:
+    """summary.md of `make mutants`: the table, the matrix, and each mutant's shrunk reproduction."""
+    lines = [
+        "# The bug zoo",
+        "",
+        f"The real engine: {'passes every detector' if not wrongly else 'FAILS ' + ', '.join(wrongly)}.",
+        "",
+        table(rows),
+        "",
+        "![mutant matrix](mutant-matrix.png)",
+        "",
+        "## Shrunk reproductions",
+        "",
+    ]
+    for f in rows:
+        bug = mutants.MUTANTS[f.mutant].bug
+        if f.missed:
+            lines += [f"### `{f.mutant}`: MISSED", "", bug, ""]
+            continue
+        how = "Hypothesis's shrunk program" if f.first == STATEFUL else "the shortest failing workload"
+        lines += [
+            f"### `{f.mutant}`",
+            "",
+            f"{bug}. Caught by {f.first}; {how} ({f.size}):",
+            "",
+            "```",
+            f.repro,
+            "```",
+            "",
+        ]
+    return "\n".join(lines)
