@@ -1,6 +1,7 @@
 """`tornwrite` / `python -m tornwrite.faultinject`: the harness's command line.
 
     campaign      workloads x crash points x fault kinds, in parallel (make crash-test)
+    merge DIR...  join the results of a campaign's shards (--shard i/n) into one report
     repro         rerun one crash state verbosely
     mutants       the bug zoo: every detector against every known bug (make mutants)
     walkthrough   narrated fault scenarios (make walkthroughs)
@@ -54,6 +55,17 @@ def _names(allowed: Iterable[str], what: str) -> Callable[[str], tuple[str, ...]
     return parse
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shard is i/n, such as 2/4, not {text!r}") from None
+    if not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"a shard i/n needs 1 <= i <= n, not {text!r}")
+    return shard
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -98,6 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", help="output directory (default: reports/<run-id>)")
     run.add_argument("--mutant", choices=sorted(mutants.MUTANTS), help="run against a known-broken engine")
     run.add_argument("--no-compound", action="store_true", help="do not also crash during recovery")
+    run.add_argument("--shard", type=_shard, help="run only shard i of n (i/n): n machines, then `merge`")
+    run.add_argument("--junit", metavar="FILE", help="also write JUnit XML: a testcase per workload x kind")
+    run.add_argument(
+        "--all-states", action="store_true", help="record every state in results.json, not only the failing ones"
+    )
+
+    join = sub.add_parser("merge", help="join the results of a campaign's shards into one report")
+    join.add_argument("runs", nargs="+", metavar="DIR", help="the shards' output directories")
+    join.add_argument("--out", required=True, help="where the merged report goes")
+    join.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
 
     again = sub.add_parser("repro", help="rerun one crash state verbosely (campaigns print the command)")
     again.add_argument("--kind", choices=NAMES, required=True)
@@ -114,9 +136,17 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "campaign":
-        plan = Plan(args.workload, args.seed, args.kinds, args.budget, args.ops, args.mutant, not args.no_compound)
-        status, _, _ = campaign.run(plan, jobs=args.jobs, out=args.out)
+        plan = Plan(
+            args.workload, args.seed, args.kinds, args.budget, args.ops, args.mutant, not args.no_compound, args.shard
+        )
+        status, _, _ = campaign.run(plan, jobs=args.jobs, out=args.out, junit=args.junit, all_states=args.all_states)
         return status
+    if args.command == "merge":
+        try:
+            return campaign.merge(args.runs, out=args.out, junit=args.junit)
+        except (OSError, ValueError, KeyError) as error:
+            print(f"tornwrite merge: {error}", file=sys.stderr)
+            return 2
     if (args.recovery_step is None) != (args.recovery_phase is None):
         parser.error("--recovery-step and --recovery-phase go together")
     request = ReproRequest(

@@ -21,16 +21,18 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
 from typing import TextIO
 
 from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.execution import WorkloadTrace, trace
+from tornwrite.faultinject.core.findings import Findings
 from tornwrite.faultinject.core.results import StateResult
 from tornwrite.faultinject.kinds import REGISTRY, repro_command
 from tornwrite.faultinject.kinds.base import Point, Subject
 from tornwrite.faultinject.plan import Plan
+from tornwrite.faultinject.report.junit import write_junit
 from tornwrite.faultinject.report.summary import write_summary
 from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.checker import OUTCOMES, Oracle
@@ -48,6 +50,7 @@ class Tally:
     states: Counter = field(default_factory=Counter)  # kind -> states
     seconds: Counter = field(default_factory=Counter)  # kind -> worker seconds
     points: Counter = field(default_factory=Counter)  # kind -> crash points
+    planned: Counter = field(default_factory=Counter)  # kind -> crash points to run
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -56,9 +59,15 @@ class Tally:
 
 
 def plan_tasks(plan: Plan) -> tuple[list[Task], dict[str, WorkloadTrace]]:
-    """Every (kind, workload, points) batch in a deterministic order, and each workload's trace."""
+    """Every (kind, workload, points) batch in a deterministic order, and each workload's trace.
+
+    With `plan.shard` = (i, n), only every n-th crash point from the i-th on, counted across the
+    whole campaign in this order: the n shards cover every point exactly once, each with a
+    similar mix of kinds and workloads.
+    """
     batches: list[Task] = []
     traces: dict[str, WorkloadTrace] = {}
+    counted = 0
     for name in plan.workloads:
         workload = workloads.build(name, plan.seed, plan.ops)
         steps = trace(workload)
@@ -68,6 +77,11 @@ def plan_tasks(plan: Plan) -> tuple[list[Task], dict[str, WorkloadTrace]]:
             chosen = kind.points(steps)
             if plan.budget is not None and plan.budget < len(chosen):
                 chosen = sorted(random.Random(f"{plan.seed}/{name}/{kind_name}").sample(chosen, plan.budget))
+            whole = len(chosen)
+            if plan.shard is not None:
+                index, count = plan.shard
+                chosen = [point for j, point in enumerate(chosen, counted) if j % count == index - 1]
+            counted += whole
             for start in range(0, len(chosen), kind.batch):
                 batches.append((kind_name, name, chosen[start : start + kind.batch]))
     return batches, traces
@@ -111,11 +125,13 @@ def _run_task(task: Task) -> tuple[str, int, float, list[StateResult]]:
 
 @dataclass
 class Outcome:
-    """What a campaign returns: the totals, every judged state, and the traces it crashed."""
+    """What a campaign returns: the totals, every judged state, what they add up to, and the
+    traces it crashed."""
 
     tally: Tally
     results: list[StateResult]
     traces: dict[str, WorkloadTrace]
+    findings: Findings = field(default_factory=Findings)
 
 
 def execute(
@@ -129,21 +145,28 @@ def execute(
     with mutants.active(plan.mutant):
         batches, traces = plan_tasks(plan)
         tally = Tally(points_total=sum(len(points) for _, _, points in batches))
+        for kind, _, points in batches:
+            tally.planned[kind] += len(points)
+        meter = Progress(tally, progress) if progress is not None else None
         context = multiprocessing.get_context("fork")  # workers inherit the mutant and the imports
         try:
             with context.Pool(jobs, initializer=_init_worker, initargs=(plan, scratch)) as pool:
                 stop = lambda: stop_on_failure and tally.failures > 0  # noqa: E731
-                for kind, points, seconds, found in _results(pool, batches, 2 * jobs, stop):
-                    _count(tally, kind, points, seconds, found)
-                    results.extend(found)
-                    if progress is not None:
-                        _show_progress(tally, progress)
+                for item in _results(pool, batches, 2 * jobs, stop, HEARTBEAT):
+                    if item is not None:
+                        kind, points, seconds, found = item
+                        _count(tally, kind, points, seconds, found)
+                        results.extend(found)
+                    if meter is not None:
+                        meter.show()
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    if progress is not None:
-        _show_progress(tally, progress, final=True)
+    if meter is not None:
+        meter.show(final=True)
     results.sort(key=_order)
-    return Outcome(tally, results, traces)
+    findings = Findings()
+    findings.add(results)
+    return Outcome(tally, results, traces, findings)
 
 
 def _order(r: StateResult) -> tuple:
@@ -159,9 +182,12 @@ def _order(r: StateResult) -> tuple:
     )
 
 
-def _results(pool, batches: list[Task], window: int, stop: Callable[[], bool]) -> Iterator[tuple]:
-    """Batch results as they finish, keeping `window` batches queued; once `stop()` is true no
-    more are queued, and those already running finish (a clean stop, no killed workers)."""
+def _results(
+    pool, batches: list[Task], window: int, stop: Callable[[], bool], heartbeat: float
+) -> Iterator[tuple | None]:
+    """Batch results as they finish, keeping `window` batches queued, and None whenever
+    `heartbeat` seconds pass without one; once `stop()` is true no more are queued, and those
+    already running finish (a clean stop, no killed workers)."""
     finished: queue.Queue = queue.Queue()
     remaining = iter(batches)
     running = 0
@@ -169,7 +195,11 @@ def _results(pool, batches: list[Task], window: int, stop: Callable[[], bool]) -
         pool.apply_async(_run_task, (batch,), callback=finished.put, error_callback=finished.put)
         running += 1
     while running:
-        item = finished.get()
+        try:
+            item = finished.get(timeout=heartbeat)
+        except queue.Empty:
+            yield None
+            continue
         running -= 1
         if isinstance(item, BaseException):
             raise item
@@ -186,27 +216,59 @@ def run(
     jobs: int | None = None,
     out: str | None = None,
     progress: TextIO = sys.stderr,
+    report: TextIO = sys.stdout,
+    junit: str | None = None,
+    all_states: bool = False,
     show_failures: int = 20,
 ) -> tuple[int, str, Tally]:
-    """Run the campaign and write it down; returns (exit status, output directory, tally)."""
+    """Run the campaign and write it down; returns (exit status, output directory, tally).
+
+    Progress goes to `progress` (stderr); the table, each distinct failing repro and where the
+    files went to `report` (stdout). Exit status 0 when every state is ok, 1 otherwise.
+    """
     jobs = jobs or os.cpu_count() or 1
-    out = out or os.path.join("reports", plan.run_id)
     outcome = execute(plan, jobs=jobs, progress=progress)
-    write(plan, outcome, out, jobs)
-    failures = [r for r in outcome.results if not r.ok]
-    print(table(outcome.tally), file=progress)
-    for failure in failures[:show_failures]:
+    directory = out or os.path.join("reports", plan.run_id)
+    write(
+        plan,
+        outcome.tally,
+        outcome.findings,
+        outcome.traces,
+        directory,
+        jobs,
+        states=outcome.results if all_states else None,
+        junit=junit,
+    )
+    if out is None:
+        _point_latest(directory)
+    status = tell(outcome.tally, outcome.findings, directory, report, show_failures, junit)
+    return status, directory, outcome.tally
+
+
+def tell(
+    tally: Tally, findings: Findings, directory: str, report: TextIO, show_failures: int, junit: str | None
+) -> int:
+    """Print the table and one line per distinct failing repro; the exit status."""
+    print(table(tally), file=report)
+    shown: set[str] = set()
+    for failure in findings.failures:
+        command = repro_command(failure)
+        if command in shown:
+            continue
+        if len(shown) == show_failures:
+            print(f"... more failures in {directory}/summary.md", file=report)
+            break
+        shown.add(command)
         p = failure.point
         first_line = failure.detail.splitlines()[0] if failure.detail else ""
         print(
             f"FAIL {failure.outcome} {p.kind} {p.workload} step {p.step} {p.phase} {p.label}: {first_line}\n"
-            f"     repro: {repro_command(failure)}",
-            file=progress,
+            f"     repro: {command}",
+            file=report,
         )
-    if len(failures) > show_failures:
-        print(f"... and {len(failures) - show_failures} more failures in {out}/results.json", file=progress)
-    print(f"wrote {out}/results.json and {out}/summary.md", file=progress)
-    return (0 if not failures else 1), out, outcome.tally
+    written = f"wrote {directory}/results.json and {directory}/summary.md" + (f", and {junit}" if junit else "")
+    print(written, file=report)
+    return 0 if not findings.failures else 1
 
 
 def _count(tally: Tally, kind: str, points: int, seconds: float, found: list[StateResult]) -> None:
@@ -218,19 +280,60 @@ def _count(tally: Tally, kind: str, points: int, seconds: float, found: list[Sta
         tally.outcomes[(kind, result.outcome)] += 1
 
 
-def _show_progress(tally: Tally, stream: TextIO, final: bool = False) -> None:
-    elapsed = time.monotonic() - tally.started
-    done = tally.points_done
-    rate = sum(tally.states.values()) / elapsed if elapsed else 0.0
-    left = elapsed / done * (tally.points_total - done) if done else 0.0
-    line = (
-        f"crash points {done}/{tally.points_total}  states {sum(tally.states.values())} "
-        f"({rate:,.0f}/s)  failures {tally.failures}  elapsed {elapsed:.0f}s  left ~{left:.0f}s"
-    )
-    if stream.isatty():
-        print("\r" + line + ("\n" if final else ""), end="", file=stream, flush=True)
-    elif final or done % max(1, tally.points_total // 10) < REGISTRY["power"].batch:
-        print(line, file=stream, flush=True)
+HEARTBEAT = 30.0  # seconds: the longest a run piped to a file stays silent
+
+
+class Progress:
+    """Progress on a stream: one line redrawn in place on a terminal; elsewhere (CI logs) a line
+    per tenth of the points and at least every HEARTBEAT seconds, per kind: points done / total,
+    states/s and an ETA. The final line is printed once."""
+
+    def __init__(self, tally: Tally, stream: TextIO):
+        self.tally, self.stream = tally, stream
+        self.last_line = time.monotonic()
+        self.last_tenth = 0
+
+    def show(self, final: bool = False) -> None:
+        tally = self.tally
+        elapsed = time.monotonic() - tally.started
+        if self.stream.isatty():
+            line = self.overall(elapsed)
+            print("\r" + line + ("\n" if final else ""), end="", file=self.stream, flush=True)
+            return
+        tenth = tally.points_done * 10 // max(1, tally.points_total)
+        if final or tenth > self.last_tenth or time.monotonic() - self.last_line >= HEARTBEAT:
+            self.last_tenth, self.last_line = tenth, time.monotonic()
+            print(
+                self.overall(elapsed) + ("" if final else "  |  " + self.per_kind(elapsed)),
+                file=self.stream,
+                flush=True,
+            )
+
+    def overall(self, elapsed: float) -> str:
+        tally = self.tally
+        done, total = tally.points_done, tally.points_total
+        states = sum(tally.states.values())
+        left = f"  left ~{_duration(elapsed / done * (total - done))}" if 0 < done < total else ""
+        return (
+            f"[{_duration(elapsed)}] crash points {done}/{total}  states {states:,} "
+            f"({states / elapsed if elapsed else 0:,.0f}/s)  failures {tally.failures}{left}"
+        )
+
+    def per_kind(self, elapsed: float) -> str:
+        parts = []
+        for kind, total in self.tally.planned.items():
+            done = self.tally.points[kind]
+            rate = self.tally.states[kind] / elapsed if elapsed else 0.0
+            eta = (
+                "done" if done >= total else (f"ETA {_duration(elapsed / done * (total - done))}" if done else "ETA ?")
+            )
+            parts.append(f"{kind} {done}/{total} {rate:,.0f} states/s {eta}")
+        return "; ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def table(tally: Tally) -> str:
@@ -247,22 +350,28 @@ def table(tally: Tally) -> str:
     return "\n".join(lines)
 
 
-def write(plan: Plan, outcome: Outcome, out: str, jobs: int) -> None:
-    tally, results = outcome.tally, outcome.results
+FORMAT = "tornwrite-campaign/1"
+
+
+def write(
+    plan: Plan,
+    tally: Tally,
+    findings: Findings,
+    traces: dict[str, WorkloadTrace],
+    out: str,
+    jobs: int,
+    *,
+    states: list[StateResult] | None = None,
+    junit: str | None = None,
+) -> None:
+    """OUT/results.json (counts, traces and failing states; every state only if `states` is
+    given), OUT/summary.md with its figures, and a JUnit file if asked."""
     os.makedirs(out, exist_ok=True)
     elapsed = time.monotonic() - tally.started
+    repro = {id(r): repro_command(r) for r in findings.failures}
     document = {
-        "parameters": {
-            "workloads": list(plan.workloads),
-            "seed": plan.seed,
-            "kinds": list(plan.kinds),
-            "budget": plan.budget,
-            "ops": plan.ops,
-            "mutant": plan.mutant,
-            "compound": plan.compound,
-            "jobs": jobs,
-            "faker": version("faker"),
-        },
+        "format": FORMAT,
+        "parameters": {**plan.parameters(), "jobs": jobs, "faker": version("faker")},
         "totals": {kind: {o: tally.outcomes[(kind, o)] for o in OUTCOMES} for kind in sorted(tally.states)},
         "rates": {
             kind: {
@@ -273,19 +382,78 @@ def write(plan: Plan, outcome: Outcome, out: str, jobs: int) -> None:
             for kind in sorted(tally.states)
         },
         "elapsed_seconds": round(elapsed, 3),
-        "states": [r.to_json(None if r.ok else repro_command(r)) for r in results],
+        "traces": {name: asdict(line) for name, line in traces.items()},
+        "findings": findings.to_json(repro),
     }
+    if states is not None:
+        document["states"] = [r.to_json(None if r.ok else repro_command(r)) for r in states]
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(document, f, indent=None, separators=(",", ":"))
-    write_summary(plan, outcome.tally, results, list(outcome.traces.values()), out, table(tally), elapsed)
-    _point_latest(out)
+    write_summary(plan, tally, findings, list(traces.values()), out, table(tally), elapsed)
+    if junit:
+        write_junit(plan, findings, tally, junit)
+
+
+def read(directory: str) -> tuple[Plan, Tally, Findings, dict[str, WorkloadTrace], float]:
+    """What `write` wrote to `directory`; ValueError if it is not a campaign's results.json."""
+    path = os.path.join(directory, "results.json")
+    with open(path) as f:
+        document = json.load(f)
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a results.json of this version ({FORMAT})")
+    plan = Plan.from_parameters(document["parameters"])
+    findings = Findings.from_json(document["findings"])
+    tally = Tally(points_total=sum(r["crash_points"] for r in document["rates"].values()))
+    tally.points_done = tally.points_total
+    for kind, rates in document["rates"].items():
+        tally.states[kind], tally.points[kind] = rates["states"], rates["crash_points"]
+        tally.seconds[kind] = rates["worker_seconds"]
+    for kind, counts in document["totals"].items():
+        for outcome, n in counts.items():
+            tally.outcomes[(kind, outcome)] = n
+    traces = {
+        name: WorkloadTrace(**{k: tuple(v) if isinstance(v, list) else v for k, v in line.items()})
+        for name, line in document["traces"].items()
+    }
+    return plan, tally, findings, traces, document["elapsed_seconds"]
+
+
+def merge(directories: list[str], *, out: str, junit: str | None = None, report: TextIO = sys.stdout) -> int:
+    """Join the results of a campaign's shards (`--shard i/n` runs) into one report; the exit
+    status an unsharded run would give, or 2 if the shards do not make up one whole campaign."""
+    read_back = [read(directory) for directory in directories]
+    plans = [plan for plan, *_ in read_back]
+    whole = replace(plans[0], shard=None)
+    if any(replace(plan, shard=None) != whole for plan in plans):
+        raise ValueError("these results are not shards of one campaign (their parameters differ)")
+    shards = sorted(plan.shard or (1, 1) for plan in plans)
+    count = shards[0][1]
+    if shards != [(i, count) for i in range(1, count + 1)]:
+        raise ValueError(
+            f"shards {', '.join(f'{i}/{n}' for i, n in shards)} are not 1/{count} .. {count}/{count}, each once"
+        )
+    tally, findings = Tally(points_total=0), Findings()
+    traces: dict[str, WorkloadTrace] = {}
+    for _, part, found, part_traces, _ in read_back:
+        tally.points_total += part.points_total
+        tally.points_done += part.points_done
+        for counter in ("outcomes", "states", "seconds", "points"):
+            getattr(tally, counter).update(getattr(part, counter))
+        findings.merge(found)
+        traces.update(part_traces)
+    findings.failures.sort(key=_order)
+    tally.started = time.monotonic() - max(elapsed for *_, elapsed in read_back)
+    write(whole, tally, findings, traces, out, jobs=0, junit=junit)
+    return tell(tally, findings, out, report, 20, junit)
 
 
 def _point_latest(out: str) -> None:
+    """reports/latest -> the newest default run directory; never replaces anything but a symlink."""
     latest = os.path.join(os.path.dirname(os.path.abspath(out)), "latest")
     try:
-        if os.path.islink(latest) or os.path.exists(latest):
+        if os.path.islink(latest):
             os.unlink(latest)
-        os.symlink(os.path.basename(os.path.abspath(out)), latest)
+        if not os.path.lexists(latest):
+            os.symlink(os.path.basename(os.path.abspath(out)), latest)
     except OSError:
         pass  # a convenience only

@@ -17,6 +17,7 @@ class Plan:
     ops: int | None = None  # workload length override
     mutant: str | None = None
     compound: bool = True
+    shard: tuple[int, int] | None = None  # (i, n): only the i-th of n deterministic slices of the crash points
 
     @property
     def run_id(self) -> str:
@@ -27,6 +28,8 @@ class Plan:
             parts.append(f"budget{self.budget}")
         if self.mutant:
             parts.append(f"mutant-{self.mutant}")
+        if self.shard:
+            parts.append(f"shard{self.shard[0]}of{self.shard[1]}")
         return "-".join(parts)
 
     def command(self) -> str:
@@ -51,4 +54,33 @@ class Plan:
             argv += ["--mutant", self.mutant]
         if not self.compound:
             argv.append("--no-compound")
+        if self.shard:
+            argv += ["--shard", f"{self.shard[0]}/{self.shard[1]}"]
         return shlex.join(argv)
+
+    def parameters(self) -> dict:
+        """The plan as results.json records it (merge checks that shards agree on it)."""
+        return {
+            "workloads": list(self.workloads),
+            "seed": self.seed,
+            "kinds": list(self.kinds),
+            "budget": self.budget,
+            "ops": self.ops,
+            "mutant": self.mutant,
+            "compound": self.compound,
+            "shard": list(self.shard) if self.shard else None,
+        }
+
+    @classmethod
+    def from_parameters(cls, parameters: dict) -> Plan:
+        shard = parameters.get("shard")
+        return cls(
+            tuple(parameters["workloads"]),
+            parameters["seed"],
+            tuple(parameters["kinds"]),
+            parameters["budget"],
+            parameters["ops"],
+            parameters["mutant"],
+            parameters["compound"],
+            tuple(shard) if shard else None,
+        )

@@ -13,7 +13,9 @@ from tornwrite.faultinject.plan import Plan
 
 def run(tmp_path, workloads=("snapshot-heavy",), kinds=("process", "power"), mutant=None, ops=20):
     plan = Plan(tuple(workloads), seed=3, kinds=tuple(kinds), ops=ops, mutant=mutant)
-    status, out, tally = campaign.run(plan, jobs=2, out=str(tmp_path / "run"), progress=io.StringIO())
+    status, out, tally = campaign.run(
+        plan, jobs=2, out=str(tmp_path / "run"), progress=io.StringIO(), report=io.StringIO(), all_states=True
+    )
     with open(f"{out}/results.json") as f:
         results = json.load(f)
     return status, tally, results

@@ -22,6 +22,11 @@ from tornwrite.faultinject.zoo import hunt, mutants
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def write(plan, outcome, directory, jobs):
+    """Write a campaign's report with every state in results.json."""
+    campaign.write(plan, outcome.tally, outcome.findings, outcome.traces, str(directory), jobs, states=outcome.results)
+
+
 def is_png(path) -> bool:
     with open(path, "rb") as f:
         return f.read(8) == PNG and path.stat().st_size > 1000
@@ -43,21 +48,21 @@ def failing():
 
 def test_every_campaign_figure_is_written_as_a_png(tiny, tmp_path):
     plan, outcome = tiny
-    drawn = figures.campaign_figures(plan, outcome.results, str(tmp_path), list(outcome.traces.values()))
+    drawn = figures.campaign_figures(plan, outcome.findings, str(tmp_path), list(outcome.traces.values()))
     assert [d.file for d in drawn] == [figures.CRASH_MAP, figures.BY_KIND, figures.BY_LABEL]
     assert all(is_png(tmp_path / d.file) for d in drawn)
 
 
 def test_figures_of_a_failing_campaign_are_drawn_under_its_mutant(failing, tmp_path):
     plan, outcome = failing
-    drawn = figures.campaign_figures(plan, outcome.results, str(tmp_path), list(outcome.traces.values()))
+    drawn = figures.campaign_figures(plan, outcome.findings, str(tmp_path), list(outcome.traces.values()))
     assert all(is_png(tmp_path / d.file) for d in drawn)
 
 
 def test_summary_links_lead_to_figures_that_exist(failing, tmp_path):
     plan, outcome = failing
     tally = outcome.tally
-    campaign.write(plan, outcome, str(tmp_path), jobs=2)
+    write(plan, outcome, tmp_path, 2)
     summary = (tmp_path / "summary.md").read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", summary)
     assert set(links) == {figures.CRASH_MAP, figures.BY_KIND, figures.BY_LABEL}
@@ -70,7 +75,7 @@ def test_summary_links_lead_to_figures_that_exist(failing, tmp_path):
 
 def test_a_campaign_without_crash_points_draws_no_crash_map(tmp_path):
     plan = Plan(("basic",), kinds=("damage",), ops=6, budget=40)
-    campaign.write(plan, campaign.execute(plan, jobs=1), str(tmp_path), jobs=1)
+    write(plan, campaign.execute(plan, jobs=1), tmp_path, 1)
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (tmp_path / "summary.md").read_text())
     assert figures.CRASH_MAP not in links and links and all((tmp_path / link).exists() for link in links)
 
@@ -82,7 +87,7 @@ def test_a_figure_that_cannot_be_drawn_does_not_lose_the_summary(tiny, tmp_path,
         raise RuntimeError("no figures today")
 
     monkeypatch.setattr(figures, "campaign_figures", broken)
-    campaign.write(plan, outcome, str(tmp_path), jobs=2)
+    write(plan, outcome, tmp_path, 2)
     summary = (tmp_path / "summary.md").read_text()
     assert "Not drawn: `RuntimeError: no figures today`" in summary and "## Failures" in summary
 
@@ -106,7 +111,7 @@ def test_the_traces_the_campaign_returns_name_the_steps_it_crashed_at(failing):
 def test_results_json_read_back_gives_the_same_states(tiny, tmp_path):
     plan, outcome = tiny
     results = outcome.results
-    campaign.write(plan, outcome, str(tmp_path), jobs=2)
+    write(plan, outcome, tmp_path, 2)
     with open(tmp_path / "results.json") as f:
         document = json.load(f)
     states = [StateResult.from_json(row) for row in document["states"]]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tornwrite.faultinject.core.execution import WorkloadTrace
-from tornwrite.faultinject.core.results import StateResult, worst
+from tornwrite.faultinject.core.findings import Findings
 from tornwrite.faultinject.kinds import REGISTRY
 from tornwrite.faultinject.plan import Plan
 from tornwrite.models.checker import OUTCOMES
@@ -44,7 +44,7 @@ DPI = 120
 
 
 def crash_map(
-    results: Sequence[StateResult],
+    points: dict[tuple, str],
     timelines: Sequence[WorkloadTrace],
     path: str,
     *,
@@ -52,15 +52,11 @@ def crash_map(
     title: str = "",
 ) -> None:
     """One panel per workload: x = crash point (each step: before | after), a row per fault kind,
-    coloured by the worst outcome among the point's states (second crashes during recovery included)."""
+    coloured by the worst outcome among the point's states (second crashes during recovery included).
+    `points`: (workload, kind, step, phase) -> that worst outcome (Findings.points)."""
     Figure, Patch, MaxNLocator = load_matplotlib()
     kinds = [k for k in kinds if REGISTRY[k].steps_of_a_run]
-    point_worst: dict[tuple, str] = {}
-    for result in results:
-        p = result.point
-        if p.kind in kinds:
-            key = (p.workload, p.kind, p.step, p.phase)
-            point_worst[key] = worst((point_worst[key], result.outcome)) if key in point_worst else result.outcome
+    point_worst = {key: outcome for key, outcome in points.items() if key[1] in kinds}
     figure = Figure(
         figsize=(15, 0.9 + 1.1 * len(timelines) + 0.25 * len(kinds) * len(timelines)), layout="constrained", dpi=DPI
     )
@@ -135,10 +131,10 @@ def _runs(colours: list[str]) -> list[tuple[int, int, str]]:
 # --- outcome counts --------------------------------------------------------------------------------
 
 
-def outcomes_by_kind(results: Sequence[StateResult], path: str, *, title: str = "") -> None:
-    """Grouped bars: crash states per fault kind and outcome, on a log scale (ok dwarfs the rest)."""
+def outcomes_by_kind(counts: Counter, path: str, *, title: str = "") -> None:
+    """Grouped bars: crash states per fault kind and outcome, on a log scale (ok dwarfs the rest).
+    `counts`: (kind, outcome) -> states (Findings.by_kind)."""
     Figure, Patch, _ = load_matplotlib()
-    counts = Counter((r.point.kind, r.outcome) for r in results)
     kinds = _ordered_kinds({kind for kind, _ in counts})
     figure = Figure(figsize=(max(6.0, 2.6 * len(kinds) + 2), 4.6), layout="constrained", dpi=DPI)
     ax = figure.subplots()
@@ -181,13 +177,11 @@ def outcomes_by_kind(results: Sequence[StateResult], path: str, *, title: str = 
     figure.savefig(path)
 
 
-def outcomes_by_label(
-    results: Sequence[StateResult], path: str, *, label_order: Sequence[str] = (), title: str = ""
-) -> None:
+def outcomes_by_label(counts: Counter, path: str, *, label_order: Sequence[str] = (), title: str = "") -> None:
     """A panel per fault kind: for each I/O label (damage: kind of damage), one bar per outcome
-    met there, log scale; a label's failing share is in its name."""
+    met there, log scale; a label's failing share is in its name. `counts`: (kind, label,
+    outcome) -> states (Findings.by_label)."""
     Figure, Patch, _ = load_matplotlib()
-    counts = Counter((r.point.kind, r.point.label, r.outcome) for r in results)
     kinds = _ordered_kinds({kind for kind, _, _ in counts})
     rank = {label: i for i, label in enumerate(label_order)}
     labels = {
@@ -314,16 +308,16 @@ class Drawn:
 
 
 def campaign_figures(
-    plan: Plan, results: Sequence[StateResult], out: str, timelines: Sequence[WorkloadTrace]
+    plan: Plan, findings: Findings, out: str, timelines: Sequence[WorkloadTrace]
 ) -> list[Drawn]:
-    """Draw every figure of a campaign into `out`, from its results and the traces it ran;
+    """Draw every figure of a campaign into `out`, from its findings and the traces it ran;
     what was drawn, for summary.md to link."""
     mapped = [k for k in plan.kinds if REGISTRY[k].steps_of_a_run]
     engine = f" (mutant {plan.mutant})" if plan.mutant else ""
     drawn = []
     if mapped:
         crash_map(
-            results,
+            findings.points,
             timelines,
             os.path.join(out, CRASH_MAP),
             kinds=mapped,
@@ -338,11 +332,11 @@ def campaign_figures(
                 "during recovery included. Blue: the steps of a `snapshot()`.",
             )
         )
-    outcomes_by_kind(results, os.path.join(out, BY_KIND))
+    outcomes_by_kind(findings.by_kind, os.path.join(out, BY_KIND))
     drawn.append(Drawn(BY_KIND, "Outcomes by fault kind", "Crash states per fault kind and outcome (log scale)."))
     order = [label for line in timelines for label in line.labels]
     outcomes_by_label(
-        results,
+        findings.by_label,
         os.path.join(out, BY_LABEL),
         label_order=list(dict.fromkeys(order)),
         title=f"Which steps are dangerous{engine}: outcomes by I/O label",

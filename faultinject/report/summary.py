@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tornwrite.faultinject.core.execution import WorkloadTrace
-from tornwrite.faultinject.core.results import StateResult, worst
+from tornwrite.faultinject.core.findings import Findings
+from tornwrite.faultinject.core.results import worst
 from tornwrite.faultinject.kinds import REGISTRY, repro_command
 from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.report import figures
@@ -31,14 +32,14 @@ MAX_GROUPS_LISTED = 60
 def write_summary(
     plan: Plan,
     tally: Tally,
-    results: Sequence[StateResult],
+    findings: Findings,
     traces: Sequence[WorkloadTrace],
     out: str,
     table: str,
     elapsed: float,
 ) -> None:
     """Write OUT/summary.md and the figures it links, from what the campaign returned."""
-    failures = [r for r in results if not r.ok]
+    failures = findings.failures
     timelines = {trace.workload: trace for trace in traces}
     lines = [
         f"# Crash campaign `{plan.run_id}`",
@@ -56,7 +57,7 @@ def write_summary(
         f"- rerun: `{plan.command()}`",
         f"- verdict: **{'every state ok' if not failures else f'{len(failures)} failing states'}**",
         "",
-        *_figure_lines(plan, results, out, list(timelines.values())),
+        *_figure_lines(plan, findings, out, list(timelines.values())),
         "## Outcomes by fault kind",
         "",
         "```",
@@ -64,7 +65,7 @@ def write_summary(
         "```",
         "",
         *_group_lines(failures),
-        *_label_lines(results),
+        *_label_lines(findings.by_label),
         "## Failures",
         "",
     ]
@@ -119,10 +120,10 @@ def _state(failure) -> str:
     )
 
 
-def _figure_lines(plan, results, out: str, timelines) -> list[str]:
+def _figure_lines(plan: Plan, findings: Findings, out: str, timelines: list[WorkloadTrace]) -> list[str]:
     lines = ["## Figures", ""]
     try:
-        drawn = figures.campaign_figures(plan, results, out, timelines)
+        drawn = figures.campaign_figures(plan, findings, out, timelines)
     except Exception as error:  # noqa: BLE001 - the verdict and repro commands matter more than a figure
         print(f"warning: figures not drawn: {type(error).__name__}: {error}", file=sys.stderr)
         return lines + [f"Not drawn: `{type(error).__name__}: {error}`.", ""]
@@ -158,8 +159,7 @@ def _group_lines(failures) -> list[str]:
     return lines + [""]
 
 
-def _label_lines(results) -> list[str]:
-    counts = Counter((r.point.kind, r.point.label, r.outcome) for r in results)
+def _label_lines(counts: Counter) -> list[str]:
     rows = sorted({(kind, label) for kind, label, _ in counts})
     return [
         "## Outcomes by I/O step label",
