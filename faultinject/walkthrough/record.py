@@ -4,7 +4,7 @@ The data model of a story's facts (the directory after each durable step, a cras
 power loss may leave, what recovery did, the checker's verdict) and `Recorder`, the hook on the
 simulated disk's I/O layer that fills it in and stops the run at the crash point. Everything
 here is read off the running engine and the simulated disk; nothing is computed from what the
-engine is supposed to do. faultinject/walkthrough_story.py drives it.
+engine is supposed to do. story.py drives it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from tornwrite.engine import IOEvent
 from tornwrite.engine.codec import decode_record
 from tornwrite.engine.format import LOCK_NAME
-from tornwrite.faultinject.core.execution import DATA_DIR, Progress, relative
+from tornwrite.engine.recovery import RecoveryReport
+from tornwrite.faultinject.core.execution import DATA_DIR, Progress, Step, relative
 from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk
 from tornwrite.faultinject.core.verdicts import Recovered
 from tornwrite.faultinject.kinds import power
@@ -31,8 +32,8 @@ class FileState:
     """One name in the data directory at one instant."""
 
     name: str
-    cached: int | None  # bytes the process sees under this name (None: the name is gone)
-    synced: int | None  # bytes of that file an fsync made durable
+    cached: int  # bytes the process sees under this name (0 for a ghost: the name is gone)
+    synced: int  # bytes of that file an fsync made durable (0 for a ghost)
     entry: str  # "durable"; "pending": the name exists but no dir fsync has made it durable;
     #             "ghost": the name is gone, but its old entry is still the durable one
     ghost: int = 0  # a ghost's durable bytes: what a power loss would bring back
@@ -96,8 +97,20 @@ class Track:
     crash: CrashView | None = None
     ops: tuple[Op, ...] = ()
     results: list = field(default_factory=list)  # what each acked op returned
-    clock_at: list = field(default_factory=list)  # the clock after each acked op
+    clock_at: list[float] = field(default_factory=list)  # the clock after each acked op
     refused: str | None = None  # a recovery that refused to open: the error
+    clock: float | None = None  # a recovery's clock (its check time)
+    down: float | None = None  # a recovery: seconds between the workload's power loss and this start
+    state: dict | None = None  # what a recovery that opened holds: key -> (kind, value, expire_at)
+    verdict: Verdict | None = None  # the checker's verdict on this recovery, once judged
+    notes: list[str] = field(default_factory=list)  # what the story adds to this track's box in the figure
+
+    @property
+    def power_loss(self) -> CrashView:
+        """The crash that ended this track; StoryBroken if it never crashed."""
+        if self.crash is None:
+            raise StoryBroken(f"{self.title}: the story needs a power loss here and there was none")
+        return self.crash
 
 
 @dataclass
@@ -106,6 +119,21 @@ class RecoveryView:
     check_time: float
     recovered: Recovered | None  # None when this recovery was itself crashed
     reads: dict = field(default_factory=dict)  # op repr -> result, read from the recovered store
+
+    @property
+    def result(self) -> Recovered:
+        """What the recovery gave; StoryBroken if it was itself cut short by a power loss."""
+        if self.recovered is None:
+            raise StoryBroken(f"{self.track.title}: the story needs this recovery to finish, and it was crashed")
+        return self.recovered
+
+    @property
+    def report(self) -> RecoveryReport:
+        """The engine's recovery report; StoryBroken if the store refused to open."""
+        report = self.result.report
+        if not isinstance(report, RecoveryReport):
+            raise StoryBroken(f"{self.track.title}: the story needs the store to open; it said {self.result.error}")
+        return report
 
 
 @dataclass
@@ -147,7 +175,7 @@ class Claim:
     held: bool
 
 
-# Blocks, in story order; walkthrough.py renders each kind.
+# Blocks, in story order; render.py renders each kind.
 @dataclass
 class Section:
     title: str
@@ -183,7 +211,7 @@ class Recorder:
         track: Track,
         crash: CrashAt | None,
         pick: Callable[[list[CrashState]], int | None] | None,
-        op_of: Callable,
+        op_of: Callable[[Progress], int],
     ):
         self.disk, self.track, self.crash, self.pick, self.op_of = disk, track, crash, pick, op_of
         self.matches = 0
@@ -193,39 +221,36 @@ class Recorder:
     def on_step(self, event: IOEvent, number: int, progress: Progress | None) -> None:
         self.progress = progress
         op_index = self.op_of(progress) if progress is not None else 0
-        if event.phase == "before":
-            hit = (
-                self.crash is not None
-                and event.label == self.crash.label
-                and (self.crash.op is None or self.crash.op == op_index)
-            )
+        crash = self.crash
+        if event.phase == "before" and crash is not None:
+            hit = event.label == crash.label and (crash.op is None or crash.op == op_index)
             self.matches += hit
-            self._pending_hit = hit and self.matches == self.crash.nth
+            self._pending_hit = hit and self.matches == crash.nth
         step = StepView(
             number,
             event.op,
             event.label,
             relative(event.path),
-            int(event.target) if event.op == "truncate" else event.nbytes,  # truncate's target is the size
-            relative(event.target) if event.op == "rename" else None,
+            int(event.target or 0) if event.op == "truncate" else event.nbytes,  # truncate's target is the size
+            relative(event.target) if event.op == "rename" and event.target else None,
             op_index,
             file_table(self.disk) if event.phase == "after" else (),
         )
         if event.phase == "after":
             self.track.steps.append(step)
-        if self._pending_hit and event.phase == self.crash.phase:
+        if crash is not None and self._pending_hit and event.phase == crash.phase:
             if event.phase == "before":
                 step = replace(step, ran=False)
-            self.track.crash = self._crash_view(step, progress)
+            self.track.crash = self._crash_view(crash, step, progress)
             raise StopAtCrash
 
-    def _crash_view(self, step: StepView, progress: Progress | None) -> CrashView:
+    def _crash_view(self, crash: CrashAt, step: StepView, progress: Progress | None) -> CrashView:
         # The same sampler the campaign uses for this point, so a story's state is a campaign state.
-        states = list(self.disk.power_loss_states(power.state_rng(SEED, step.number, self.crash.phase)))
-        chosen = self.pick(states)
+        states = list(self.disk.power_loss_states(power.state_rng(SEED, step.number, crash.phase)))
+        chosen = self.pick(states) if self.pick is not None else None
         if chosen is None:
             raise StoryBroken(
-                f"no state of a power loss {self.crash.phase} step {step.number} ({step.label}) "
+                f"no state of a power loss {crash.phase} step {step.number} ({step.label}) "
                 f"is the one the story follows; the states: {[s.description for s in states]}"
             )
         acked = progress.acked if progress is not None else 0
@@ -233,7 +258,7 @@ class Recorder:
         clock = progress.clock.now if progress is not None else 0.0
         return CrashView(
             step,
-            self.crash.phase,
+            crash.phase,
             acked,
             in_flight,
             clock,
@@ -249,7 +274,7 @@ def names_in(image: Image) -> tuple[str, ...]:
     return tuple(sorted(name for name in image.get(DATA_DIR, {}) if name != LOCK_NAME))
 
 
-def unrun(step) -> StepView:
+def unrun(step: Step) -> StepView:
     return StepView(
         step.number, step.op, step.label, relative(step.path), step.nbytes, None, step.op_index, (), ran=False
     )
@@ -265,8 +290,8 @@ def file_table(disk: SimDisk, directory: str = DATA_DIR) -> tuple[FileState, ...
         inode, old = folder.entries.get(name), folder.durable.get(name)
         if inode is not None:
             table.append(FileState(name, len(inode.data), len(inode.durable), "durable" if old is inode else "pending"))
-        else:
-            table.append(FileState(name, None, None, "ghost", len(old.durable)))
+        elif old is not None:
+            table.append(FileState(name, 0, 0, "ghost", len(old.durable)))
     return tuple(table)
 
 
@@ -297,7 +322,7 @@ def pending_changes(disk: SimDisk, directory: str = DATA_DIR) -> tuple[tuple[str
 
 
 def described(text: str) -> Callable[[list[CrashState]], int | None]:
-    """The first state whose description (faultinject/simdisk.py's words) is `text` exactly."""
+    """The first state whose description (faultinject/core/simdisk.py's words) is `text` exactly."""
 
     def pick(states: list[CrashState]) -> int | None:
         return next((i for i, state in enumerate(states) if state.description == text), None)

@@ -11,6 +11,7 @@ import os
 import re
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 
 from tornwrite.faultinject.core.execution import DATA_DIR
 from tornwrite.faultinject.walkthrough.record import (
@@ -23,10 +24,12 @@ from tornwrite.faultinject.walkthrough.record import (
     Section,
     StepView,
     Tally,
+    TallyRow,
     Track,
     short_name,
 )
-from tornwrite.faultinject.walkthrough.story import Story
+from tornwrite.faultinject.walkthrough.story import START_TIME, Story
+from tornwrite.models.ops import Op
 
 WIDTH = 100
 TAIL_LINES = 3  # the last lines of each file shown in a disk listing
@@ -65,7 +68,8 @@ def outcome_style(outcome: str) -> tuple[str, ...]:
     return ("green", "bold") if outcome == "ok" else ("red", "bold")
 
 
-def chunks(story: Story, style: Style) -> Iterator[tuple[str, object]]:
+def chunks(story: Story, style: Style) -> Iterator[tuple[str, Any]]:
+    """("heading" | "prose", str), ("code", list[str]) and, last, ("claims", list[Claim])."""
     for block in story.blocks:
         if isinstance(block, Section):
             yield "heading", block.title
@@ -142,14 +146,22 @@ def _step_line(step: StepView, before: tuple[FileState, ...], style: Style) -> s
     return style(number, "bold" if barrier else "dim") + style(label, "cyan") + rest + style(note, *colour)
 
 
+def since_start(clock: float) -> str:
+    """A fake-clock reading as the reader counts it: seconds since the walkthrough's start."""
+    return f"start +{clock - START_TIME:g} s"
+
+
 def _op_header(track: Track, index: int, style: Style) -> str:
     op = track.ops[index - 1]
+    if op.name == "tick" and index <= len(track.clock_at):
+        # A tick is the harness moving the fake clock: no store command, nothing to acknowledge.
+        clock = track.clock_at[index - 1]
+        done = f"harness op, not a store command: the clock moves to {clock!r} ({since_start(clock)})"
+        return f"  {style(f'op {index}', 'bold')}  {op!r}   {style(done, 'dim')}"
     if index <= len(track.results):
         result = track.results[index - 1]
         done = (
-            f"clock -> {track.clock_at[index - 1]!r}"
-            if op.name == "tick"
-            else f"returned {result!r} (the LSN it covers), acked"
+            f"returned {result!r} (the LSN it covers), acked"
             if op.name == "snapshot"
             else f"returned {result!r}, acked"
         )
@@ -189,7 +201,7 @@ def track_lines(track: Track, style: Style) -> list[str]:
 
 
 def crash_lines(track: Track, style: Style) -> list[str]:
-    crash = track.crash
+    crash = track.power_loss
     lines = [
         style(
             f"  ✗ POWER LOSS {crash.phase} step {crash.step.number} ({crash.step.label}, {_where(crash.step.path)})",
@@ -198,8 +210,7 @@ def crash_lines(track: Track, style: Style) -> list[str]:
         )
     ]
     if track.ops:
-        flight = f"; op {crash.acked + 1} in flight, never acknowledged" if crash.in_flight else ""
-        lines.append(f"    acked: ops 1..{crash.acked}{flight}" if crash.acked else f"    acked: none{flight}")
+        lines.append(f"    {acked_text(track.ops, crash.acked, crash.in_flight)}")
     if not crash.pending_data and not crash.pending_names:
         lines.append("    not yet durable: nothing")
     lines += [f"    not yet durable: {short_name(what)}" for what in crash.pending_data]
@@ -210,6 +221,24 @@ def crash_lines(track: Track, style: Style) -> list[str]:
     lines.append(f"    a power loss here may leave {many}; the story follows state #{crash.chosen}:")
     lines.append(f"      {state_text(crash.state.description, _listing(crash.image))}")
     return lines
+
+
+def _op_list(indices: list[int]) -> str:
+    if len(indices) == 1:
+        return f"op {indices[0]}"
+    if indices == list(range(indices[0], indices[-1] + 1)):
+        return f"ops {indices[0]}..{indices[-1]}"
+    return "ops " + ", ".join(map(str, indices))
+
+
+def acked_text(ops: tuple[Op, ...], acked: int, in_flight: bool) -> str:
+    """Which store commands returned before the crash; ticks are named apart (they move the clock only)."""
+    commands = [i for i in range(1, acked + 1) if ops[i - 1].name != "tick"]
+    ticks = [i for i in range(1, acked + 1) if ops[i - 1].name == "tick"]
+    text = f"acked: {_op_list(commands)}" if commands else "acked: none"
+    if ticks:
+        text += f" ({_op_list(ticks)} moved the clock: {'a tick' if len(ticks) == 1 else 'ticks'}, not acked)"
+    return text + (f"; op {acked + 1} in flight, never acknowledged" if in_flight else "")
 
 
 # --- disk, recovery, verdict ----------------------------------------------------------------------------
@@ -238,8 +267,22 @@ def disk_lines(block: Disk, style: Style) -> list[str]:
     return lines if block.files else lines + ["    (no files)"]
 
 
+def value_text(value: object) -> str:
+    """A stored value, short: text bytes without b'' quotes, lists and hashes in brackets."""
+    if isinstance(value, bytes):
+        text = value.decode("ascii", "replace")
+        return text if text.isprintable() and "\ufffd" not in text else repr(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + ", ".join(map(value_text, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{value_text(k)}: {value_text(v)}" for k, v in sorted(value.items())) + "}"
+    return repr(value)
+
+
 def _state(state: dict) -> str:
-    def entry(key, kind, value, expire_at):
+    def entry(key: str, kind: str, value: object, expire_at: float | None) -> str:
         shown = repr(value)
         return f"{key} = {shown}" + (f" (expire_at {expire_at!r})" if expire_at is not None else "")
 
@@ -248,7 +291,8 @@ def _state(state: dict) -> str:
 
 def recovery_lines(view: RecoveryView, style: Style) -> list[str]:
     track = view.track
-    lines = [style(f"{track.title}: Store.open at clock {view.check_time!r}", "bold")]
+    since = f" ({since_start(view.check_time)})" if view.check_time != START_TIME else ""
+    lines = [style(f"{track.title}: Store.open at clock {view.check_time!r}{since}", "bold")]
     previous = track.initial
     for step in track.steps:
         lines.append(_step_line(step, previous, style))
@@ -257,10 +301,10 @@ def recovery_lines(view: RecoveryView, style: Style) -> list[str]:
         lines.append(style("    (no durable step)", "dim"))
     if track.crash is not None:
         return lines + crash_lines(track, style)
-    recovered = view.recovered
-    if recovered.error:
-        return lines + [style(f"  ✗ recovery REFUSED: {short_name(recovered.error)}", "red", "bold")]
-    report = recovered.report
+    recovered = view.result
+    if recovered.error or recovered.state is None:
+        return lines + [style(f"  ✗ recovery REFUSED: {short_name(recovered.error or '?')}", "red", "bold")]
+    report = view.report
     snapshot = (
         f"{short_name(os.path.basename(report.snapshot))} (LSN {report.snapshot_lsn})" if report.snapshot else "none"
     )
@@ -321,7 +365,7 @@ def _listing(image: dict) -> tuple[str, ...]:
     return tuple(sorted(name for name in image.get(DATA_DIR, {}) if name != "LOCK"))
 
 
-def _row_text(row) -> str:
+def _row_text(row: TallyRow) -> str:
     return state_text(row.description, row.names)
 
 
@@ -363,7 +407,8 @@ def claim_lines(claims: list[Claim], style: Style) -> list[str]:
 def prose_lines(text: str, style: Style, indent: str = "") -> list[str]:
     """Wrap prose; `code` spans turn cyan and *emphasis* italic (markers dropped either way)."""
     plain = textwrap.wrap(text, WIDTH - len(indent), break_on_hyphens=False, break_long_words=False)
-    out, marks = [], []
+    out: list[str] = []
+    marks: list[str] = []
     for line in plain:
         pieces, current = [], ""
         for char in line:

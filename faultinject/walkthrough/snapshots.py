@@ -1,15 +1,16 @@
 """Walkthroughs of snapshots: a power loss just before and just after the rename, and the bug a
 missing directory fsync after the rename causes (on a mutant), next to the real engine.
 
-Each function tells one story on a `Story` (faultinject/walkthrough_story.py): it runs things
+Each function tells one story on a `Story` (story.py): it runs things
 (every number comes from there), writes the prose around the facts, and claims what the story
-depends on. The registry, with what each one teaches, is in faultinject/walkthrough.py.
+depends on. The registry, with what each one teaches, is in scenarios.py.
 """
 
 from __future__ import annotations
 
 from tornwrite.engine.format import snapshot_name, wal_name
 from tornwrite.faultinject.walkthrough.record import CrashAt, records_of, short_name, where
+from tornwrite.faultinject.walkthrough.render import value_text
 from tornwrite.faultinject.walkthrough.story import Story
 from tornwrite.faultinject.walkthrough.wal import QUEUE_READ
 from tornwrite.faultinject.zoo import mutants
@@ -51,7 +52,7 @@ def snapshot_rename_before(s: Story) -> None:
     _snapshot_intro(s)
     s.section("The run")
     run = s.run(SNAPSHOT_OPS, CrashAt("snapshot.rename", "before", op=5), where(lambda f: SNAP_3 + ".tmp" in f))
-    crash = run.crash
+    crash = run.power_loss
     s.say(
         f"The power fails just before the second snapshot's rename (step {crash.step.number}). Its temp "
         f"file is complete and its data fsynced, but its name was never made durable, nothing has been "
@@ -61,7 +62,7 @@ def snapshot_rename_before(s: Story) -> None:
     files = s.disk(crash.image, "On disk after the power loss")
     s.section("Recovery")
     recovery = s.recover(crash.image, crash.clock, reads=(QUEUE_READ,))
-    report = recovery.recovered.report
+    report = recovery.report
     s.say(
         f"Recovery never reads a `.tmp` file: a snapshot counts only once it has its final name, so this "
         f"one, complete as it is, is deleted. The newest valid snapshot is the first one (LSN "
@@ -89,7 +90,7 @@ def snapshot_rename_after(s: Story) -> None:
     _snapshot_intro(s)
     s.section("The run")
     run = s.run(SNAPSHOT_OPS, CrashAt("snapshot.rename", "after", op=5), where(lambda f: SNAP_3 in f and WAL_2 in f))
-    crash = run.crash
+    crash = run.power_loss
     s.say(
         f"The power fails just after the second snapshot's rename (step {crash.step.number}), before the "
         f"directory fsync that makes it durable. Until that fsync the rename may or may not survive; we "
@@ -100,7 +101,7 @@ def snapshot_rename_after(s: Story) -> None:
     files = s.disk(crash.image, "On disk after the power loss")
     s.section("Recovery")
     recovery = s.recover(crash.image, crash.clock, reads=(QUEUE_READ,))
-    report = recovery.recovered.report
+    report = recovery.report
     s.say(
         f"Recovery loads the newest valid snapshot (LSN {report.snapshot_lsn}) and replays only records "
         f"with a higher LSN. `{short_name(WAL_2)}` holds nothing above it, so it is deleted unread, with the "
@@ -120,6 +121,10 @@ def snapshot_rename_after(s: Story) -> None:
         doubled_judged = s.judge(crash, doubled)
     doubled_queue = doubled.reads.get(repr(QUEUE_READ))
     witness = [(lsn, args[1]) for lsn, op, args in records_of(files.get(WAL_2, b"\n")) if op == "rpush"]
+    items = list(doubled_queue or [])
+    for item in [item for item in dict.fromkeys(items) if items.count(item) > 1]:
+        s.note(doubled, f"{value_text(item)} is in queue {items.count(item)} times")
+        s.note(doubled, f"LSN {witness[0][0] if witness else '?'} replayed over snapshot LSN {report.snapshot_lsn}")
     s.claim(
         SNAP_3 in files and witness == [(2, False)],
         "the new snapshot and the segment holding the appending rpush (LSN 2) were both on disk",
@@ -165,17 +170,17 @@ def mutant_no_dir_fsync(s: Story) -> None:
             where(lambda f: WAL_2 not in f and SNAP_3 not in f and SNAP_1 in f),
             title="the workload, on the mutant",
         )
-        pending = ", ".join(f"`{short_name(change)}`" for change in bad.crash.pending_names)
+        pending = ", ".join(f"`{short_name(change)}`" for change in bad.power_loss.pending_names)
         s.say(
-            f"{len(bad.crash.pending_names)} name changes are pending at the crash, none made durable: "
+            f"{len(bad.power_loss.pending_names)} name changes are pending at the crash, none made durable: "
             f"{pending}. POSIX promises no order between them until the directory is fsynced, so a power "
             f"loss may keep the deletion of `{short_name(WAL_2)}` and lose the rename. We follow such a disk."
         )
-        s.disk(bad.crash.image, "On disk after the power loss")
+        s.disk(bad.power_loss.image, "On disk after the power loss")
         s.section("Recovery on the mutant")
-        bad_recovery = s.recover(bad.crash.image, bad.crash.clock, title="recovery (mutant)")
-        bad_judged = s.judge(bad.crash, bad_recovery)
-        bad_tally = s.tally(bad.crash)
+        bad_recovery = s.recover(bad.power_loss.image, bad.power_loss.clock, title="recovery (mutant)")
+        bad_judged = s.judge(bad.power_loss, bad_recovery)
+        bad_tally = s.tally(bad.power_loss)
     failing = sum(count for outcome, count in bad_tally.outcomes().items() if outcome != "ok")
     s.say(
         f"Records 2 and 3 went with `{short_name(WAL_2)}`, and the snapshot that held them never got its name. "
@@ -189,18 +194,20 @@ def mutant_no_dir_fsync(s: Story) -> None:
         SNAPSHOT_OPS, crash_at, where(lambda f: WAL_2 not in f and SNAP_1 in f), title="the workload, real engine"
     )
     rename = next(i for i, step in enumerate(good.steps) if step.label == "snapshot.rename" and step.op_index == 5)
-    pending = ", ".join(f"`{short_name(change)}`" for change in good.crash.pending_names)
+    pending = ", ".join(f"`{short_name(change)}`" for change in good.power_loss.pending_names)
     s.say(
         f"Here step {good.steps[rename + 1].number} (`{good.steps[rename + 1].label}`) made the rename durable "
         f"before anything was deleted. At the crash only the cut is pending: {pending}. We follow the same "
         f"kind of disk as on the mutant: the deletion of `{short_name(WAL_2)}` persisted, the old "
         f"snapshot's did not."
     )
-    s.disk(good.crash.image, "On disk after the power loss")
+    s.disk(good.power_loss.image, "On disk after the power loss")
     s.section("Recovery on the real engine")
-    good_recovery = s.recover(good.crash.image, good.crash.clock, title="recovery (real engine)", reads=(QUEUE_READ,))
-    good_judged = s.judge(good.crash, good_recovery)
-    good_tally = s.tally(good.crash)
+    good_recovery = s.recover(
+        good.power_loss.image, good.power_loss.clock, title="recovery (real engine)", reads=(QUEUE_READ,)
+    )
+    good_judged = s.judge(good.power_loss, good_recovery)
+    good_tally = s.tally(good.power_loss)
     bad_rename = next(i for i, step in enumerate(bad.steps) if step.label == "snapshot.rename" and step.op_index == 5)
     s.claim(
         bad.steps[bad_rename + 1].op != "fsync_dir",
@@ -208,7 +215,7 @@ def mutant_no_dir_fsync(s: Story) -> None:
     )
     s.claim(good.steps[rename + 1].op == "fsync_dir", "on the real engine, a directory fsync follows the rename")
     s.claim(
-        bad_recovery.recovered.error is not None and "CorruptDataError" in bad_recovery.recovered.error,
+        bad_recovery.result.error is not None and "CorruptDataError" in bad_recovery.result.error,
         "the mutant's recovery refuses to open (CorruptDataError)",
     )
     s.claim(
@@ -216,7 +223,7 @@ def mutant_no_dir_fsync(s: Story) -> None:
         f"the checker says {bad_judged.verdict.outcome}; {failing} of {len(bad_tally.rows)} states fail",
     )
     s.claim(
-        good_judged.verdict.outcome == "ok" and good_recovery.recovered.report.snapshot_lsn == 3,
+        good_judged.verdict.outcome == "ok" and good_recovery.report.snapshot_lsn == 3,
         "the real engine recovers from the new snapshot (LSN 3): verdict ok",
     )
     s.claim(good_tally.all_ok, f"all {len(good_tally.rows)} states of the real engine recover to an allowed state")

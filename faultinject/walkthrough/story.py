@@ -1,11 +1,10 @@
 """The Story a walkthrough scenario tells, and the calls it tells it with.
 
-A scenario (faultinject/walkthrough_wal.py, walkthrough_snapshots.py) builds its story one block
+A scenario (wal.py, snapshots.py in this package) builds its story one block
 at a time: prose it writes itself (`say`, `section`), and blocks of facts that only come from
 running things here (`run`, `recover`, `judge`, `tally`, `disk`): every durable I/O step with the
 bytes each file holds afterwards, the crash, the disk a power loss leaves, what recovery did and
-the checker's verdict. faultinject/walkthrough_render.py renders the blocks and
-faultinject/timeline.py draws the tracks.
+the checker's verdict. render.py renders the blocks and figure.py draws the tracks.
 
 Claims (`Story.claim`) are the story's own checks: the prose says "recovery discarded the torn
 bytes", the claim tests it on this run. A claim that no longer holds means the engine changed
@@ -16,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tornwrite.engine import IOLayer, Store
+from tornwrite.engine import IOEvent, IOLayer, Store
 from tornwrite.engine.format import LOCK_NAME
-from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, StepCounter, run, trace
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, StepCounter, run, trace
 from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk
 from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image
 from tornwrite.faultinject.core.workloads import Workload
@@ -60,6 +59,7 @@ class Story:
         self.claims: list[Claim] = []
         self.facts: dict[str, object] = {}
         self.oracle: Oracle | None = None  # the model of the workload run last
+        self.crash_clock: float | None = None  # the clock at the last workload's power loss
 
     # --- prose and checks ---------------------------------------------------------------------
 
@@ -83,7 +83,11 @@ class Story:
         lines the two up."""
         self.panels.append((title, [], under))
 
-    def _track(self, track: Track, block=None) -> Track:
+    def note(self, view: RecoveryView | Track, text: str) -> None:
+        """A line for the track's box in the figure (under its file strips), next to what it recovered."""
+        (view.track if isinstance(view, RecoveryView) else view).notes.append(text)
+
+    def _track(self, track: Track, block: object = None) -> Track:
         if not self.panels:
             self.panel("")
         self.panels[-1][1].append(track)
@@ -93,7 +97,11 @@ class Story:
     # --- running ------------------------------------------------------------------------------
 
     def run(
-        self, ops: list[Op], crash: CrashAt, pick: Callable[[list[CrashState]], int], title: str = "the workload"
+        self,
+        ops: list[Op],
+        crash: CrashAt,
+        pick: Callable[[list[CrashState]], int | None],
+        title: str = "the workload",
     ) -> Track:
         """Run `ops` on a fresh simulated disk and lose power at `crash`; `pick` chooses the state to follow."""
         workload = Workload(f"walkthrough:{self.name}", SEED, tuple(ops), START_TIME)
@@ -102,23 +110,26 @@ class Story:
         disk = SimDisk()
         track = Track(title, (), ops=tuple(ops))
         recorder = Recorder(disk, track, crash, pick, lambda progress: progress.current)
+        clock = FakeClock(START_TIME)
+
+        def on_step(event: IOEvent, number: int, progress: Progress) -> None:
+            nonlocal clock
+            clock = progress.clock
+            recorder.on_step(event, number, progress)
+
+        def on_ack(index: int, result: object) -> None:
+            track.results.append(result)
+            track.clock_at.append(clock.now)
+
         try:
-            run(
-                workload,
-                IOLayer(disk),
-                DATA_DIR,
-                recorder.on_step,
-                on_ack=lambda index, result: (
-                    track.results.append(result),
-                    track.clock_at.append(recorder.progress.clock.now),
-                ),
-            )
+            run(workload, IOLayer(disk), DATA_DIR, on_step, on_ack=on_ack)
         except StopAtCrash:
             pass
         if track.crash is None:
             raise StoryBroken(f"the run never reached the crash point {crash}")
         cut = track.crash.step.number + (0 if crash.phase == "before" else 1)
         track.never_ran = [unrun(step) for step in dry[cut - 1 :] if step.op_index == track.crash.step.op_index]
+        self.crash_clock = track.crash.clock
         return self._track(track)
 
     def recover(
@@ -129,12 +140,14 @@ class Story:
         title: str = "recovery",
         reads: tuple[Op, ...] = (),
         crash: CrashAt | None = None,
-        pick: Callable[[list[CrashState]], int] | None = None,
+        pick: Callable[[list[CrashState]], int | None] | None = None,
     ) -> RecoveryView:
         """Open the store on a disk booted from `image`, recording recovery's steps; optionally crash it."""
         disk = SimDisk.from_image(image)
         io = IOLayer(disk)
-        track = Track(title, file_table(disk))
+        track = Track(title, file_table(disk), clock=check_time)
+        if self.crash_clock is not None:
+            track.down = check_time - self.crash_clock
         recorder = Recorder(disk, track, crash, pick, lambda progress: 0)
         io.hooks.append(StepCounter(None, recorder.on_step))
         view = RecoveryView(track, check_time, None)
@@ -152,6 +165,7 @@ class Story:
             return view
         try:
             view.recovered = Recovered(store.dump(), None, reader_state, reading.refused, store.recovery)
+            track.state = view.recovered.state
             view.reads = {repr(op): op.apply_to(store) for op in reads}
         finally:
             store.close()
@@ -162,8 +176,9 @@ class Story:
         """The checker's verdict on what `recovery` gave (at its clock), for the workload crashed at `crash`."""
         check_time = recovery.check_time
         verdict = judge(
-            self.oracle, recovery.recovered, acked=crash.acked, in_flight=crash.in_flight, check_time=check_time
+            self.model, recovery.result, acked=crash.acked, in_flight=crash.in_flight, check_time=check_time
         )
+        recovery.track.verdict = verdict
         judged = Judged(verdict, crash.acked, crash.in_flight, check_time)
         self.blocks.append(judged)
         return judged
@@ -174,7 +189,7 @@ class Story:
         rows = []
         for state in crash.states:
             verdict = judge(
-                self.oracle,
+                self.model,
                 recover_image(state.image, check_time),
                 acked=crash.acked,
                 in_flight=crash.in_flight,
@@ -194,9 +209,7 @@ class Story:
         rng = power.state_rng(SEED, self.name, "recovery")
         rows = []
         for second, recovered in power.crash_recovery(crash.image, crash.clock, rng):  # (crash, what recovery gave)
-            verdict = judge(
-                self.oracle, recovered, acked=crash.acked, in_flight=crash.in_flight, check_time=crash.clock
-            )
+            verdict = judge(self.model, recovered, acked=crash.acked, in_flight=crash.in_flight, check_time=crash.clock)
             rows.append(
                 TallyRow(
                     f"{second.phase} recovery step {second.step}: {second.description}",
@@ -210,7 +223,14 @@ class Story:
         self.blocks.append(tally)
         return tally
 
-    def disk(self, image: Image, title: str) -> dict:
+    @property
+    def model(self) -> Oracle:
+        """The model of the workload run last; StoryBroken before any run."""
+        if self.oracle is None:
+            raise StoryBroken("the story judges a recovery before running a workload")
+        return self.oracle
+
+    def disk(self, image: Image, title: str) -> dict[str, bytes]:
         files = {name: data for name, data in image.get(DATA_DIR, {}).items() if name != LOCK_NAME}
         self.blocks.append(Disk(title, files))
         return files

@@ -1,16 +1,24 @@
 """Walkthroughs of the write-ahead log: a torn record, truncation and a crash during recovery,
 a TTL across a crash, and page cache versus durable bytes.
 
-Each function tells one story on a `Story` (faultinject/walkthrough_story.py): it runs things
+Each function tells one story on a `Story` (story.py): it runs things
 (every number comes from there), writes the prose around the facts, and claims what the story
-depends on. The registry, with what each one teaches, is in faultinject/walkthrough.py.
+depends on. The registry, with what each one teaches, is in scenarios.py.
 """
 
 from __future__ import annotations
 
 from tornwrite.engine.format import wal_name
 from tornwrite.faultinject.core.execution import DATA_DIR
-from tornwrite.faultinject.walkthrough.record import CrashAt, described, records_of, short_name, torn_in_the_middle
+from tornwrite.faultinject.walkthrough.record import (
+    CrashAt,
+    RecoveryView,
+    described,
+    records_of,
+    short_name,
+    torn_in_the_middle,
+)
+from tornwrite.faultinject.walkthrough.render import since_start
 from tornwrite.faultinject.walkthrough.story import START_TIME, Story
 from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.format_reader import read_files
@@ -37,7 +45,7 @@ def wal_torn_write(s: Story) -> None:
     )
     s.section("The run")
     run = s.run(ops, CrashAt("wal.append", "after", op=3), torn_in_the_middle)
-    crash = run.crash
+    crash = run.power_loss
     s.say(
         f"The power fails just after step {crash.step.number}: op 3's record ({crash.step.nbytes} B) is "
         f"in the page cache, not yet fsynced, and op 3 has not returned. Of the {len(crash.states)} "
@@ -53,7 +61,7 @@ def wal_torn_write(s: Story) -> None:
     )
     s.section("Recovery")
     recovery = s.recover(crash.image, crash.clock, reads=(GREETING_READ, QUEUE_READ))
-    report = recovery.recovered.report
+    report = recovery.report
     cut = report.discarded[0] if report.discarded else None
     s.say(
         f"Recovery reads the segment record by record and stops at the first line that is torn, fails "
@@ -111,7 +119,7 @@ def wal_truncation(s: Story) -> None:
     )
     s.section("The run")
     run = s.run(ops, CrashAt("wal.append", "after", op=5), torn_in_the_middle)
-    crash = run.crash
+    crash = run.power_loss
     unlinks = [step for step in run.steps if step.label == "wal.unlink"]
     s.say(
         f"The snapshot at op 3 cut the WAL: step {unlinks[0].number if unlinks else '?'} deleted "
@@ -129,7 +137,7 @@ def wal_truncation(s: Story) -> None:
         crash=CrashAt("wal.truncate", "after"),
         pick=described("unsynced data lost"),
     )
-    second_crash = first.track.crash
+    second_crash = first.track.power_loss
     s.say(
         f"Recovery #1 decides to cut `{short_name(WAL_3)}` back to its last good record and truncates it "
         f"(its step {second_crash.step.number}), but the power fails again before the truncation is "
@@ -139,7 +147,7 @@ def wal_truncation(s: Story) -> None:
     files_again = s.disk(second_crash.image, "On disk after the second power loss")
     s.section("Recovery #2")
     second = s.recover(second_crash.image, crash.clock, title="recovery #2", reads=(GREETING_READ, QUEUE_READ))
-    report = second.recovered.report
+    report = second.report
     cut = report.discarded[0] if report.discarded else None
     s.say(
         "Recovery #2 knows nothing of recovery #1. It scans the same files, reaches the same decision, "
@@ -151,7 +159,7 @@ def wal_truncation(s: Story) -> None:
     )
     final = {f.name: f for f in second.track.steps[-1].files} if second.track.steps else {}
     s.claim(
-        WAL_1 not in files and unlinks and unlinks[0].path == WAL_1,
+        WAL_1 not in files and bool(unlinks) and unlinks[0].path == WAL_1,
         f"the snapshot's WAL cut deleted {short_name(WAL_1)} before the crash",
     )
     s.claim(files_again == files, "after the second power loss the disk held exactly what the first left")
@@ -190,7 +198,7 @@ def ttl_across_crash(s: Story) -> None:
     )
     s.section("The run")
     run = s.run(ops, CrashAt("wal.fsync", "after", op=3), described("nothing pending"))
-    crash = run.crash
+    crash = run.power_loss
     s.say(
         f"The power fails just after step {crash.step.number}, the fsync of op 3's record, an instant "
         f"before op 3 returns: its record is durable but op 3 was never acknowledged, so the checker "
@@ -201,6 +209,8 @@ def ttl_across_crash(s: Story) -> None:
         (args[2] for lsn, op, args in records_of(files.get(WAL_1, b"\n")) if op == "set" and args[0] == "session:ada"),
         None,
     )
+    if expire_at is not None:
+        s.note(run, f"WAL: session:ada expire_at {since_start(expire_at)}")
     s.say(
         f"Nothing was left unsynced, so this power loss can leave only one disk. Record 1 says "
         f'`expire_at` {expire_at!r}: start time {START_TIME!r} plus {TTL}, not "{TTL} seconds from now". '
@@ -209,25 +219,20 @@ def ttl_across_crash(s: Story) -> None:
     )
     get, ttl = Op.of("get", "session:ada"), Op.of("ttl", "session:ada")
     s.section(f"Restart after {DOWN_SHORT} s down")
-    early = s.recover(
-        crash.image,
-        crash.clock + DOWN_SHORT,
-        reads=(get, ttl),
-        title=f"restart at +{crash.clock + DOWN_SHORT - START_TIME:g} s",
-    )
+    early = s.recover(crash.image, crash.clock + DOWN_SHORT, reads=(get, ttl), title=f"restart, {DOWN_SHORT} s down")
+    _note_visibility(s, early, get, ttl)
     s.say(
         f"The clock reads {early.check_time!r}. The key is alive with {early.reads.get(repr(ttl))!r} seconds "
         f"left: its deadline did not move while the store was down."
     )
     early_judged = s.judge(crash, early)
     s.section(f"Restart after {DOWN_LONG} s down")
-    late = s.recover(
-        crash.image,
-        crash.clock + DOWN_LONG,
-        reads=(get, ttl),
-        title=f"restart at +{crash.clock + DOWN_LONG - START_TIME:g} s",
-    )
+    late = s.recover(crash.image, crash.clock + DOWN_LONG, reads=(get, ttl), title=f"restart, {DOWN_LONG} s down")
     on_disk = read_files(files).entries.get("session:ada")
+    if on_disk is not None and "session:ada" not in (late.result.state or {}):
+        s.note(late, "session:ada replayed, yet")
+        s.note(late, f"  expire_at {since_start(on_disk[2])}: expired")
+    _note_visibility(s, late, get, ttl)
     s.say(
         f"The clock reads {late.check_time!r}, past the deadline. Recovery replays both records, so the "
         f"key is in memory again (the format reader's replay has it too: {on_disk!r}), but it is "
@@ -235,7 +240,7 @@ def ttl_across_crash(s: Story) -> None:
         f"states as they look at the check time, where expired keys are absent."
     )
     late_judged = s.judge(crash, late)
-    report = late.recovered.report
+    report = late.report
     s.claim(expire_at == START_TIME + TTL, f"the WAL holds the absolute expire_at {START_TIME + TTL!r}")
     left = TTL - TICK - DOWN_SHORT
     s.claim(
@@ -255,6 +260,16 @@ def ttl_across_crash(s: Story) -> None:
     s.fact("verdict", late_judged.verdict.outcome)
 
 
+def _note_visibility(s: Story, recovery: RecoveryView, get: Op, ttl: Op) -> None:
+    """The figure's line for the session key at this restart's clock: visible or not, as the reads said."""
+    value, left = recovery.reads.get(repr(get)), recovery.reads.get(repr(ttl))
+    if value is not None:
+        s.note(recovery, f"session:ada visible: ttl → {left:g} s")
+    else:
+        s.note(recovery, "session:ada NOT visible:")
+        s.note(recovery, f"  get → None, ttl → {left}")
+
+
 # --- 6 ---------------------------------------------------------------------------------------------
 
 
@@ -272,7 +287,7 @@ def power_loss_unsynced(s: Story) -> None:
     )
     s.section("The run")
     run = s.run(ops, CrashAt("wal.append", "after", op=3), described("unsynced data lost"))
-    crash = run.crash
+    crash = run.power_loss
     wal = next(f for f in crash.files if f.name == WAL_1)
     killed = crash.process_image.get(DATA_DIR, {}).get(WAL_1, b"")
     s.say(
@@ -283,7 +298,9 @@ def power_loss_unsynced(s: Story) -> None:
     )
     tally = s.tally(crash)
     starts = all(state.image[DATA_DIR].get(WAL_1, b"")[: wal.synced] == killed[: wal.synced] for state in crash.states)
-    survived = sorted({row.matched_prefix for row in tally.rows if row.outcome == "ok"})
+    survived = sorted(
+        {row.matched_prefix for row in tally.rows if row.outcome == "ok" and row.matched_prefix is not None}
+    )
     s.say(
         f"In every one of them the first {wal.synced} B are intact, because they were fsynced before ops 1 "
         f"and 2 returned. That is why an acknowledged write survives: the acknowledgement waits for the "
@@ -307,10 +324,10 @@ def power_loss_unsynced(s: Story) -> None:
             described("unsynced data lost"),
             title="the workload, on the mutant",
         )
-        bad_wal = next(f for f in bad.crash.files if f.name == WAL_1)
-        s.disk(bad.crash.image, "On disk after the power loss")
-        bad_recovery = s.recover(bad.crash.image, bad.crash.clock, title="recovery (mutant)")
-        bad_judged = s.judge(bad.crash, bad_recovery)
+        bad_wal = next(f for f in bad.power_loss.files if f.name == WAL_1)
+        s.disk(bad.power_loss.image, "On disk after the power loss")
+        bad_recovery = s.recover(bad.power_loss.image, bad.power_loss.clock, title="recovery (mutant)")
+        bad_judged = s.judge(bad.power_loss, bad_recovery)
     s.say(
         f"Ops 1 and 2 returned, but their records were never fsynced: only {bad_wal.synced} B (the header) "
         f"were durable, and the power loss took the rest."
