@@ -34,7 +34,10 @@ def value(given: object) -> bytes:
     if type(given) is bytes:
         return given
     if isinstance(given, (bytearray, memoryview)):
-        return bytes(given)
+        try:
+            return bytes(given)
+        except ValueError:  # the only way bytes() refuses one: a memoryview already released
+            raise InvalidValueError("value is a released memoryview") from None
     raise InvalidValueError(
         f"values must be bytes, bytearray or memoryview, not {type(given).__name__}"
         + (" (encode str values yourself)" if isinstance(given, str) else "")
@@ -43,15 +46,15 @@ def value(given: object) -> bytes:
 
 def number(given: object, what: str) -> float | int:
     """A finite int or float (never bool)."""
-    if type(given) not in (int, float):
-        raise InvalidValueError(f"{what} must be an int or float, not {type(given).__name__}")
-    try:
-        finite = math.isfinite(given)  # type: ignore[arg-type]
-    except OverflowError:  # an int beyond any float: no clock arithmetic could use it
-        finite = False
-    if not finite:
-        raise InvalidValueError(f"{what} must be finite (and within float range), not {given!r:.40}")
-    return given  # type: ignore[return-value]
+    if type(given) is int or type(given) is float:  # exact types: bool and other subclasses are refused
+        try:
+            finite = math.isfinite(given)
+        except OverflowError:  # an int beyond any float: no clock arithmetic could use it
+            finite = False
+        if not finite:
+            raise InvalidValueError(f"{what} must be finite (and within float range), not {given!r:.40}")
+        return given
+    raise InvalidValueError(f"{what} must be an int or float, not {type(given).__name__}")
 
 
 def index(given: object, what: str) -> int:
@@ -60,6 +63,6 @@ def index(given: object, what: str) -> int:
     return given
 
 
-def at_least_one(items: tuple | list | dict, what: str) -> None:
+def at_least_one(items: tuple[object, ...] | list[object] | dict[str, object], what: str) -> None:
     if not items:
         raise InvalidValueError(f"{what} needs at least one")

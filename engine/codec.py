@@ -14,8 +14,10 @@ import json
 import json.scanner
 import math
 import zlib
+from collections.abc import Callable
+from typing import Any, cast
 
-from tornwrite.engine.format import KIND, RECORD_OPS
+from tornwrite.engine.format import RECORD_OPS, ExpireAt, Value
 
 
 class LineError(ValueError):
@@ -29,7 +31,7 @@ def _reject_constant(name: str) -> None:
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
-def _unique_names(pairs: list) -> dict:
+def _unique_names(pairs: list[tuple[str, object]]) -> dict[str, object]:
     mapping = dict(pairs)
     if len(mapping) != len(pairs):
         raise LineError("a JSON object names a field twice")
@@ -38,7 +40,10 @@ def _unique_names(pairs: list) -> dict:
 
 # The scanner alone (no whitespace skipping): bodies are written compactly, and recovery's
 # speed is mostly this call.
-_scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_names))
+# cast: typeshed types the scanner's context as a scanner; any JSONDecoder has the attributes it reads.
+_scan = json.scanner.make_scanner(
+    cast(Any, json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_names))
+)
 
 
 def _loads(text: str) -> object:
@@ -80,19 +85,21 @@ def _want(condition: bool, what: str) -> None:
 
 
 def _key(value: object) -> str:
-    _want(type(value) is str, "key or field is not a string")
-    if not value.isascii():  # type: ignore[union-attr]
+    if not isinstance(value, str):  # JSON yields exact types, so isinstance is an exact test here
+        raise LineError("key or field is not a string")
+    if not value.isascii():
         try:
-            value.encode("utf-8")  # type: ignore[union-attr]
+            value.encode("utf-8")
         except UnicodeEncodeError:
             raise LineError("key or field is not valid UTF-8") from None
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _bytes(value: object) -> bytes:
-    _want(type(value) is str, "value is not a string")
+    if not isinstance(value, str):
+        raise LineError("value is not a string")
     try:
-        return value.encode("latin-1")  # type: ignore[union-attr]
+        return value.encode("latin-1")
     except UnicodeEncodeError:
         raise LineError("value has a character above U+00FF") from None
 
@@ -100,29 +107,32 @@ def _bytes(value: object) -> bytes:
 def _time(value: object) -> float | int | None:
     if value is None:
         return None
-    _want(type(value) in (int, float), "expire_at is not a number")
-    try:
-        finite = math.isfinite(value)  # type: ignore[arg-type]
-    except OverflowError:  # an integer no float can hold
-        finite = False
-    _want(finite, "expire_at is not a finite number")
-    return value  # type: ignore[return-value]
+    if type(value) is int or type(value) is float:  # exact types: a JSON true is no time
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer no float can hold
+            finite = False
+        _want(finite, "expire_at is not a finite number")
+        return value
+    raise LineError("expire_at is not a number")
 
 
 def _values(value: object) -> list[bytes]:
-    _want(type(value) is list and len(value) > 0, "values are not a non-empty list")
-    return [_bytes(v) for v in value]  # type: ignore[union-attr]
+    if not isinstance(value, list) or not value:
+        raise LineError("values are not a non-empty list")
+    return [_bytes(v) for v in value]
 
 
 def _mapping(value: object) -> dict[str, bytes]:
-    _want(type(value) is dict and len(value) > 0, "fields are not a non-empty object")
-    return {field: _bytes(v) for field, v in value.items()}  # type: ignore[union-attr]
+    if not isinstance(value, dict) or not value:
+        raise LineError("fields are not a non-empty object")
+    return {field: _bytes(v) for field, v in value.items()}
 
 
 # --- records --------------------------------------------------------------------------------
 # In memory a record is (op, args): the args tuple below, with bytes as bytes.
 
-_ARG_ENCODERS = {
+_ARG_ENCODERS: dict[str, Callable[[tuple[Any, ...]], object]] = {
     "set": lambda a: [a[0], _text(a[1]), a[2]],
     "del": lambda a: list(a[0]),
     "rpush": lambda a: [a[0], a[1], [_text(v) for v in a[2]]],
@@ -137,7 +147,7 @@ _OPS = {op.encode(): op for op in RECORD_OPS}
 _ARITY = {"rpush": 3, "hset": 3, "hdel": 2, "expire": 2, "persist": 1, "flushall": 0}
 
 
-def _decode_args(op: str, raw: list) -> tuple:
+def _decode_args(op: str, raw: list[object]) -> tuple[Any, ...]:
     if op == "set":  # by far the most common record: checked inline
         if len(raw) != 3 or raw[2] is not None and type(raw[2]) not in (int, float):
             raise LineError("set takes [key, value, expire_at]")
@@ -150,8 +160,10 @@ def _decode_args(op: str, raw: list) -> tuple:
         _want(type(raw[1]) is bool, f"{op} 'new' flag is not a boolean")
         return (_key(raw[0]), raw[1], _values(raw[2]) if op == "rpush" else _mapping(raw[2]))
     if op == "hdel":
-        _want(type(raw[1]) is list and len(raw[1]) > 0, "hdel names no field")
-        return (_key(raw[0]), [_key(f) for f in raw[1]])
+        fields = raw[1]
+        if not isinstance(fields, list) or not fields:
+            raise LineError("hdel names no field")
+        return (_key(raw[0]), [_key(f) for f in fields])
     if op == "expire":
         _want(raw[1] is not None, "expire without a time")
         return (_key(raw[0]), _time(raw[1]))
@@ -160,12 +172,12 @@ def _decode_args(op: str, raw: list) -> tuple:
     return ()
 
 
-def encode_record(lsn: int, op: str, args: tuple) -> bytes:
+def encode_record(lsn: int, op: str, args: tuple[Any, ...]) -> bytes:
     payload = _dumps(_ARG_ENCODERS[op](args)).encode("utf-8")
     return frame(b"%d %s %s" % (lsn, op.encode(), payload))
 
 
-def decode_record(line: bytes) -> tuple[int, str, tuple]:
+def decode_record(line: bytes) -> tuple[int, str, tuple[Any, ...]]:
     """(lsn, op, args) of one WAL line; LineError if it is not exactly a record."""
     parts = unframe(line).split(b" ", 2)
     if len(parts) != 3 or not parts[0].isdigit() or not parts[0].isascii():
@@ -186,27 +198,29 @@ def decode_record(line: bytes) -> tuple[int, str, tuple]:
 # In memory an entry is key -> (value, expire_at); the kind follows from the value's type.
 
 
-def encode_entry(key: str, value: bytes | list | dict, expire_at: float | int | None) -> bytes:
-    kind = KIND[type(value)]
-    if kind == "string":
-        encoded: object = _text(value)  # type: ignore[arg-type]
-    elif kind == "list":
-        encoded = [_text(v) for v in value]
+def encode_entry(key: str, value: Value, expire_at: ExpireAt) -> bytes:
+    encoded: object
+    if isinstance(value, bytes):
+        kind, encoded = "string", _text(value)
+    elif isinstance(value, list):
+        kind, encoded = "list", [_text(v) for v in value]
     else:
-        encoded = {f: _text(v) for f, v in value.items()}  # type: ignore[union-attr]
+        kind, encoded = "hash", {f: _text(v) for f, v in value.items()}
     return frame(_dumps([key, kind, encoded, expire_at]).encode("utf-8"))
 
 
-def decode_entry(line: bytes) -> tuple[str, bytes | list | dict, float | int | None]:
+def decode_entry(line: bytes) -> tuple[str, Value, ExpireAt]:
     body = unframe(line)
     try:
         raw = _loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise LineError(f"entry is not JSON: {exc}") from None
-    _want(type(raw) is list and len(raw) == 4, "entry is not [key, kind, value, expire_at]")
+    if not isinstance(raw, list) or len(raw) != 4:
+        raise LineError("entry is not [key, kind, value, expire_at]")
     key, kind, encoded, expire_at = raw
+    value: Value
     if kind == "string":
-        value: bytes | list | dict = _bytes(encoded)
+        value = _bytes(encoded)
     elif kind == "list":
         value = _values(encoded)
     elif kind == "hash":

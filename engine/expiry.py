@@ -11,6 +11,8 @@ import heapq
 import threading
 from collections.abc import Callable
 
+from tornwrite.engine.format import Entries
+
 
 def is_expired(expire_at: float | int, now: float) -> bool:
     """A key with a TTL is expired from the instant `now` reaches its absolute `expire_at`."""
@@ -24,14 +26,16 @@ class Deadlines:
     against the keyspace instead of searching the heap on every write.
     """
 
-    def __init__(self, data: dict):
-        self._heap = [(entry[1], key) for key, entry in data.items() if entry[1] is not None]
+    def __init__(self, data: Entries):
+        self._heap: list[tuple[float | int, str]] = [
+            (entry[1], key) for key, entry in data.items() if entry[1] is not None
+        ]
         heapq.heapify(self._heap)
 
     def add(self, expire_at: float | int, key: str) -> None:
         heapq.heappush(self._heap, (expire_at, key))
 
-    def due(self, data: dict, now: float) -> list[str]:
+    def due(self, data: Entries, now: float) -> list[str]:
         """Pop every deadline that has passed; the keys that really are expired now."""
         expired = []
         while self._heap and is_expired(self._heap[0][0], now):

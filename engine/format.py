@@ -20,8 +20,14 @@ TMP_SUFFIX = ".tmp"
 _LSN_DIGITS = 20
 _NAME = re.compile(r"(?:(wal)-(\d{20})\.log|(snapshot)-(\d{20})\.snap(\.tmp)?)")
 
+# A value in memory, by kind: string, list or hash; and its absolute expiry time (None: no TTL).
+Value = bytes | list[bytes] | dict[str, bytes]
+ExpireAt = float | int | None
+Entry = tuple[Value, ExpireAt]
+Entries = dict[str, Entry]  # key -> entry: the keyspace's dict, and a snapshot's contents
+
 # The value kinds, by the Python type that holds them in memory, as snapshots name them.
-KIND = {bytes: "string", list: "list", dict: "hash"}
+KIND: dict[type, str] = {bytes: "string", list: "list", dict: "hash"}
 
 # Record ops as written in the WAL (docs/FORMAT.md, "Records").
 RECORD_OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall")

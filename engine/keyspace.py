@@ -13,18 +13,35 @@ never returns a half-applied mutation (a multi-key delete, say). Readers take no
 meets an odd `seq` waits on `applying`, held only during the in-memory apply, never during the
 writer's fsync. Sound under CPython's GIL, where every read of `seq` and of the dict is
 sequentially consistent and each dict or list call is atomic; readers only use such calls.
+
+Time (a read observes one instant): whether an entry is live depends on the clock, so a read
+must judge the entries it saw at a time when they were the current ones. Readers therefore
+call the clock INSIDE the window, after the lookup and before `seq` is checked again, never
+after `read` returns. Why that is enough: `seq` only grows, and every apply moves it, so equal
+even values before and after mean the dict held one state S for the whole window, the clock
+call included; the read is the read of S at the clock's reading, a real instant between two
+mutations. A writer reads its clock before it applies, so with a clock that never goes back
+the reader's time is not earlier than that of any write it sees. The fallback under
+`applying` keeps this: the clock is read while the lock holds the writers off. Reading the
+clock after the window instead lets a write land in between: the old entry is then judged at
+a later time, past its old `expire_at`, and a key that was live at every instant of the call
+(overwritten or persisted meanwhile) reads as absent. The cost is only that a slow clock
+widens the window, so a busy writer may send the read round once more; the fallback bounds it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tornwrite.engine.errors import WrongTypeError
 from tornwrite.engine.expiry import Deadlines, is_expired
-from tornwrite.engine.format import KIND
+from tornwrite.engine.format import KIND, Entries, Entry, ExpireAt
 
 _OPTIMISTIC_ATTEMPTS = 4
+
+Result = TypeVar("Result")
 
 
 def wrong_type(key: str, found: type, wanted: type) -> WrongTypeError:
@@ -35,39 +52,48 @@ class ReplayError(Exception):
     """A record that cannot apply to the state it follows: the log contradicts itself."""
 
 
-def _entry(data: dict, key: str, kind: type) -> tuple:
+def _list(data: Entries, key: str) -> list[bytes]:
     entry = data.get(key)
-    if entry is None or type(entry[0]) is not kind:
-        raise ReplayError(f"record needs an existing {KIND[kind]} at {key!r}")
-    return entry
+    value = None if entry is None else entry[0]
+    if not isinstance(value, list):
+        raise ReplayError(f"record needs an existing list at {key!r}")
+    return value
 
 
-def _set(data: dict, key: str, value: bytes, expire_at: float | None) -> None:
+def _hash(data: Entries, key: str) -> dict[str, bytes]:
+    entry = data.get(key)
+    value = None if entry is None else entry[0]
+    if not isinstance(value, dict):
+        raise ReplayError(f"record needs an existing hash at {key!r}")
+    return value
+
+
+def _set(data: Entries, key: str, value: bytes, expire_at: ExpireAt) -> None:
     data[key] = (value, expire_at)
 
 
-def _del(data: dict, keys: tuple) -> None:
+def _del(data: Entries, keys: tuple[str, ...]) -> None:
     for key in keys:
         if data.pop(key, None) is None:
             raise ReplayError(f"del of a key that is not there: {key!r}")
 
 
-def _rpush(data: dict, key: str, new: bool, values: list) -> None:
+def _rpush(data: Entries, key: str, new: bool, values: list[bytes]) -> None:
     if new:
         data[key] = (list(values), None)
     else:
-        _entry(data, key, list)[0].extend(values)
+        _list(data, key).extend(values)
 
 
-def _hset(data: dict, key: str, new: bool, mapping: dict) -> None:
+def _hset(data: Entries, key: str, new: bool, mapping: dict[str, bytes]) -> None:
     if new:
         data[key] = (dict(mapping), None)
     else:
-        _entry(data, key, dict)[0].update(mapping)
+        _hash(data, key).update(mapping)
 
 
-def _hdel(data: dict, key: str, fields: list) -> None:
-    fields_now = _entry(data, key, dict)[0]
+def _hdel(data: Entries, key: str, fields: list[str]) -> None:
+    fields_now = _hash(data, key)
     for field in fields:
         if fields_now.pop(field, None) is None:
             raise ReplayError(f"hdel of a field that is not there: {key!r}.{field!r}")
@@ -75,22 +101,22 @@ def _hdel(data: dict, key: str, fields: list) -> None:
         del data[key]  # an empty hash is no hash, as in Redis
 
 
-def _expire(data: dict, key: str, expire_at: float) -> None:
-    data[key] = (_present(data, key), expire_at)
+def _expire(data: Entries, key: str, expire_at: float | int) -> None:
+    data[key] = (_present(data, key)[0], expire_at)
 
 
-def _persist(data: dict, key: str) -> None:
-    data[key] = (_present(data, key), None)
+def _persist(data: Entries, key: str) -> None:
+    data[key] = (_present(data, key)[0], None)
 
 
-def _present(data: dict, key: str) -> object:
+def _present(data: Entries, key: str) -> Entry:
     entry = data.get(key)
     if entry is None:
         raise ReplayError(f"record needs an existing key {key!r}")
-    return entry[0]
+    return entry
 
 
-def _flushall(data: dict) -> None:
+def _flushall(data: Entries) -> None:
     data.clear()
 
 
@@ -109,15 +135,15 @@ _APPLY: dict[str, Callable[..., None]] = {
 class Keyspace:
     __slots__ = ("data", "seq", "applying", "deadlines")  # slots: the read path reads them constantly
 
-    def __init__(self, data: dict | None = None):
-        self.data: dict = data if data is not None else {}
+    def __init__(self, data: Entries | None = None):
+        self.data: Entries = data if data is not None else {}
         self.seq = 0
         self.applying = threading.Lock()
         self.deadlines: Deadlines | None = None  # kept only while a reaper runs
 
     # --- the writer's side (caller holds the write lock) ---------------------------------
 
-    def apply_record(self, op: str, args: tuple) -> None:
+    def apply_record(self, op: str, args: tuple[Any, ...]) -> None:
         """Apply one record; ReplayError if it contradicts the state (nothing is then rolled back)."""
         with self.applying:
             self.seq += 1
@@ -128,7 +154,7 @@ class Keyspace:
         if self.deadlines is not None and op in ("set", "expire") and args[-1] is not None:
             self.deadlines.add(args[-1], args[0])
 
-    def replay(self, op: str, args: tuple) -> None:
+    def replay(self, op: str, args: tuple[Any, ...]) -> None:
         """`apply_record` for recovery, before any reader can exist: the same change, no seqlock."""
         _APPLY[op](self.data, *args)
 
@@ -140,20 +166,30 @@ class Keyspace:
                 self.data.pop(key, None)
             self.seq += 1
 
-    def live(self, key: str, now: float) -> tuple | None:
+    def live(self, key: str, now: float) -> Entry | None:
         """The entry if the key is live at `now`, else None."""
         entry = self.data.get(key)
         if entry is None or (entry[1] is not None and is_expired(entry[1], now)):
             return None
         return entry
 
-    def live_of_kind(self, key: str, now: float, kind: type) -> tuple | None:
+    def live_of_kind(self, key: str, now: float, kind: type) -> Entry | None:
         entry = self.live(key, now)
         if entry is not None and type(entry[0]) is not kind:
             raise wrong_type(key, type(entry[0]), kind)
         return entry
 
-    def copy(self) -> dict:
+    def live_string(self, key: str, now: float) -> tuple[bytes, ExpireAt] | None:
+        """(value, expire_at) if the key is a live string at `now`; None if absent; else WrongTypeError."""
+        entry = self.live(key, now)
+        if entry is None:
+            return None
+        value = entry[0]
+        if type(value) is bytes:
+            return value, entry[1]
+        raise wrong_type(key, type(value), bytes)
+
+    def copy(self) -> Entries:
         """A private copy of every entry, for a snapshot to serialise outside the lock.
 
         Writers wait while this runs, so it copies the dict at C speed and then only the lists
@@ -161,18 +197,20 @@ class Keyspace:
         """
         copied = self.data.copy()
         for key, (value, expire_at) in self.data.items():
-            if type(value) is not bytes:
+            if isinstance(value, (list, dict)):
                 copied[key] = (value.copy(), expire_at)
         return copied
 
     # --- the readers' side ----------------------------------------------------------------
 
-    def read(self, read: Callable, *args: object) -> object:
+    def read(self, read: Callable[..., Result], *args: object) -> Result:
         """`read(*args)` as of one instant between mutations (see the module docstring).
 
-        `read` may only make atomic dict and list calls and must not raise. After a few
-        attempts spoiled by writers, the read holds `applying` instead, so a long read (a
-        dump of a large keyspace) finishes however busy the writers are.
+        `read` may only make atomic dict and list calls, and call the store's clock (it runs
+        inside the window, which is what makes a time read there belong to the same instant);
+        it must not raise but for the clock. After a few attempts spoiled by writers, the read
+        holds `applying` instead, so a long read (a dump of a large keyspace) finishes however
+        busy the writers are.
         """
         for _ in range(_OPTIMISTIC_ATTEMPTS):
             seq = self.seq

@@ -1,49 +1,56 @@
 """The read commands: no lock, no write, and never an expired key (docs/COMMANDS.md).
 
-Every read looks at the keyspace as of one instant between mutations (keyspace.Keyspace.read,
-a seqlock), then reads the clock: a key whose TTL has passed by then is absent, so no read
-returns a key after its TTL. Mixed into engine.store.Store, which provides `_ks` (the
-Keyspace), `_clock` and `_closed`.
+Every read observes one instant: it looks at the keyspace between two mutations (a seqlock,
+keyspace.Keyspace.read) and reads the clock inside that same window, so the entries it judges
+and the time it judges them at belong together (the argument is in engine/keyspace.py). A key
+whose TTL has passed at that time is absent, so no read returns a key after its TTL, and none
+reports absent a key that was live throughout the call. The clock is read only when an entry
+has a TTL. Mixed into engine.store.Store, which provides `_ks` (the Keyspace), `_clock` and
+`_closed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from tornwrite.engine import arguments
 from tornwrite.engine.errors import StoreClosedError
 from tornwrite.engine.expiry import is_expired
-from tornwrite.engine.format import KIND
+from tornwrite.engine.format import KIND, Entries, Entry, ExpireAt, Value
 from tornwrite.engine.keyspace import Keyspace, wrong_type
 
 _NO_TTL, _NO_KEY = -1, -2  # ttl() results, as in Redis
 
+Extracted = TypeVar("Extracted")
+
 
 class ReadCommands:
+    # Provided by engine.store.Store, which this class is mixed into.
+    _ks: Keyspace
+    _clock: Callable[[], float]
+    _closed: bool
+
     def _readable(self) -> Keyspace:
         if self._closed:
             raise StoreClosedError("the store is closed")
         return self._ks
 
-    def _read(self, key, kind: type | None, extract: Callable, *args: object) -> object:
+    def _read(self, key: str, kind: type | None, extract: Callable[..., Extracted], *args: object) -> Extracted | None:
         """`extract(value, *args)` on the live value at `key`, all as of one instant; None if absent.
 
-        WrongTypeError if the value is not of `kind` (None: any kind).
+        `key` is already checked. WrongTypeError if the value is not of `kind` (None: any kind).
         """
-        key = arguments.key(key)
         ks = self._readable()
-        found = ks.read(_look, ks.data, key, kind, extract, args)
+        found = ks.read(_look, ks.data, key, self._clock, kind, extract, args)
         if found is None:
             return None
-        expire_at, value_type, result = found
-        # The clock is read after the lookup, so a key is never returned once its TTL has passed.
-        if expire_at is not None and is_expired(expire_at, self._clock()):
-            return None
+        value_type, result = found
         if kind is not None and value_type is not kind:
             raise wrong_type(key, value_type, kind)
         return result
 
-    def get(self, key) -> bytes | None:
+    def get(self, key: object) -> bytes | None:
         """The string at `key`, or None. The hot path, so the seqlock read is inlined."""
         if type(key) is not str:
             key = arguments.key(key)
@@ -52,60 +59,59 @@ class ReadCommands:
         ks = self._ks
         seq = ks.seq
         entry = ks.data.get(key)  # entries are immutable tuples and strings immutable bytes
-        if seq & 1 or ks.seq != seq:
-            entry = ks.read(ks.data.get, key)
         if entry is None:
+            if seq & 1 or ks.seq != seq:
+                return self._read(arguments.key(key), bytes, _string)
             arguments.key(key)  # only valid keys are ever stored: an invalid str can only miss
             return None
         value, expire_at = entry
+        # The clock is read before `seq` is checked again: inside the window, the same instant.
         if expire_at is not None and is_expired(expire_at, self._clock()):
+            if seq & 1 or ks.seq != seq:
+                return self._read(key, bytes, _string)
             return None
-        if type(value) is not bytes:
-            raise wrong_type(key, type(value), bytes)
-        return value
+        if seq & 1 or ks.seq != seq:
+            return self._read(key, bytes, _string)
+        if type(value) is bytes:
+            return value
+        raise wrong_type(key, type(value), bytes)
 
-    def exists(self, key) -> bool:
-        return self._read(key, None, _present) is not None
+    def exists(self, key: object) -> bool:
+        return self._read(arguments.key(key), None, _present) is not None
 
-    def type(self, key) -> str | None:
-        return self._read(key, None, _kind)
+    def type(self, key: object) -> str | None:
+        return self._read(arguments.key(key), None, _kind)
 
-    def ttl(self, key) -> float | int:
+    def ttl(self, key: object) -> float | int:
         key = arguments.key(key)
         ks = self._readable()
-        entry = ks.read(ks.data.get, key)
-        if entry is None:
-            return _NO_KEY
-        now = self._clock()
-        if entry[1] is None:
-            return _NO_TTL
-        return _NO_KEY if is_expired(entry[1], now) else entry[1] - now
+        return ks.read(_ttl, ks.data, key, self._clock)
 
-    def llen(self, key) -> int:
-        return self._read(key, list, len) or 0
+    def llen(self, key: object) -> int:
+        return self._read(arguments.key(key), list, len) or 0
 
-    def lrange(self, key, start, stop) -> list[bytes]:
+    def lrange(self, key: object, start: object, stop: object) -> list[bytes]:
         key = arguments.key(key)
-        start, stop = arguments.index(start, "start"), arguments.index(stop, "stop")
-        return self._read(key, list, _lrange, start, stop) or []
+        first, last = arguments.index(start, "start"), arguments.index(stop, "stop")
+        return self._read(key, list, _lrange, first, last) or []
 
-    def lindex(self, key, index) -> bytes | None:
+    def lindex(self, key: object, index: object) -> bytes | None:
         key = arguments.key(key)
         return self._read(key, list, _lindex, arguments.index(index, "index"))
 
-    def hget(self, key, field) -> bytes | None:
+    def hget(self, key: object, field: object) -> bytes | None:
         key = arguments.key(key)
         return self._read(key, dict, dict.get, arguments.key(field, "field"))
 
-    def hexists(self, key, field) -> bool:
+    def hexists(self, key: object, field: object) -> bool:
         key = arguments.key(key)
         return bool(self._read(key, dict, dict.__contains__, arguments.key(field, "field")))
 
-    def hlen(self, key) -> int:
-        return self._read(key, dict, len) or 0
+    def hlen(self, key: object) -> int:
+        return self._read(arguments.key(key), dict, len) or 0
 
-    def hgetall(self, key) -> dict[str, bytes]:
-        return self._read(key, dict, dict.copy) or {}
+    def hgetall(self, key: object) -> dict[str, bytes]:
+        return self._read(arguments.key(key), dict, dict.copy) or {}
 
     def keys(self) -> list[str]:
         return sorted(self._live_items(copy=False))
@@ -113,38 +119,64 @@ class ReadCommands:
     def dbsize(self) -> int:
         return len(self._live_items(copy=False))
 
-    def dump(self) -> dict[str, tuple]:
+    def dump(self) -> dict[str, tuple[str, Value, ExpireAt]]:
         """The logical state: key -> (kind, value, expire_at) for every live key (copies)."""
         return {
             key: (KIND[type(value)], value, expire_at)
             for key, (value, expire_at) in self._live_items(copy=True).items()
         }
 
-    def _live_items(self, *, copy: bool) -> dict[str, tuple]:
+    def _live_items(self, *, copy: bool) -> Entries:
         ks = self._readable()
-        items = ks.read(_copy_items if copy else _items, ks.data)
-        now = self._clock()
+        items, now = ks.read(_copy_items if copy else _items, ks.data, self._clock)
         return {key: entry for key, entry in items if entry[1] is None or not is_expired(entry[1], now)}
 
 
-def _look(data: dict, key: str, kind: type | None, extract: Callable, args: tuple) -> tuple | None:
+# The functions below run inside Keyspace.read's window, clock calls included.
+
+
+def _look(
+    data: Entries,
+    key: str,
+    clock: Callable[[], float],
+    kind: type | None,
+    extract: Callable[..., Extracted],
+    args: tuple[object, ...],
+) -> tuple[type, Extracted | None] | None:
+    """(value type, extracted result) of the live entry at `key`; None if absent or expired."""
     entry = data.get(key)
     if entry is None:
         return None
     value, expire_at = entry
-    result = extract(value, *args) if kind is None or type(value) is kind else None
-    return expire_at, type(value), result
+    if expire_at is not None and is_expired(expire_at, clock()):
+        return None
+    return type(value), extract(value, *args) if kind is None or type(value) is kind else None
 
 
-def _present(value: object) -> object:
+def _ttl(data: Entries, key: str, clock: Callable[[], float]) -> float | int:
+    entry = data.get(key)
+    if entry is None:
+        return _NO_KEY
+    expire_at = entry[1]
+    if expire_at is None:
+        return _NO_TTL
+    now = clock()
+    return _NO_KEY if is_expired(expire_at, now) else expire_at - now
+
+
+def _string(value: bytes) -> bytes:
+    return value
+
+
+def _present(value: Value) -> bool:
     return True
 
 
-def _kind(value: object) -> str:
+def _kind(value: Value) -> str:
     return KIND[type(value)]
 
 
-def _lrange(items: list, start: int, stop: int) -> list[bytes]:
+def _lrange(items: list[bytes], start: int, stop: int) -> list[bytes]:
     length = len(items)
     if start < 0:
         start = max(length + start, 0)
@@ -155,16 +187,17 @@ def _lrange(items: list, start: int, stop: int) -> list[bytes]:
     return items[start : stop + 1]
 
 
-def _lindex(items: list, index: int) -> bytes | None:
+def _lindex(items: list[bytes], index: int) -> bytes | None:
     return items[index] if -len(items) <= index < len(items) else None
 
 
-def _items(data: dict) -> list:
-    return list(data.items())
+def _items(data: Entries, clock: Callable[[], float]) -> tuple[list[tuple[str, Entry]], float]:
+    return list(data.items()), clock()
 
 
-def _copy_items(data: dict) -> list:
-    return [
-        (key, (value if type(value) is bytes else value.copy(), expire_at))
+def _copy_items(data: Entries, clock: Callable[[], float]) -> tuple[list[tuple[str, Entry]], float]:
+    copied = [
+        (key, (value.copy() if isinstance(value, (list, dict)) else value, expire_at))
         for key, (value, expire_at) in list(data.items())
     ]
+    return copied, clock()

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from tornwrite.engine import arguments
 from tornwrite.engine.codec import encode_record
@@ -34,6 +35,7 @@ from tornwrite.engine.keyspace import Keyspace
 from tornwrite.engine.reads import ReadCommands
 from tornwrite.engine.recovery import RecoveryReport, recover
 from tornwrite.engine.snapshot import remove_covered, write_snapshot
+from tornwrite.engine.wal import Wal
 
 
 class Store(ReadCommands):
@@ -42,7 +44,7 @@ class Store(ReadCommands):
     @classmethod
     def open(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         *,
         clock: Callable[[], float] = time.time,
         strict: bool = False,
@@ -83,14 +85,26 @@ class Store(ReadCommands):
             raise
         return cls(io, directory, lock, keyspace, next_lsn, wal, report, clock, snapshot_every, reaper_interval)
 
-    def __init__(self, io, directory, lock, keyspace, next_lsn, wal, report, clock, snapshot_every, reaper_interval):
+    def __init__(
+        self,
+        io: IOLayer,
+        directory: str,
+        lock: Any,
+        keyspace: Keyspace,
+        next_lsn: int,
+        wal: Wal,
+        report: RecoveryReport,
+        clock: Callable[[], float],
+        snapshot_every: int | None,
+        reaper_interval: float | None,
+    ):
         self._io = io
         self._dir = directory
         self._lock_handle = lock
-        self._ks: Keyspace = keyspace
-        self._next_lsn: int = next_lsn
+        self._ks = keyspace
+        self._next_lsn = next_lsn
         self._wal = wal
-        self._recovery: RecoveryReport = report
+        self._recovery = report
         self._clock = clock
         self._write_lock = threading.Lock()  # one writer at a time, validate through apply
         self._snapshot_lock = threading.Lock()  # one snapshot at a time
@@ -156,7 +170,7 @@ class Store(ReadCommands):
             )
         return self._clock()
 
-    def _commit(self, op: str, args: tuple) -> None:
+    def _commit(self, op: str, args: tuple[Any, ...]) -> None:
         """Log one record durably, then apply it. Caller holds the write lock."""
         lsn = self._next_lsn
         line = encode_record(lsn, op, args)
@@ -173,81 +187,97 @@ class Store(ReadCommands):
         if self._snapshot_every is not None and lsn - self._snapshot_lsn >= self._snapshot_every:
             self._start_background_snapshot()
 
-    def set(self, key, value, *, ttl=None, expire_at=None) -> None:
+    def set(self, key: object, value: object, *, ttl: object = None, expire_at: object = None) -> None:
         key = arguments.key(key)
         value = arguments.value(value)
         if ttl is not None and expire_at is not None:
             raise InvalidValueError("give ttl or expire_at, not both")
-        if ttl is not None and arguments.number(ttl, "ttl") <= 0:
-            raise InvalidValueError(f"ttl must be > 0, not {ttl!r}")
+        if ttl is not None:
+            ttl = arguments.number(ttl, "ttl")
+            if ttl <= 0:
+                raise InvalidValueError(f"ttl must be > 0, not {ttl!r}")
         if expire_at is not None:
-            arguments.number(expire_at, "expire_at")
+            expire_at = arguments.number(expire_at, "expire_at")
         with self._write_lock:
             now = self._writable()
             self._commit("set", (key, value, now + ttl if ttl is not None else expire_at))
 
-    def delete(self, *keys) -> int:
-        keys = tuple(dict.fromkeys(arguments.key(k) for k in keys))
+    def append(self, key: object, value: object) -> int:
+        """Append `value` to the string at `key`, an absent key counting as b""; the new length.
+
+        A live string keeps its TTL. Logged as a `set` of the whole new value with that TTL
+        (docs/FORMAT.md, "Records", says why). WrongTypeError on a list or hash.
+        """
+        key = arguments.key(key)
+        suffix = arguments.value(value)
+        with self._write_lock:
+            found = self._ks.live_string(key, self._writable())
+            new_value, expire_at = (suffix, None) if found is None else (found[0] + suffix, found[1])
+            self._commit("set", (key, new_value, expire_at))
+            return len(new_value)
+
+    def delete(self, *keys: object) -> int:
+        names = tuple(dict.fromkeys(arguments.key(k) for k in keys))
         with self._write_lock:
             now = self._writable()
-            live = tuple(k for k in keys if self._ks.live(k, now) is not None)
+            live = tuple(k for k in names if self._ks.live(k, now) is not None)
             if live:
                 self._commit("del", (live,))
             return len(live)
 
-    def rpush(self, key, *values) -> int:
+    def rpush(self, key: object, *values: object) -> int:
         key = arguments.key(key)
         arguments.at_least_one(values, "rpush values")
-        values = [arguments.value(v) for v in values]
+        items = [arguments.value(v) for v in values]
         with self._write_lock:
             entry = self._ks.live_of_kind(key, self._writable(), list)
-            self._commit("rpush", (key, entry is None, values))
-            return len(values) if entry is None else len(entry[0])
+            self._commit("rpush", (key, entry is None, items))
+            return len(items) if entry is None else len(entry[0])
 
-    def hset(self, key, mapping) -> int:
+    def hset(self, key: object, mapping: object) -> int:
         key = arguments.key(key)
         if not isinstance(mapping, Mapping):
             raise InvalidValueError(f"hset needs a mapping of fields to values, not {type(mapping).__name__}")
-        fields = {arguments.key(f, "field"): v for f, v in mapping.items()}
-        arguments.at_least_one(fields, "hset fields")
-        fields = {f: arguments.value(v) for f, v in fields.items()}
+        given: dict[str, object] = {arguments.key(f, "field"): v for f, v in mapping.items()}
+        arguments.at_least_one(given, "hset fields")
+        fields = {f: arguments.value(v) for f, v in given.items()}
         with self._write_lock:
             entry = self._ks.live_of_kind(key, self._writable(), dict)
             added = len(fields) if entry is None else sum(f not in entry[0] for f in fields)
             self._commit("hset", (key, entry is None, fields))
             return added
 
-    def hdel(self, key, *fields) -> int:
+    def hdel(self, key: object, *fields: object) -> int:
         key = arguments.key(key)
         arguments.at_least_one(fields, "hdel fields")
-        fields = list(dict.fromkeys(arguments.key(f, "field") for f in fields))
+        names = list(dict.fromkeys(arguments.key(f, "field") for f in fields))
         with self._write_lock:
             entry = self._ks.live_of_kind(key, self._writable(), dict)
-            present = [f for f in fields if entry is not None and f in entry[0]]
+            present = [f for f in names if entry is not None and f in entry[0]]
             if present:
                 self._commit("hdel", (key, present))
             return len(present)
 
-    def expire(self, key, seconds) -> bool:
+    def expire(self, key: object, seconds: object) -> bool:
         key = arguments.key(key)
         seconds = arguments.number(seconds, "seconds")
         with self._write_lock:
             now = self._writable()
             return self._set_deadline(key, now, now + seconds)
 
-    def expire_at(self, key, unix_seconds) -> bool:
+    def expire_at(self, key: object, unix_seconds: object) -> bool:
         key = arguments.key(key)
         unix_seconds = arguments.number(unix_seconds, "unix_seconds")
         with self._write_lock:
             return self._set_deadline(key, self._writable(), unix_seconds)
 
-    def _set_deadline(self, key: str, now: float, expire_at: float) -> bool:
+    def _set_deadline(self, key: str, now: float, expire_at: float | int) -> bool:
         if self._ks.live(key, now) is None:
             return False
         self._commit("expire", (key, expire_at))
         return True
 
-    def persist(self, key) -> bool:
+    def persist(self, key: object) -> bool:
         key = arguments.key(key)
         with self._write_lock:
             entry = self._ks.live(key, self._writable())
@@ -308,8 +338,9 @@ class Store(ReadCommands):
 
     def _reap(self) -> None:
         with self._write_lock:
-            if self._closed:
+            deadlines = self._ks.deadlines
+            if self._closed or deadlines is None:  # deadlines: kept from the reaper's start on
                 return
-            expired = self._ks.deadlines.due(self._ks.data, self._clock())
+            expired = deadlines.due(self._ks.data, self._clock())
             if expired:
                 self._ks.remove(expired)

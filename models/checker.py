@@ -23,7 +23,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from tornwrite.models.opmodel import is_expired, run
+from tornwrite.models.opmodel import State, is_expired, run
 from tornwrite.models.ops import Op
 
 OUTCOMES = ("ok", "lost-acked-write", "phantom-or-divergent", "recovery-failed", "invariant-violated")
@@ -44,23 +44,23 @@ def _short(thing: Any, limit: int = SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _show(entry: tuple | None) -> str:
+def _show(entry: tuple[str, Any, float | None] | None) -> str:
     if entry is None:
         return "absent"
     kind, value, expire_at = entry
     return f"{kind} {_short(value)}" + ("" if expire_at is None else f" expire_at={expire_at!r}")
 
 
-def _live_entry(state: dict, key: Any, now: float) -> tuple | None:
+def _live_entry(state: State, key: str, now: float) -> tuple[str, Any, float | None] | None:
     entry = state.get(key)
     return None if entry is None or is_expired(entry[2], now) else entry
 
 
-def _live(state: dict, now: float) -> dict:
+def _live(state: State, now: float) -> State:
     return {key: entry for key, entry in state.items() if not is_expired(entry[2], now)}
 
 
-def _as_entries(dumped: dict) -> dict:
+def _as_entries(dumped: dict[str, Any]) -> State:
     # A dump may hold lists or named tuples; compare plain (kind, value, expire_at) tuples.
     return {key: tuple(entry) for key, entry in dumped.items()}
 
@@ -81,11 +81,11 @@ class Oracle:
     def __init__(self, ops: list[Op], start_time: float) -> None:
         self.ops = list(ops)
         self.start_time = start_time
-        self.states: list[dict] = [{}]
+        self.states: list[State] = [{}]
         self.results: list[Any] = []
         # changed[i]: the keys whose entry op i (1-based) replaced or removed; changed[0] unused.
-        self.changed: list[frozenset] = [frozenset()]
-        self._writes: dict[Any, list[int]] = {}  # key -> ascending indexes of ops that changed it
+        self.changed: list[frozenset[str]] = [frozenset()]
+        self._writes: dict[str, list[int]] = {}  # key -> ascending indexes of ops that changed it
         for index, (state, _now, result) in enumerate(run(self.ops, start_time), 1):
             before = self.states[-1]
             changed = self._changed_keys(before, state)
@@ -96,13 +96,13 @@ class Oracle:
             self.changed.append(changed)
 
     @staticmethod
-    def _changed_keys(before: dict, after: dict) -> frozenset:
+    def _changed_keys(before: State, after: State) -> frozenset[str]:
         if after is before:  # reads, ticks, snapshots, refusals and no-op writes keep the dict
             return frozenset()
         # The model shares unchanged entries, so identity finds the changed keys exactly.
         return frozenset(key for key in before.keys() | after.keys() if before.get(key) is not after.get(key))
 
-    def view(self, prefix: int, check_time: float) -> dict:
+    def view(self, prefix: int, check_time: float) -> State:
         """The model's live entries at `check_time` after ``ops[:prefix]`` (shared, read-only)."""
         return _live(self.states[prefix], check_time)
 
@@ -111,9 +111,9 @@ class Oracle:
         *,
         acked: int,
         in_flight: bool,
-        recovered: dict | None,
+        recovered: dict[str, Any] | None,
         check_time: float,
-        reader_state: dict | None = None,
+        reader_state: dict[str, Any] | None = None,
         observed: int = 0,
         recovery_error: str | None = None,
     ) -> Verdict:
@@ -182,7 +182,7 @@ class Oracle:
         more = f", and {len(writes) - MAX_OPS_SHOWN} more" if len(writes) > MAX_OPS_SHOWN else ""
         return f"{_plural(len(writes), 'write')}: {shown}{more}"
 
-    def _walk(self, got: dict, check_time: float, start: int, end: int) -> int | None:
+    def _walk(self, got: State, check_time: float, start: int, end: int) -> int | None:
         """The prefix nearest `start` (excluded) up to `end` (included) whose view equals `got`.
 
         Keeps the set of keys where the view and `got` differ; stepping one op only re-checks
@@ -209,10 +209,12 @@ class Oracle:
         return None
 
     @staticmethod
-    def _differing(expected: dict, got: dict) -> set:
+    def _differing(expected: State, got: State) -> set[str]:
         return {key for key in expected.keys() | got.keys() if expected.get(key) != got.get(key)}
 
-    def _diff(self, expected: dict, got: dict, prefix: int | None, labels=("expected", "recovered")) -> list[str]:
+    def _diff(
+        self, expected: State, got: State, prefix: int | None, labels: tuple[str, str] = ("expected", "recovered")
+    ) -> list[str]:
         keys = sorted(self._differing(expected, got), key=str)
         lines = []
         for key in keys[:MAX_KEYS_SHOWN]:
@@ -224,7 +226,7 @@ class Oracle:
             lines.append(f"  ... and {len(keys) - MAX_KEYS_SHOWN} more keys")
         return lines
 
-    def _last_write(self, key: Any, prefix: int) -> str:
+    def _last_write(self, key: str, prefix: int) -> str:
         """The op where the states part: the last op in ``ops[:prefix]`` that changed `key`."""
         writes = self._writes.get(key, [])
         position = bisect_right(writes, prefix)
@@ -239,10 +241,10 @@ def check_recovery(
     *,
     acked: int,
     in_flight: bool,
-    recovered: dict | None,
+    recovered: dict[str, Any] | None,
     start_time: float,
     check_time: float,
-    reader_state: dict | None = None,
+    reader_state: dict[str, Any] | None = None,
     observed: int = 0,
     recovery_error: str | None = None,
 ) -> Verdict:

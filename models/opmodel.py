@@ -15,9 +15,9 @@ This module must never import from engine/: it is the independent second opinion
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tornwrite.models.ops import Op
 
@@ -29,6 +29,11 @@ class _Any:
 
 ANY = _Any()
 """A result not predicted by the model (the LSN `snapshot()` returns); matches anything."""
+
+State = dict[str, tuple[str, Any, float | None]]
+"""key -> (kind, value, expire_at), as in COMMANDS.md "Logical state"; value: bytes, list or dict."""
+Outcome = tuple[State, Any]
+"""What a command gives: (new_state, result)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def is_expired(expire_at: float | None, now: float) -> bool:
     return expire_at is not None and now >= expire_at
 
 
-def view(state: dict, now: float) -> dict:
+def view(state: State, now: float) -> State:
     """The logical state at `now`, shaped like ``Store.dump()``: live keys only, fresh copies."""
     return {
         key: (kind, _copy(value), expire_at)
@@ -88,7 +93,10 @@ def _key(key: Any, what: str = "key") -> str:
 
 def _value(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)  # an immutable copy: the caller may reuse its buffer
+        try:
+            return bytes(value)  # an immutable copy: the caller may reuse its buffer
+        except ValueError:  # a released memoryview: refused as a bad value (COMMANDS.md rule 2)
+            raise _Refused("InvalidValueError", "value is a released memoryview") from None
     raise _Refused("InvalidValueError", f"value must be bytes, not {type(value).__name__}")
 
 
@@ -118,12 +126,12 @@ def _none_given(what: str) -> _Refused:
 # ---- state helpers ----
 
 
-def _live(state: dict, key: str, now: float) -> tuple | None:
+def _live(state: State, key: str, now: float) -> tuple[str, Any, float | None] | None:
     entry = state.get(key)
     return None if entry is None or is_expired(entry[2], now) else entry
 
 
-def _typed(state: dict, key: str, now: float, kind: str) -> tuple | None:
+def _typed(state: State, key: str, now: float, kind: str) -> tuple[str, Any, float | None] | None:
     """The live entry of `key` if it holds `kind`, None if absent; WrongTypeError otherwise."""
     entry = _live(state, key, now)
     if entry is not None and entry[0] != kind:
@@ -131,24 +139,25 @@ def _typed(state: dict, key: str, now: float, kind: str) -> tuple | None:
     return entry
 
 
-def _put(state: dict, key: str, entry: tuple) -> dict:
+def _put(state: State, key: str, entry: tuple[str, Any, float | None]) -> State:
     new_state = dict(state)
     new_state[key] = entry  # replaces an expired entry physically, as writes treat it as absent
     return new_state
 
 
-def _drop(state: dict, keys: list[str]) -> dict:
+def _drop(state: State, keys: list[str]) -> State:
     dropped = set(keys)
     return {key: entry for key, entry in state.items() if key not in dropped}
 
 
 # ---- commands: each returns (new_state, result) or raises _Refused ----
 
-_COMMANDS: dict[str, Any] = {}
+_COMMANDS: dict[str, Callable[..., Outcome]] = {}
+_Command = TypeVar("_Command", bound=Callable[..., Outcome])
 
 
-def _command(name: str):
-    def register(function):
+def _command(name: str) -> Callable[[_Command], _Command]:
+    def register(function: _Command) -> _Command:
         _COMMANDS[name] = function
         return function
 
@@ -156,37 +165,50 @@ def _command(name: str):
 
 
 @_command("set")
-def _set(state, now, /, key, value, *, ttl=None, expire_at=None):
+def _set(
+    state: State, now: float, /, key: object, value: object, *, ttl: object = None, expire_at: object = None
+) -> Outcome:
     key, value = _key(key), _value(value)
-    if ttl is not None and _number(ttl, "ttl") <= 0:
-        raise _Refused("InvalidValueError", f"ttl must be > 0, not {ttl!r}")
+    if ttl is not None:
+        ttl = _number(ttl, "ttl")
+        if ttl <= 0:
+            raise _Refused("InvalidValueError", f"ttl must be > 0, not {ttl!r}")
     if expire_at is not None:
-        _number(expire_at, "expire_at")
+        expire_at = _number(expire_at, "expire_at")
     if ttl is not None and expire_at is not None:
         raise _Refused("InvalidValueError", "give ttl or expire_at, not both")
     return _put(state, key, ("string", value, now + ttl if ttl is not None else expire_at)), None
 
 
 @_command("get")
-def _get(state, now, /, key):
+def _get(state: State, now: float, /, key: object) -> Outcome:
     entry = _typed(state, _key(key), now, "string")
     return state, entry[1] if entry else None
 
 
+@_command("append")
+def _append(state: State, now: float, /, key: object, value: object) -> Outcome:
+    key, suffix = _key(key), _value(value)
+    entry = _typed(state, key, now, "string")
+    # An absent or expired key counts as b"" and gets no TTL; a live string keeps its TTL.
+    new_value = (entry[1] if entry else b"") + suffix
+    return _put(state, key, ("string", new_value, entry[2] if entry else None)), len(new_value)
+
+
 @_command("delete")
-def _delete(state, now, /, *keys):
+def _delete(state: State, now: float, /, *keys: object) -> Outcome:
     names = list(dict.fromkeys(_key(key) for key in keys))  # duplicates count once
     live = [name for name in names if _live(state, name, now)]
     return (_drop(state, live) if live else state), len(live)
 
 
 @_command("exists")
-def _exists(state, now, /, key):
+def _exists(state: State, now: float, /, key: object) -> Outcome:
     return state, _live(state, _key(key), now) is not None
 
 
 @_command("rpush")
-def _rpush(state, now, /, key, *values):
+def _rpush(state: State, now: float, /, key: object, *values: object) -> Outcome:
     key, items = _key(key), [_value(value) for value in values]
     if not items:
         raise _none_given("rpush value")
@@ -196,7 +218,7 @@ def _rpush(state, now, /, key, *values):
 
 
 @_command("lrange")
-def _lrange(state, now, /, key, start, stop):
+def _lrange(state: State, now: float, /, key: object, start: object, stop: object) -> Outcome:
     key, start, stop = _key(key), _index(start), _index(stop)
     entry = _typed(state, key, now, "list")
     items = entry[1] if entry else []
@@ -207,13 +229,13 @@ def _lrange(state, now, /, key, start, stop):
 
 
 @_command("llen")
-def _llen(state, now, /, key):
+def _llen(state: State, now: float, /, key: object) -> Outcome:
     entry = _typed(state, _key(key), now, "list")
     return state, len(entry[1]) if entry else 0
 
 
 @_command("lindex")
-def _lindex(state, now, /, key, index):
+def _lindex(state: State, now: float, /, key: object, index: object) -> Outcome:
     key, index = _key(key), _index(index)
     entry = _typed(state, key, now, "list")
     items = entry[1] if entry else []
@@ -222,7 +244,7 @@ def _lindex(state, now, /, key, index):
 
 
 @_command("hset")
-def _hset(state, now, /, key, mapping):
+def _hset(state: State, now: float, /, key: object, mapping: object) -> Outcome:
     key = _key(key)
     if not isinstance(mapping, Mapping):
         raise _Refused("InvalidValueError", f"mapping must be a Mapping, not {type(mapping).__name__}")
@@ -241,21 +263,21 @@ def _hset(state, now, /, key, mapping):
 
 
 @_command("hget")
-def _hget(state, now, /, key, field):
+def _hget(state: State, now: float, /, key: object, field: object) -> Outcome:
     key, field = _key(key), _key(field, "field")
     entry = _typed(state, key, now, "hash")
     return state, entry[1].get(field) if entry else None
 
 
 @_command("hdel")
-def _hdel(state, now, /, key, *fields):
+def _hdel(state: State, now: float, /, key: object, *fields: object) -> Outcome:
     key = _key(key)
     names = list(dict.fromkeys(_key(name, "field") for name in fields))
     if not names:
         raise _none_given("hdel field")
     entry = _typed(state, key, now, "hash")
     present = [name for name in names if entry and name in entry[1]]
-    if not present:
+    if entry is None or not present:
         return state, 0
     remaining = {name: value for name, value in entry[1].items() if name not in present}
     # A hash is never empty: losing its last field removes the key, TTL and all.
@@ -264,25 +286,25 @@ def _hdel(state, now, /, key, *fields):
 
 
 @_command("hgetall")
-def _hgetall(state, now, /, key):
+def _hgetall(state: State, now: float, /, key: object) -> Outcome:
     entry = _typed(state, _key(key), now, "hash")
     return state, dict(entry[1]) if entry else {}
 
 
 @_command("hlen")
-def _hlen(state, now, /, key):
+def _hlen(state: State, now: float, /, key: object) -> Outcome:
     entry = _typed(state, _key(key), now, "hash")
     return state, len(entry[1]) if entry else 0
 
 
 @_command("hexists")
-def _hexists(state, now, /, key, field):
+def _hexists(state: State, now: float, /, key: object, field: object) -> Outcome:
     key, field = _key(key), _key(field, "field")
     entry = _typed(state, key, now, "hash")
-    return state, bool(entry) and field in entry[1]
+    return state, entry is not None and field in entry[1]
 
 
-def _set_expiry(state, now, key, expire_at):
+def _set_expiry(state: State, now: float, key: str, expire_at: float) -> Outcome:
     entry = _live(state, key, now)
     if entry is None:
         return state, False
@@ -290,19 +312,19 @@ def _set_expiry(state, now, key, expire_at):
 
 
 @_command("expire")
-def _expire(state, now, /, key, seconds):
+def _expire(state: State, now: float, /, key: object, seconds: object) -> Outcome:
     key = _key(key)
     return _set_expiry(state, now, key, now + _number(seconds, "seconds"))
 
 
 @_command("expire_at")
-def _expire_at(state, now, /, key, unix_seconds):
+def _expire_at(state: State, now: float, /, key: object, unix_seconds: object) -> Outcome:
     key = _key(key)
     return _set_expiry(state, now, key, _number(unix_seconds, "unix_seconds"))
 
 
 @_command("persist")
-def _persist(state, now, /, key):
+def _persist(state: State, now: float, /, key: object) -> Outcome:
     key = _key(key)
     entry = _live(state, key, now)
     if entry is None or entry[2] is None:
@@ -311,46 +333,46 @@ def _persist(state, now, /, key):
 
 
 @_command("ttl")
-def _ttl(state, now, /, key):
+def _ttl(state: State, now: float, /, key: object) -> Outcome:
     entry = _live(state, _key(key), now)
     return state, -2 if entry is None else -1 if entry[2] is None else entry[2] - now
 
 
 @_command("type")
-def _type(state, now, /, key):
+def _type(state: State, now: float, /, key: object) -> Outcome:
     entry = _live(state, _key(key), now)
     return state, entry[0] if entry else None
 
 
 @_command("keys")
-def _keys(state, now, /):
+def _keys(state: State, now: float, /) -> Outcome:
     return state, sorted(key for key in state if _live(state, key, now))
 
 
 @_command("dbsize")
-def _dbsize(state, now, /):
+def _dbsize(state: State, now: float, /) -> Outcome:
     return state, sum(1 for key in state if _live(state, key, now))
 
 
 @_command("flushall")
-def _flushall(state, now, /):
+def _flushall(state: State, now: float, /) -> Outcome:
     return {}, None
 
 
 @_command("dump")
-def _dump(state, now, /):
+def _dump(state: State, now: float, /) -> Outcome:
     return state, view(state, now)
 
 
 @_command("snapshot")
-def _snapshot(state, now, /):
+def _snapshot(state: State, now: float, /) -> Outcome:
     return state, ANY  # the LSN depends on the engine's log, which the model does not keep
 
 
 # ---- running ops ----
 
 
-def apply(state: dict, op: Op, now: float) -> tuple[dict, Any]:
+def apply(state: State, op: Op, now: float) -> Outcome:
     """Apply one command at clock reading `now`: ``(new_state, result)``.
 
     A refused command returns ``(state, Refusal(...))`` with `state` itself, unchanged; so do
@@ -371,12 +393,13 @@ def apply(state: dict, op: Op, now: float) -> tuple[dict, Any]:
         return state, refused.refusal
 
 
-def run(ops: list[Op], start_time: float) -> Iterator[tuple[dict, float, Any]]:
+def run(ops: list[Op], start_time: float) -> Iterator[tuple[State, float, Any]]:
     """Yield ``(state, now, result)`` after each op, from the empty state at `start_time`.
 
     ``tick(seconds)`` advances `now` (result None); every other op is applied at the current `now`.
     """
-    state, now = {}, start_time
+    state: State = {}
+    now = start_time
     for op in ops:
         if op.name == "tick":
             (seconds,) = op.args
@@ -386,9 +409,9 @@ def run(ops: list[Op], start_time: float) -> Iterator[tuple[dict, float, Any]]:
         yield state, now, result
 
 
-def state_after(ops: list[Op], start_time: float) -> tuple[dict, float]:
+def state_after(ops: list[Op], start_time: float) -> tuple[State, float]:
     """The model's ``(state, now)`` after all of `ops`."""
-    last: tuple[dict, float] = ({}, start_time)
+    last: tuple[State, float] = ({}, start_time)
     for state, now, _ in run(ops, start_time):
         last = (state, now)
     return last

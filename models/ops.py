@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-WRITE_COMMANDS = frozenset({"set", "delete", "rpush", "hset", "hdel", "expire", "expire_at", "persist", "flushall"})
+WRITE_COMMANDS = frozenset(
+    {"set", "append", "delete", "rpush", "hset", "hdel", "expire", "expire_at", "persist", "flushall"}
+)
 READ_COMMANDS = frozenset(
     {
         "get",
@@ -41,7 +43,7 @@ WHOLE_KEYSPACE = frozenset({"flushall", "keys", "dbsize", "dump"})
 @dataclass(frozen=True)
 class Op:
     name: str
-    args: tuple = ()
+    args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
@@ -52,7 +54,7 @@ class Op:
     def is_write(self) -> bool:
         return self.name in WRITE_COMMANDS
 
-    def keys(self) -> tuple | None:
+    def keys(self) -> tuple[Any, ...] | None:
         """The keys this op touches; None when it touches the whole keyspace."""
         if self.name in WHOLE_KEYSPACE:
             return None

@@ -1,0 +1,115 @@
+"""APPEND: string append that creates the key, keeps its TTL, refuses other kinds, and survives replay."""
+
+import pytest
+
+from tests.support import newest_segment
+from tornwrite.engine import Store, WrongTypeError
+from tornwrite.engine.codec import decode_record
+from tornwrite.models.format_reader import read_directory
+from tornwrite.models.opmodel import Refusal, apply, same_result, view
+from tornwrite.models.ops import Op
+
+
+def outcome(store, op):
+    try:
+        return op.apply_to(store)
+    except Exception as exc:  # the model names the refusal it predicts the same way
+        return Refusal(type(exc).__name__)
+
+
+def wal_records(directory):
+    data = newest_segment(directory).read_bytes()
+    return [decode_record(line) for line in data.splitlines(keepends=True)[1:]]
+
+
+def test_append_agrees_with_the_op_model_step_by_step(open_store, clock):
+    ops = [
+        Op.of("append", "log", b"one"),  # absent: created, no TTL
+        Op.of("append", b"log", memoryview(b",two")),  # bytes key, memoryview value
+        Op.of("set", "timed", b"t", ttl=10),
+        Op.of("append", "timed", b"+"),  # a live string keeps its TTL
+        Op.of("rpush", "queue", b"job"),
+        Op.of("append", "queue", b"x"),  # WrongTypeError
+        Op.of("hset", "hash", {"f": b"v"}),
+        Op.of("append", "hash", b"x"),  # WrongTypeError
+        Op.of("append", "log", b""),  # an empty suffix: same value, length returned
+        Op.of("append", "nothing", b""),  # an empty suffix on an absent key makes b""
+        Op.of("append", 7, b"x"),  # InvalidKeyError
+        Op.of("append", "log", "text"),  # InvalidValueError
+    ]
+    store = open_store()
+    state: dict = {}
+    for op in ops:
+        state, expected = apply(state, op, clock())
+        actual = outcome(store, op)
+        assert same_result(expected, actual), f"{op!r}: model {expected!r}, engine {actual!r}"
+        assert store.dump() == view(state, clock()), f"after {op!r}"
+    assert store.get("log") == b"one,two"
+
+
+def test_append_returns_the_new_length_and_creates_an_absent_key_without_ttl(open_store):
+    store = open_store()
+    assert store.append("k", b"abc") == 3
+    assert store.append("k", b"de") == 5
+    assert store.get("k") == b"abcde"
+    assert store.ttl("k") == -1
+
+
+def test_append_keeps_the_ttl_of_a_live_string(open_store, clock):
+    store = open_store()
+    store.set("k", b"abc", ttl=100)
+    deadline = store.dump()["k"][2]
+    clock.advance(40)
+    assert store.append("k", b"d") == 4
+    assert store.dump()["k"] == ("string", b"abcd", deadline)
+    assert store.ttl("k") == pytest.approx(60)
+
+
+def test_append_to_an_expired_string_starts_a_new_one_without_ttl(open_store, clock):
+    store = open_store()
+    store.set("k", b"old", ttl=5)
+    clock.advance(5)
+    assert store.append("k", b"new") == 3
+    assert store.dump()["k"] == ("string", b"new", None)
+
+
+@pytest.mark.parametrize("kind", ["list", "hash"])
+def test_append_to_a_list_or_hash_raises_wrong_type_and_writes_nothing(open_store, tmp_path, kind):
+    store = open_store()
+    if kind == "list":
+        store.rpush("k", b"a")
+    else:
+        store.hset("k", {"f": b"v"})
+    before, records = store.dump(), len(wal_records(tmp_path / "data"))
+    with pytest.raises(WrongTypeError):
+        store.append("k", b"x")
+    assert store.dump() == before
+    assert len(wal_records(tmp_path / "data")) == records
+
+
+def test_append_is_logged_as_one_set_of_the_whole_value_with_the_kept_ttl(open_store, tmp_path):
+    store = open_store()
+    store.set("k", b"ab", expire_at=2e9)
+    store.append("k", b"cd")
+    store.append("fresh", b"x")
+    assert [(op, args) for _, op, args in wal_records(tmp_path / "data")] == [
+        ("set", ("k", b"ab", 2e9)),
+        ("set", ("k", b"abcd", 2e9)),
+        ("set", ("fresh", b"x", None)),
+    ]
+
+
+def test_appends_replay_after_reopen_and_the_format_reader_agrees(tmp_path, clock):
+    directory = tmp_path / "data"
+    with Store.open(directory, clock=clock) as store:
+        store.set("timed", b"t", ttl=100)
+        for part in (b"a", b"b", b"c"):
+            store.append("log", part)
+            store.append("timed", part)
+        expected = store.dump()
+    with Store.open(directory, clock=clock) as again:
+        assert again.dump() == expected
+        assert again.get("log") == b"abc" and again.get("timed") == b"tabc"
+    reading = read_directory(directory)
+    assert reading.stop is None and reading.refused is None
+    assert reading.view(clock()) == expected
