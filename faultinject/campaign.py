@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
@@ -46,11 +46,11 @@ class Tally:
 
     points_total: int
     points_done: int = 0
-    outcomes: Counter = field(default_factory=Counter)  # (kind, outcome) -> states
-    states: Counter = field(default_factory=Counter)  # kind -> states
-    seconds: Counter = field(default_factory=Counter)  # kind -> worker seconds
-    points: Counter = field(default_factory=Counter)  # kind -> crash points
-    planned: Counter = field(default_factory=Counter)  # kind -> crash points to run
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, outcome) -> states
+    states: Counter[str] = field(default_factory=Counter)  # kind -> states
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # kind -> worker seconds
+    points: Counter[str] = field(default_factory=Counter)  # kind -> crash points
+    planned: Counter[str] = field(default_factory=Counter)  # kind -> crash points to run
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -204,9 +204,9 @@ def _results(
         if isinstance(item, BaseException):
             raise item
         yield item
-        batch = None if stop() else next(remaining, None)
-        if batch is not None:
-            pool.apply_async(_run_task, (batch,), callback=finished.put, error_callback=finished.put)
+        following = None if stop() else next(remaining, None)
+        if following is not None:
+            pool.apply_async(_run_task, (following,), callback=finished.put, error_callback=finished.put)
             running += 1
 
 
@@ -412,7 +412,9 @@ def read(directory: str) -> tuple[Plan, Tally, Findings, dict[str, WorkloadTrace
         for outcome, n in counts.items():
             tally.outcomes[(kind, outcome)] = n
     traces = {
-        name: WorkloadTrace(**{k: tuple(v) if isinstance(v, list) else v for k, v in line.items()})
+        name: WorkloadTrace(
+            line["workload"], line["ops"], tuple(line["labels"]), tuple(line["op_indexes"]), tuple(line["op_names"])
+        )
         for name, line in document["traces"].items()
     }
     return plan, tally, findings, traces, document["elapsed_seconds"]
@@ -437,8 +439,11 @@ def merge(directories: list[str], *, out: str, junit: str | None = None, report:
     for _, part, found, part_traces, _ in read_back:
         tally.points_total += part.points_total
         tally.points_done += part.points_done
-        for counter in ("outcomes", "states", "seconds", "points"):
-            getattr(tally, counter).update(getattr(part, counter))
+        tally.outcomes.update(part.outcomes)
+        tally.states.update(part.states)
+        tally.points.update(part.points)
+        for kind, seconds in part.seconds.items():
+            tally.seconds[kind] += seconds
         findings.merge(found)
         traces.update(part_traces)
     findings.failures.sort(key=_order)

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ElementTree
 from typing import TYPE_CHECKING
 
 from tornwrite.faultinject.core.findings import Findings
+from tornwrite.faultinject.core.results import StateResult
 from tornwrite.faultinject.kinds import REGISTRY, repro_command
 from tornwrite.faultinject.plan import Plan
 
@@ -25,7 +26,7 @@ def write_junit(plan: Plan, findings: Findings, tally: Tally, path: str) -> None
             list(REGISTRY).index(case[1]) if case[1] in REGISTRY else 0,
         ),
     )
-    failing = {}
+    failing: dict[tuple[str, str], list[StateResult]] = {}
     for failure in findings.failures:
         failing.setdefault((failure.point.workload, failure.point.kind), []).append(failure)
     root = ElementTree.Element(
@@ -41,10 +42,10 @@ def write_junit(plan: Plan, findings: Findings, tally: Tally, path: str) -> None
         members = failing.get((workload, kind))
         if members:
             outcomes = sorted({m.outcome for m in members})
-            failure = ElementTree.SubElement(
+            element = ElementTree.SubElement(
                 case, "failure", type=",".join(outcomes), message=f"{len(members)} of {states} crash states fail"
             )
-            failure.text = "\n".join(
+            element.text = "\n".join(
                 f"{m.outcome} step {m.point.step} {m.point.phase} {m.point.label}: "
                 f"{m.detail.splitlines()[0] if m.detail else ''}\n  repro: {repro_command(m)}"
                 for m in members

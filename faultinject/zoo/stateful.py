@@ -108,6 +108,10 @@ class StoreVersusModel(RuleBasedStateMachine):
     def set_with_expire_at(self, key, value, offset):
         self.run(Op.of("set", key, value, expire_at=self.clock.now + offset))
 
+    @rule(key=keys, value=values)
+    def append(self, key, value):
+        self.run(Op.of("append", key, value))
+
     @rule(key=keys)
     def get(self, key):
         self.run(Op.of("get", key))
@@ -212,7 +216,7 @@ class StoreVersusModel(RuleBasedStateMachine):
         }[command]
         self.run(Op.of(command, key, *args))
 
-    @rule(key=keys, command=st.sampled_from(["set", "rpush", "hset"]), value=invalid_values)
+    @rule(key=keys, command=st.sampled_from(["set", "append", "rpush", "hset"]), value=invalid_values)
     def invalid_value(self, key, command, value):
         self.run(Op.of(command, key, {"f": value}) if command == "hset" else Op.of(command, key, value))
 
