@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 from tornwrite.engine import IOLayer, Store
 from tornwrite.engine.codec import encode_record
-from tornwrite.engine.format import wal_header, wal_name
+from tornwrite.engine.format import Entries, wal_header, wal_name
 from tornwrite.engine.snapshot import write_snapshot
 
 SIZES = (10_000, 25_000, 50_000, 100_000, 200_000, 400_000)
@@ -74,7 +74,7 @@ def build_snapshot(path: str, keys: int) -> int:
     """A data directory as a snapshot leaves it: the snapshot of `keys` keys (the WAL series'
     final state) and the empty WAL segment after it; the snapshot's size in bytes."""
     os.makedirs(path)
-    entries = {_key(i): (_value(i), None) for i in range(1, keys + 1)}
+    entries: Entries = {_key(i): (_value(i), None) for i in range(1, keys + 1)}
     snapshot = write_snapshot(IOLayer(), path, keys, entries)
     with open(os.path.join(path, wal_name(keys + 1)), "wb") as f:  # else the first open creates it, fsyncs and all
         f.write(wal_header(keys + 1))
@@ -229,7 +229,7 @@ def filesystem(path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench_recovery", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, two opens each")
-    parser.add_argument("--sizes", help="comma-separated record/key counts (default: %s)" % ",".join(map(str, SIZES)))
+    parser.add_argument("--sizes", help=f"comma-separated record/key counts (default: {','.join(map(str, SIZES))})")
     parser.add_argument("--repeat", type=int, help="timed opens per point (default 3; --quick: 1)")
     parser.add_argument("--out", default=os.path.join("reports", "perf"), help="where recovery.png goes")
     parser.add_argument("--dir", default=None, help="scratch directory for the data directories")

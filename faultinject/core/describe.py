@@ -29,6 +29,7 @@ def recovery_lines(recovered: Recovered) -> list[str]:
     if recovered.error:
         return [f"  recovery REFUSED: {recovered.error}"]
     report = recovered.report
+    assert report is not None  # every recovery that did not fail carries its report
     lines = [
         f"  snapshot: {relative(report.snapshot) if report.snapshot else 'none'} (LSN {report.snapshot_lsn}); "
         f"replayed {report.records_replayed} records; last LSN {report.last_lsn}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from tornwrite.engine import IOEvent, IOLayer, RedisLiteError, Store, StoreFailedError
 from tornwrite.engine.io import DURABLE_OPS
@@ -52,10 +53,13 @@ class Progress:
     results: list = field(default_factory=list)
 
 
-class StepCounter:
+P = TypeVar("P")  # what the hook hands on: a run's Progress, or None outside a workload run
+
+
+class StepCounter(Generic[P]):
     """An I/O hook numbering durable steps and handing each event on with its number."""
 
-    def __init__(self, progress: Progress | None, on_step: Callable[[IOEvent, int, Progress | None], None]):
+    def __init__(self, progress: P, on_step: Callable[[IOEvent, int, P], None]):
         self.progress = progress
         self.on_step = on_step
         self.count = 0

@@ -6,6 +6,8 @@ write was visible. A write someone saw must survive a crash: the checker's lower
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tornwrite.engine import Store
 from tornwrite.faultinject.core.workloads import op_index_of
 
@@ -33,7 +35,9 @@ def _values(store: Store, key: str) -> list[bytes]:
     return []
 
 
-def expired_but_visible(store: Store, entries: dict, now: float) -> str | None:
+def expired_but_visible(
+    store: Store, entries: Mapping[str, tuple[str, object, float | None]], now: float
+) -> str | None:
     """Ask every read path about each key whose TTL has passed; what any of them still shows.
 
     `entries` is a physical state (key -> (kind, value, expire_at), expired keys included), such
@@ -42,14 +46,14 @@ def expired_but_visible(store: Store, entries: dict, now: float) -> str | None:
     for key, (kind, _, expire_at) in entries.items():
         if expire_at is None or now < expire_at:
             continue
-        seen = {
+        seen: dict[str, object] = {
             "exists": store.exists(key),
             "type": store.type(key),
             "ttl": store.ttl(key),
             "dump": key in store.dump(),
             "keys": key in store.keys(),
         }
-        absent = {"exists": False, "type": None, "ttl": -2, "dump": False, "keys": False}
+        absent: dict[str, object] = {"exists": False, "type": None, "ttl": -2, "dump": False, "keys": False}
         if kind == "string":
             seen["get"], absent["get"] = store.get(key), None
         elif kind == "list":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tornwrite.engine import IOLayer, Store
+from tornwrite.engine import IOLayer, RecoveryReport, Store
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock
 from tornwrite.faultinject.core.observe import expired_but_visible
 from tornwrite.faultinject.core.simdisk import Image, SimDisk
@@ -27,7 +27,7 @@ class Recovered:
     error: str | None
     reader_state: dict | None
     reader_refused: str | None
-    report: object = None  # the engine's RecoveryReport, when it opened
+    report: RecoveryReport | None = None  # the engine's, when it opened
     expired_visible: str | None = None  # a read path that shows a key whose TTL has passed
 
 

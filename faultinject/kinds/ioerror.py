@@ -61,6 +61,7 @@ class FailingDisk(SimDisk):
         self.dropped: dict[Inode, list[tuple[int, int]]] = {}  # byte ranges that will never reach the disk
 
     def _fire(self, path: str) -> None:
+        assert self.armed is not None  # called only while armed
         code, _ = self.armed
         self.armed = None
         raise OSError(code, f"{os.strerror(code)} (injected)", path)
@@ -198,6 +199,7 @@ def run_with_error(workload: Workload, oracle: Oracle, step, code: int, halfway:
         )
         if verdict.outcome != "ok":
             return progress, image, verdict
+    assert verdict.matched_prefix is not None  # an ok verdict names the prefix it matched
     return progress, image, _carry_on_after_reopen(workload, disk, verdict.matched_prefix, check_time)
 
 
@@ -230,7 +232,8 @@ def _carry_on_after_reopen(workload: Workload, disk: FailingDisk, prefix: int, c
 def _run_problem(workload: Workload, progress: Progress) -> str | None:
     """What the program saw that it should not have, if anything."""
     failed = progress.failed[0] if progress.failed else None
-    state, now = {}, workload.start_time
+    state: opmodel.State = {}
+    now = workload.start_time
     for index, (op, result) in enumerate(zip(workload.ops, progress.results), start=1):
         if op.name == "tick":
             now += op.args[0]

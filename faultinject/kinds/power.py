@@ -125,7 +125,7 @@ def crash_recovery(image: Image, check_time: float, rng: random.Random) -> list[
     io = IOLayer(disk)
     found: list[tuple[SecondCrash, Recovered]] = []
 
-    def on_step(event: IOEvent, number: int, progress: Progress) -> None:
+    def on_step(event: IOEvent, number: int, progress: None) -> None:
         for index, state in enumerate(disk.power_loss_states(rng)):
             found.append(
                 (SecondCrash(number, event.phase, index, state.description), recover_image(state.image, check_time))
@@ -150,6 +150,7 @@ class _Stop(BaseException):
 
 def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
     workload, oracle, step, phase, state = subject.workload, subject.oracle, request.step, request.phase, request.state
+    assert phase is not None  # request_problem has refused a request without one
     disk = SimDisk()
     found: dict = {}
     opened: list[Store] = []

@@ -14,6 +14,7 @@ kills a recovery child at each of the recovery's durable steps and judges the se
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import shutil
@@ -76,7 +77,7 @@ def check_points(
         )
         directory = os.path.join(base_dir, f"p{number}{phase[0]}")
         shutil.rmtree(directory, ignore_errors=True)
-        report = kill_at(lambda child, directory=directory: _run_workload(workload, directory, child), number, phase)
+        report = kill_at(functools.partial(_run_workload, workload, directory), number, phase)
         in_flight = step.op_index > 0
         progress = _Acked(report.acked, in_flight)
         check_time = clock_after(workload, report.acked)
@@ -106,11 +107,7 @@ def check_points(
                 again_dir = directory + f".r{second_step}{second_phase[0]}"
                 if os.path.isdir(pristine):
                     shutil.copytree(pristine, again_dir)
-                second = kill_at(
-                    lambda child, again_dir=again_dir, now=check_time: _open_only(again_dir, now, child),
-                    second_step,
-                    second_phase,
-                )
+                second = kill_at(functools.partial(_open_only, again_dir, check_time), second_step, second_phase)
                 again = (
                     recover_directory(again_dir, check_time)
                     if second.killed
@@ -288,6 +285,7 @@ def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
         request.phase,
     )
     recovery_step, recovery_phase = request.recovery_step, request.recovery_phase
+    assert phase is not None  # request_problem has refused a request without one
     out(f"CRASH (process) {phase} step {step}")
     base = tempfile.mkdtemp(prefix="tornwrite-repro-")
     try:
@@ -308,6 +306,7 @@ def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
             )
         )
         if recovery_step is not None:
+            assert recovery_phase is not None  # the CLI takes --recovery-step and --recovery-phase together
             again = kill_at(lambda child: _open_only(directory, check_time, child), recovery_step, recovery_phase)
             out(
                 f"CRASH during recovery, {recovery_phase} its step {recovery_step}: "

@@ -307,9 +307,7 @@ class Drawn:
     caption: str
 
 
-def campaign_figures(
-    plan: Plan, findings: Findings, out: str, timelines: Sequence[WorkloadTrace]
-) -> list[Drawn]:
+def campaign_figures(plan: Plan, findings: Findings, out: str, timelines: Sequence[WorkloadTrace]) -> list[Drawn]:
     """Draw every figure of a campaign into `out`, from its findings and the traces it ran;
     what was drawn, for summary.md to link."""
     mapped = [k for k in plan.kinds if REGISTRY[k].steps_of_a_run]
