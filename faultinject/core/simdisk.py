@@ -214,6 +214,34 @@ class SimDisk:
     def unlock(self, handle: SimHandle) -> None:
         self.locked.discard(handle.path)
 
+    # --- beyond the engine's protocol: what a traced program may do (faultinject/program) ------
+
+    def write_at(self, handle: SimHandle, offset: int, data: bytes) -> None:
+        """pwrite: overwrite or extend at `offset` (a hole before it reads as zeros)."""
+        inode = handle.inode
+        inode.pending.append(("write", offset, bytes(data), next(self._seq)))
+        _truncate(inode.data, max(len(inode.data), offset))
+        inode.data[offset : offset + len(data)] = data
+
+    def link(self, src: str, dst: str) -> None:
+        """A hard link: a new entry for the same inode, pending like a create."""
+        inode = self._inode(src)
+        directory, name = self._dir_of(dst)
+        if name in directory.entries:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+        directory.entries[name] = inode
+        directory.pending.append(("create", name, inode, name))
+
+    def rmdir(self, path: str) -> None:
+        """Remove an empty directory; like mkdir, durable at once."""
+        path = os.path.normpath(path)
+        directory = self.dirs.get(path)
+        if directory is None:
+            raise _missing(path)
+        if directory.entries:
+            raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY), path)
+        del self.dirs[path]
+
     # --- crashes -----------------------------------------------------------------------------
 
     def after_process_crash(self) -> SimDisk:
@@ -330,6 +358,8 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
     if last[0] == "write" and len(last[2]) > 1:
         before = _replay(inode.durable, ops[:-1])
         offset, data = last[1], last[2]
+        _truncate(before, max(len(before), offset))  # a write past the end leaves a hole of zeros
+        after = bytes(before[offset + len(data) :])  # an overwrite in place keeps what follows it
         cuts = (
             set(range(1, len(data)))
             if len(data) <= _ALL_OFFSETS_UP_TO
@@ -337,13 +367,16 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
         )
         sectors = {b - offset for b in range(offset - offset % SECTOR + SECTOR, offset + len(data), SECTOR)}
         for cut in sorted(cuts | sectors):
-            variants.append((f"last write torn at {cut}/{len(data)} bytes", bytes(before[:offset] + data[:cut])))
+            torn = before[:offset] + data[:cut] + before[offset + cut :]
+            variants.append((f"last write torn at {cut}/{len(data)} bytes", bytes(torn)))
         for cut in sorted({0} | sectors):
+            if offset + cut < len(before):
+                continue  # blocks the file already had hold old bytes or new ones, never zeros
             # The file's size reached the disk but not all of its data blocks: zeros follow.
             variants.append(
                 (
                     f"last write {cut}/{len(data)} bytes then zeros",
-                    bytes(before[:offset] + data[:cut] + bytes(len(data) - cut)),
+                    bytes(before[:offset] + data[:cut] + bytes(len(data) - cut) + after),
                 )
             )
     return variants
