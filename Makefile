@@ -34,6 +34,7 @@ walkthroughs: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tests.bench_engine
 	$(PY) -m tests.bench_linearizability
+	$(PY) -m tests.bench_program
 
 # Recovery time against WAL and snapshot size: reports/perf/recovery.png and summary.md.
 report-perf: $(STAMP)

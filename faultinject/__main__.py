@@ -2,6 +2,7 @@
 
     campaign      workloads x crash points x fault kinds, in parallel (make crash-test)
     merge DIR...  join the results of a campaign's shards (--shard i/n) into one report
+    program T     crash-test any Python program's files (docs/PROGRAMS.md)
     repro         rerun one crash state verbosely
     mutants       the bug zoo: every detector against every known bug (make mutants)
     walkthrough   narrated fault scenarios (make walkthroughs)

@@ -1,0 +1,36 @@
+"""The bundled engine (tornwrite.engine.Store) through its public API, as an ordinary program.
+
+Its own I/O hooks are not used: the interposer records the engine's os.* calls like any other
+program's. It passes every crash state.
+
+    python -m tornwrite.faultinject program docs/examples/engine_store.py
+"""
+
+import os
+
+from tornwrite.engine import Store
+
+OPS = 10
+
+
+def workload(path, ack):
+    with Store.open(os.path.join(path, "db")) as store:
+        for i in range(OPS):
+            store.set(f"k{i}", f"v{i}".encode())
+            ack(f"k{i}")
+
+
+def recover(path):
+    directory = os.path.join(path, "db")
+    if not os.path.isdir(directory):
+        return {}  # the crash came before the store was created
+    with Store.open(directory) as store:
+        values = {key: store.get(key) for key in (f"k{i}" for i in range(OPS))}
+    return {key: value.decode() for key, value in values.items() if value is not None}
+
+
+def check(state, acked):
+    missing = [key for key in acked if key not in state]
+    assert not missing, f"lost acked keys {missing}"
+    assert all(state[key] == f"v{key[1:]}" for key in state), f"wrong values: {state}"
+    assert sorted(state, key=lambda k: int(k[1:])) == [f"k{i}" for i in range(len(state))], f"not a prefix: {state}"

@@ -1,0 +1,119 @@
+"""python -m tornwrite.faultinject program TARGET: crash-test any Python program's files.
+
+Exit status: 0 when every crash state is ok, 1 on any failure, 2 on a usage error, a target
+that breaks the contract, or a workload whose file I/O the interposer could not see at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+from tornwrite.faultinject.program import interposer
+from tornwrite.faultinject.program.run import KINDS, Options, ProgramRun, Progress, crash_test
+from tornwrite.faultinject.program.target import TargetError, load
+
+SCRATCH_PARENT = "/dev/shm"  # tmpfs: a process crash keeps the page cache, so fsync need not cost anything
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tornwrite.faultinject program",
+        description="Crash a program at every durable file step (process kill and power loss) and judge "
+        "each crash state with its own recover() and check(). See docs/PROGRAMS.md.",
+    )
+    p.add_argument("target", help="path/to/target.py or package.module[:attribute] (setup/workload/recover/check)")
+    p.add_argument("--kinds", type=_kinds, default=KINDS, help="comma-separated: process,power (default: both)")
+    p.add_argument("--kill", type=int, default=0, metavar="N", help="also N real kills at seeded random moments")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="report directory (default: reports/program/<target name>)")
+    p.add_argument(
+        "--explain",
+        nargs="?",
+        const="first",
+        metavar="STEP:PHASE[:STATE]",
+        help="narrate one crash state (default: the first failing one) step by step",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k for k in text.split(",") if k)
+    for kind in kinds:
+        if kind not in KINDS:
+            raise argparse.ArgumentTypeError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    return kinds
+
+
+def _point(text: str) -> tuple[int, str, int]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0].isdigit() or parts[1] not in ("before", "after"):
+        raise ValueError(f"--explain takes STEP:PHASE[:STATE], e.g. 7:after:3, not {text!r}")
+    return int(parts[0]), parts[1], int(parts[2]) if len(parts) == 3 else 0
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit:  # argparse's usage errors exit 2 and --help exits 0: return them instead
+        return int(exit.code or 0)
+    try:
+        point = _point(args.explain) if args.explain not in (None, "first") else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if point is not None and len(args.kinds) != 1:
+        print("error: --explain STEP:PHASE:STATE needs one --kinds (process or power)", file=sys.stderr)
+        return 2
+    if not args.kinds and not args.kill:
+        print("error: nothing to do: give --kinds or --kill", file=sys.stderr)
+        return 2
+    options = Options(args.kinds, args.kill, args.seed, point[:2] if point else None)
+    base = tempfile.mkdtemp(prefix="tornwrite-program-", dir=SCRATCH_PARENT if os.path.isdir(SCRATCH_PARENT) else None)
+    previous = interposer.install(base)
+    try:
+        target = load(args.target)
+        run = crash_test(target, options, base, Progress(quiet=args.quiet))
+    except TargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        interposer.uninstall(previous)
+        shutil.rmtree(base, ignore_errors=True)
+    return _finish(run, args, point)
+
+
+def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, int] | None) -> int:
+    from tornwrite.faultinject.program import explain, report
+
+    for warning in run.trace.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if point is not None:
+        chosen = [r for r in run.results if (r.step, r.phase, r.state) == point]
+        if not chosen:
+            print(f"error: no {args.kinds[0]} crash state {args.explain}", file=sys.stderr)
+            return 2
+        print(explain.narrate(run, chosen[0]), end="")
+        return 0 if chosen[0].ok else 1
+    out = args.out or os.path.join("reports", "program", run.target.name)
+    report.write(run, out)
+    print(report.table(run))
+    print(report.outcome_line(run))
+    distinct = report.groups(run)
+    for group in distinct[: report.MAX_GROUPS_PRINTED]:
+        first = group[0]
+        print(f"- {first.outcome} ({first.kind}, {len(group)} states): {report.crash_point(run, first)}")
+        print(f"    {first.detail}")
+        print(f"    repro: {report.repro(run, first)}")
+    if len(distinct) > report.MAX_GROUPS_PRINTED:
+        print(f"- ... and {len(distinct) - report.MAX_GROUPS_PRINTED} more distinct failures in summary.md")
+    print(f"report: {os.path.join(out, 'summary.md')}")
+    if args.explain == "first":
+        failing = run.failures
+        print()
+        print(explain.narrate(run, failing[0]) if failing else "No failing state to explain.", end="\n")
+    return run.status

@@ -1,0 +1,59 @@
+"""`--explain`: one crash state narrated step by step, like the walkthroughs.
+
+The run's steps up to the crash (with the acks between them), the crash itself, what the crash
+left (what was pending, each file's size), and what the program's recover() and check() made of it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tornwrite.faultinject.program.report import crash_point, repro
+from tornwrite.faultinject.program.run import ProgramRun, Result
+
+CONTEXT = 30  # steps shown before the crash point (earlier ones are summarised)
+AFTER = 3  # steps shown after it, never run
+
+
+def narrate(run: ProgramRun, result: Result) -> str:
+    trace = run.trace
+    lines = [f"Crash test of {run.target.spec} (seed {run.options.seed}): one {result.kind} crash state", ""]
+    if result.kind == "kill":
+        lines += [f"A real SIGKILL of an uninstrumented run: {result.description}.", ""]
+    else:
+        crash_after = result.step if result.phase == "after" else result.step - 1
+        first = max(1, crash_after - CONTEXT + 1)
+        lines.append("The run, step by step (each call as the program made it; acks where the workload acked):")
+        if first > 1:
+            lines.append(f"       ... {first - 1} earlier steps")
+        acks = list(zip(trace.tokens, trace.ack_after))
+        marker = f"   ---- the {result.kind} crash, {result.phase} step {result.step} " + "-" * 30
+        for step in trace.steps[first - 1 : crash_after + AFTER]:
+            done = step.number <= crash_after
+            if step.number == crash_after + 1:
+                lines.append(marker)
+            lines.append(
+                f"{'   ' if done else ' x '}{step.number:4}  {step.call}" + ("" if done else "   (never happened)")
+            )
+            if done:
+                lines += [f"           ack {json.dumps(t)}" for t, after in acks if after == step.number]
+        if crash_after == len(trace.steps):
+            lines.append(marker)
+        lines.append("")
+        lines.append(f"Crash point: {crash_point(run, result)}.")
+        if result.kind == "power":
+            lines.append(f"A power loss here: {result.description}.")
+        else:
+            lines.append(
+                "A process kill here: the files are exactly as the process left them (the page cache survives)."
+            )
+    sizes = ", ".join(f"{name} {size} B" for name, size in result.sizes.items()) or "no files at all"
+    lines += [
+        f"The files it left: {sizes}.",
+        f"Acked before the crash: {result.acked} operation{'s' if result.acked != 1 else ''}.",
+        "",
+        f"Outcome: {result.outcome.upper()}" + (f": {result.detail}" if result.detail else ""),
+        "",
+        f"Reproduce: {repro(run, result)}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,130 @@
+"""Forked children: the traced dry run, the setup, and real SIGKILLs at every crash point.
+
+The parent never runs the target's setup or workload itself: each runs in a forked child, so
+module-level state a workload leaves behind (caches, open files) never leaks into the next run.
+A child reports each ack over a pipe as it happens (the bytes are in the kernel before any
+kill) and is SIGKILLed by the interposer's hook at its crash point; what it leaves on disk is,
+byte for byte, what a process crash leaves (docs/CRASH-MODEL.md, fault kind `process`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import select
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tornwrite.faultinject.program.interposer import INTERPOSER, REAL, REAL_OPEN, Session
+from tornwrite.faultinject.program.target import Target
+from tornwrite.faultinject.program.trace import Trace
+
+CHILD_TIMEOUT = 60.0  # seconds a child may run before it is declared hung
+
+
+@dataclass
+class ChildReport:
+    acked: list = field(default_factory=list)
+    killed: bool = False  # died by SIGKILL (at its crash point, or by the parent's timer)
+    error: str = ""
+
+
+def run_child(body: Callable[[Callable[[str], None]], None], *, timeout: float = CHILD_TIMEOUT) -> ChildReport:
+    """Fork; the child runs `body(say)`, where `say(line)` reaches the parent even across a kill."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child never returns from here
+        os.close(read_end)
+
+        def say(line: str) -> None:
+            REAL["write"](write_end, (line.replace("\n", "\\n") + "\n").encode())
+
+        status = 0
+        try:
+            body(say)
+        except BaseException:
+            say("E " + traceback.format_exc())
+            status = 1
+        os._exit(status)
+    os.close(write_end)
+    report = read_reports(read_end, pid, timeout)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    report.killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    return report
+
+
+def read_reports(fd: int, pid: int, timeout: float) -> ChildReport:
+    report = ChildReport()
+    buffer = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            report.error = f"hang: the child was still running after {timeout:.0f} s"
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buffer += chunk
+    for line in buffer.decode("utf-8", "replace").splitlines():
+        tag, _, value = line.partition(" ")
+        if tag == "A":
+            report.acked.append(json.loads(value))
+        elif tag == "E":
+            report.error += value.replace("\\n", "\n")
+    return report
+
+
+def setup(target: Target, directory: str) -> ChildReport:
+    """Run the target's setup (untraced) in a child, leaving its files in `directory`."""
+    os.makedirs(directory, exist_ok=True)
+    build = target.setup
+    if build is None:
+        return ChildReport()
+    return run_child(lambda say: build(directory))
+
+
+def dry_run(target: Target, directory: str, trace_file: str) -> Trace:
+    """Trace one whole run of the workload in a child; a workload that raises is traced up to there."""
+
+    def body(say: Callable[[str], None]) -> None:
+        session = Session(os.path.realpath(directory))
+        INTERPOSER.arm(session)
+        try:
+            target.workload(session.directory, INTERPOSER.ack)
+        except Exception:
+            session.trace.error = traceback.format_exc()
+        finally:
+            INTERPOSER.disarm()
+        with REAL_OPEN(trace_file, "wb") as f:
+            pickle.dump(session.trace, f)
+
+    report = run_child(body)
+    if not os.path.exists(trace_file):
+        raise RuntimeError(f"the traced run died without a trace: {report.error or 'killed'}")
+    with REAL_OPEN(trace_file, "rb") as f:
+        trace: Trace = pickle.load(f)
+    os.unlink(trace_file)
+    return trace
+
+
+def kill_at(target: Target, directory: str, number: int, phase: str) -> ChildReport:
+    """Run the workload in a child that SIGKILLs itself at step `number`, `phase`; acks as it went."""
+
+    def body(say: Callable[[str], None]) -> None:
+        def on_step(step: int, when: str) -> None:
+            if step == number and when == phase:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        session = Session(os.path.realpath(directory), on_step=on_step, on_ack=lambda t: say("A " + json.dumps(t)))
+        INTERPOSER.arm(session)
+        target.workload(session.directory, INTERPOSER.ack)
+        say(f"E the run ended after {len(session.trace.steps)} steps, before step {number} ({phase})")
+
+    return run_child(body)

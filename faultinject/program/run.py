@@ -1,0 +1,241 @@
+"""One crash test of a program: setup, a traced dry run, then every crash point under each kind.
+
+- process: a forked child runs the workload again and is SIGKILLed at the point; its files are
+  judged as they are. Each kill's files are also compared with the trace's replay at that point,
+  which checks the trace (and so the power states built from it) against reality.
+- power: the trace is replayed into the simulated disk; every power-loss state at every point
+  is written to a scratch directory and judged. Identical images with the same acks are judged once.
+- kill (`--kill N`): N real kills at seeded random moments of an uninstrumented run (sanity.py).
+
+Everything random is seeded by `Options.seed`; the same target and seed give the same states.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tornwrite.faultinject.program import kills, replay, sanity
+from tornwrite.faultinject.program.interposer import NOT_SEEN
+from tornwrite.faultinject.program.judge import Verdict, judge, signature
+from tornwrite.faultinject.program.target import Target, TargetError
+from tornwrite.faultinject.program.trace import Trace
+
+KINDS = ("process", "power")
+PROGRESS_EVERY = 1.0  # seconds between progress lines
+
+
+class EmptyTraceError(TargetError):
+    """The workload did no file I/O the interposer could see: nothing to crash-test (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    kinds: tuple[str, ...] = KINDS
+    kill: int = 0  # real kills at random moments, uninstrumented
+    seed: int = 0
+    only: tuple[int, str] | None = None  # (step, phase): this crash point alone
+
+
+@dataclass(frozen=True)
+class Result:
+    """One judged crash state."""
+
+    kind: str  # "process", "power" or "kill"
+    step: int  # the crash point's step (kill: the number of steps a traced run had done by then is unknown: 0)
+    phase: str  # "before" | "after" ("-" for kill)
+    state: int  # index among the point's power states (process and kill: 0; kill: the kill's number)
+    description: str
+    acked: int
+    outcome: str
+    detail: str
+    sizes: dict
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+@dataclass
+class ProgramRun:
+    target: Target
+    options: Options
+    trace: Trace
+    results: list[Result] = field(default_factory=list)
+    elapsed: float = 0.0
+    judged: int = 0  # states actually judged (the rest were identical to one judged before)
+    failing: int = 0
+
+    def add(self, result: Result) -> None:
+        self.results.append(result)
+        self.failing += not result.ok
+
+    @property
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def status(self) -> int:
+        return 1 if self.failures else 0
+
+
+class Progress:
+    """Progress lines on stderr, at most one a second."""
+
+    def __init__(self, stream=sys.stderr, quiet: bool = False):
+        self.stream, self.quiet = stream, quiet
+        self.last = 0.0
+
+    def __call__(self, message: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.quiet and (force or now - self.last >= PROGRESS_EVERY):
+            self.last = now
+            print(message, file=self.stream, flush=True)
+
+
+def crash_test(target: Target, options: Options, base: str, progress: Callable[..., None]) -> ProgramRun:
+    """Crash-test `target` in scratch directory `base` (created; left for the caller to remove)."""
+    started = time.monotonic()
+    template = os.path.join(base, "start")
+    report = kills.setup(target, template)
+    if report.error or report.killed:
+        raise TargetError(f"setup failed:\n{report.error or 'killed'}")
+    start = replay.image_of(template)
+    traced = os.path.join(base, "traced")
+    shutil.copytree(template, traced)
+    trace = kills.dry_run(target, traced, os.path.join(base, "trace.pickle"))
+    if trace.error:
+        raise TargetError(f"the workload raised on its own, with no crash (fix it first):\n{trace.error}")
+    if not trace.steps:
+        raise EmptyTraceError(
+            "the workload did no file I/O in its directory that the interposer could see. " + NOT_SEEN
+        )
+    run = ProgramRun(target, options, trace)
+    _check_replay(run, start, traced)
+    progress(f"traced {len(trace.steps)} steps, {len(trace.tokens)} acks; crashing at every point", force=True)
+    if "power" in options.kinds:
+        _power(run, start, os.path.join(base, "judge"), progress)
+    if "process" in options.kinds:
+        _process(run, start, template, os.path.join(base, "killed"), progress)
+    if options.kill:
+        for kill in sanity.random_kills(target, template, options.kill, options.seed):
+            run.judged += 1
+            run.add(Result("kill", 0, "-", kill.number, kill.description, len(kill.acked), *_verdict(kill), kill.sizes))
+            progress(f"kill: {kill.number + 1}/{options.kill} real kills")
+        _cross_check_kills(run)
+    run.elapsed = time.monotonic() - started
+    return run
+
+
+def _cross_check_kills(run: ProgramRun) -> None:
+    """A failure real kills find that no traced crash point found: the interposer changed something."""
+    if "process" not in run.options.kinds or run.options.only is not None:
+        return
+    traced = {signature(r.detail) for r in run.failures if r.kind != "kill"}
+    for result in run.failures:
+        if result.kind == "kill" and signature(result.detail) not in traced:
+            run.trace.warn(
+                f"a real kill found a failure no traced crash point found ({result.detail}): "
+                "the interposer may have changed the program's behaviour, or the failure needs a kill inside a call"
+            )
+
+
+def _verdict(kill: sanity.Kill) -> tuple[str, str]:
+    return kill.verdict.outcome, kill.verdict.detail
+
+
+def _check_replay(run: ProgramRun, start: replay.Image, traced: str) -> None:
+    """Warn when the replayed trace does not end with the files the real run left: I/O went unseen."""
+    try:
+        replayed = replay.final_fingerprint(start, run.trace)
+    except (replay.ReplayError, OSError) as exc:
+        run.trace.warn(f"the trace cannot be replayed on the simulated disk: {exc}")
+        return
+    if replayed != replay.fingerprint(replay.image_of(traced)):
+        run.trace.warn("the traced run's files differ from the replay of its trace: some I/O went unseen. " + NOT_SEEN)
+
+
+def _wanted(options: Options, step: int, phase: str) -> bool:
+    return options.only is None or options.only == (step, phase)
+
+
+def _power(run: ProgramRun, start: replay.Image, scratch: str, progress: Callable[..., None]) -> None:
+    cache: dict[tuple[str, int], Verdict] = {}
+    total = len(run.trace.steps)
+    try:
+        for point in replay.points(start, run.trace, run.options.seed):
+            if not _wanted(run.options, point.step, point.phase):
+                continue
+            acked = run.trace.acked_before(point.step, point.phase)
+            for index, state in enumerate(point.power_states):
+                key = (state.fingerprint(), len(acked))
+                if key not in cache:
+                    replay.materialise(state.image, scratch)
+                    cache[key] = judge(run.target, scratch, acked)
+                    run.judged += 1
+                verdict = cache[key]
+                run.add(
+                    Result(
+                        "power",
+                        point.step,
+                        point.phase,
+                        index,
+                        state.description,
+                        len(acked),
+                        verdict.outcome,
+                        verdict.detail,
+                        replay.sizes(state.image),
+                    )
+                )
+            progress(f"power: step {point.step}/{total}, {len(run.results)} states, {run.failing} failing")
+    except replay.ReplayError as exc:
+        run.trace.warn(f"power states stop early: {exc}")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, progress: Callable[..., None]) -> None:
+    try:
+        expected = {(p.step, p.phase): p.process_fingerprint for p in replay.points(start, run.trace, 0, power=False)}
+    except replay.ReplayError:
+        expected = {}
+    total = len(run.trace.steps)
+    for step in run.trace.steps:
+        for phase in ("before", "after"):
+            if not _wanted(run.options, step.number, phase):
+                continue
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.copytree(template, scratch)
+            report = kills.kill_at(run.target, scratch, step.number, phase)
+            if not report.killed or report.error:
+                run.trace.warn(
+                    f"a rerun did not reach step {step.number} ({phase}): the workload is not deterministic, "
+                    f"so its crash points cannot be named by step number. {report.error.strip()}"
+                )
+                continue
+            image = replay.image_of(scratch)
+            if (step.number, phase) in expected and expected[(step.number, phase)] != replay.fingerprint(image):
+                run.trace.warn(
+                    f"the files a real kill left at step {step.number} ({phase}) differ from the trace's replay "
+                    f"there: the trace misses some I/O. {NOT_SEEN}"
+                )
+            verdict = judge(run.target, scratch, report.acked)
+            run.judged += 1
+            run.add(
+                Result(
+                    "process",
+                    step.number,
+                    phase,
+                    0,
+                    "killed (SIGKILL)",
+                    len(report.acked),
+                    verdict.outcome,
+                    verdict.detail,
+                    replay.sizes(image),
+                )
+            )
+        progress(f"process: step {step.number}/{total}, {len(run.results)} states, {run.failing} failing")
+    shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,98 @@
+"""`python -m tornwrite.faultinject program`: exit codes, reports, --explain, and determinism from --seed."""
+
+import json
+import random
+from pathlib import Path
+
+from tornwrite.faultinject.core.simdisk import SimDisk
+from tornwrite.faultinject.program import cli
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+
+
+def write_target(tmp_path, body: str) -> str:
+    path = tmp_path / "target.py"
+    path.write_text("import os, json\n" + body)
+    return str(path)
+
+
+def test_a_workload_with_no_visible_io_is_an_error_not_a_pass(tmp_path, capsys):
+    target = write_target(tmp_path, "def workload(path, ack):\n    ack(1)\n\ndef recover(path):\n    return None\n")
+    assert cli.main([target, "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "no file I/O" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_target_without_recover_is_a_usage_error(tmp_path, capsys):
+    target = write_target(tmp_path, "def workload(path, ack):\n    pass\n")
+    assert cli.main([target, "--quiet"]) == 2
+    assert "defines no recover" in capsys.readouterr().err
+
+
+def test_a_workload_that_raises_without_a_crash_is_a_usage_error(tmp_path, capsys):
+    body = (
+        "def workload(path, ack):\n    open(os.path.join(path, 'a'), 'w').close()\n    raise ValueError('own bug')\n\n"
+        "def recover(path):\n    return None\n"
+    )
+    assert cli.main([write_target(tmp_path, body), "--quiet"]) == 2
+    assert "ValueError: own bug" in capsys.readouterr().err
+
+
+def test_unknown_kinds_and_malformed_explain_are_usage_errors(tmp_path):
+    target = str(EXAMPLES / "safe_json.py")
+    assert cli.main([target, "--kinds", "power,meteor"]) == 2
+    assert cli.main([target, "--explain", "seven"]) == 2
+    assert cli.main([target, "--explain", "3:after:0"]) == 2  # needs a single kind
+
+
+def test_a_check_raising_lost_is_durability_and_any_other_assertion_is_invariant(tmp_path):
+    body = (
+        "def workload(path, ack):\n"
+        "    with open(os.path.join(path, 'n'), 'w') as f:\n        f.write('1')\n    ack(1)\n\n"
+        "def recover(path):\n    return os.path.exists(os.path.join(path, 'n'))\n\n"
+        "def check(state, acked):\n"
+        "    assert state or not acked, 'lost the acked write'\n"
+        "    assert not state or acked, 'written before its ack'\n"
+    )
+    out = tmp_path / "out"
+    assert cli.main([write_target(tmp_path, body), "--kinds", "power", "--out", str(out), "--quiet"]) == 1
+    outcomes = {s["outcome"] for s in json.loads((out / "results.json").read_text())["states"]}
+    assert outcomes == {"ok", "durability", "invariant"}
+
+
+def test_explain_narrates_the_crash_point_the_state_and_the_verdict(tmp_path, capsys):
+    target = str(EXAMPLES / "naive_json.py")
+    assert cli.main([target, "--kinds", "process", "--explain", "1:after"]) == 1
+    story = capsys.readouterr().out
+    assert "open('w') db.json (created)" in story
+    assert "---- the process crash, after step 1" in story
+    assert "The files it left: db.json 0 B." in story
+    assert "Outcome: INTEGRITY: recover raised JSONDecodeError" in story
+    assert "--kinds process --explain 1:after:0" in story
+
+
+def test_the_summary_lists_each_distinct_failure_with_its_call_and_repro(tmp_path):
+    out = tmp_path / "out"
+    assert cli.main([str(EXAMPLES / "broken_no_dir_fsync.py"), "--kinds", "power", "--out", str(out), "--quiet"]) == 1
+    summary = (out / "summary.md").read_text()
+    assert "### durability (power)" in summary
+    assert "`os.replace db.json.tmp -> db.json`" in summary
+    assert "Reproduce: `python -m tornwrite.faultinject program" in summary
+    assert summary.count("### ") == 1  # one distinct failure, however many states show it
+
+
+def test_the_same_seed_gives_the_same_crash_states(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        cli.main([str(EXAMPLES / "naive_json.py"), "--kinds", "power", "--seed", "7", "--out", str(out), "--quiet"])
+        states = json.loads((out / "results.json").read_text())["states"]
+        runs.append([(s["step"], s["phase"], s["state"], s["description"], s["outcome"]) for s in states])
+    assert runs[0] == runs[1]
+
+
+def test_a_torn_overwrite_in_place_keeps_the_bytes_after_it():
+    disk = SimDisk.from_image({"/d": {"f": b"0123456789"}})
+    disk.write_at(disk.open_append("/d/f"), 0, b"ab")
+    images = {state.image["/d"]["f"] for state in disk.power_loss_states(random.Random(0))}
+    assert images == {b"0123456789", b"ab23456789", b"a123456789"}  # never cut short, never zeros
