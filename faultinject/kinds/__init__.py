@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 
 from tornwrite.faultinject.core.results import StateResult
-from tornwrite.faultinject.kinds import damage, ioerror, power, process
+from tornwrite.faultinject.kinds import concurrent, damage, ioerror, power, process
 from tornwrite.faultinject.kinds.base import FaultKind
 
 REGISTRY: dict[str, FaultKind] = {
@@ -18,6 +18,7 @@ REGISTRY: dict[str, FaultKind] = {
         power.KIND,
         ioerror.KIND,
         damage.KIND,
+        concurrent.KIND,
     )
 }
 NAMES = tuple(REGISTRY)

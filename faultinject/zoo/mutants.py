@@ -3,7 +3,8 @@
 Each mutant replaces one engine function or method, for as long as it is active, with a copy
 that has the bug (the engine itself carries no bug switches). Each names the invariant it
 breaks and the detectors expected to catch it: the campaign's fault kinds "process", "power",
-"ioerror" and "damage" (the damaged-file fuzz), and "stateful" (the Hypothesis state machine).
+"ioerror", "damage" (the damaged-file fuzz) and "concurrent" (threads on one store, killed), and
+"stateful" (the Hypothesis state machine).
 A harness that passes the real engine but cannot fail a mutant proves nothing; `make mutants`
 runs each detector against each mutant and expects every mutant caught.
 """
@@ -15,15 +16,16 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from tornwrite.engine import codec, recovery
+from tornwrite.engine import arguments, codec, recovery
 from tornwrite.engine import io as engine_io
 from tornwrite.engine import snapshot as engine_snapshot
 from tornwrite.engine import store as engine_store
 from tornwrite.engine import wal as engine_wal
-from tornwrite.engine.codec import LineError, decode_record
+from tornwrite.engine.codec import LineError, decode_record, encode_record
 from tornwrite.engine.errors import CorruptDataError
 from tornwrite.engine.format import parse_name, wal_header, wal_name
-from tornwrite.engine.keyspace import wrong_type
+from tornwrite.engine.keyspace import Keyspace, wrong_type
+from tornwrite.engine.snapshot import write_snapshot as real_write_snapshot
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def _wal_append_without_fsync() -> list:
 def _memory_before_wal() -> list:
     def commit(self, op: str, args: tuple) -> None:
         self._ks.apply_record(op, args)  # visible to readers before the record even exists
-        self._wal.append(engine_store.encode_record(self._next_lsn, op, args))
+        self._wal.append(encode_record(self._next_lsn, op, args))
         self._next_lsn += 1
 
     return [(engine_store.Store, "_commit", commit)]
@@ -58,7 +60,7 @@ def _memory_before_wal() -> list:
 def _memory_before_fsync() -> list:
     def commit(self, op: str, args: tuple) -> None:
         wal = self._wal
-        wal.io.write(wal.handle, engine_store.encode_record(self._next_lsn, op, args), "wal.append")
+        wal.io.write(wal.handle, encode_record(self._next_lsn, op, args), "wal.append")
         self._ks.apply_record(op, args)  # visible while the record is only in the page cache
         wal.io.fsync(wal.handle, "wal.fsync")
         self._next_lsn += 1
@@ -78,7 +80,7 @@ def _wal_failure_left_in_file() -> list:
 def _wal_fsync_retried() -> list:
     def commit(self, op: str, args: tuple) -> None:
         wal = self._wal
-        wal.io.write(wal.handle, engine_store.encode_record(self._next_lsn, op, args), "wal.append")
+        wal.io.write(wal.handle, encode_record(self._next_lsn, op, args), "wal.append")
         try:
             wal.io.fsync(wal.handle, "wal.fsync")
         except OSError:
@@ -143,7 +145,7 @@ def _snapshot_rename_without_dir_fsync() -> list:
 
 
 def _wal_cut_before_snapshot_rename() -> list:
-    real_write = engine_store.write_snapshot
+    real_write = real_write_snapshot
 
     def write_snapshot(io, directory: str, lsn: int, entries: dict) -> str:
         # The cut the engine makes after the rename, made before the snapshot exists.
@@ -251,7 +253,7 @@ def _replay_past_bad_record() -> list:
 
 def _hgetall_ignores_expiry() -> list:
     def hgetall(self, key) -> dict:
-        entry = self._ks.data.get(engine_store.arguments.key(key))  # no expiry check on this path
+        entry = self._ks.data.get(arguments.key(key))  # no expiry check on this path
         if entry is None:
             return {}
         if type(entry[0]) is not dict:
@@ -259,6 +261,37 @@ def _hgetall_ignores_expiry() -> list:
         return dict(entry[0])
 
     return [(engine_store.Store, "hgetall", hgetall)]
+
+
+# --- threads (caught only by the "concurrent" kind: a single-threaded run never races) -------------
+
+
+def _snapshot_shares_values() -> list:
+    def copy(self) -> dict:
+        return self.data.copy()  # the lists and hashes stay shared with writers while the snapshot encodes them
+
+    return [(Keyspace, "copy", copy)]
+
+
+def _seqlock_read_never_retries() -> list:
+    def read(self, read, *args):
+        return read(*args)  # trusts whatever it saw, a half-applied record included
+
+    return [(Keyspace, "read", read)]
+
+
+def _rpush_validates_outside_lock() -> list:
+    def rpush(self, key: object, *values: object) -> int:
+        key = arguments.key(key)
+        arguments.at_least_one(values, "rpush values")
+        items = [arguments.value(v) for v in values]
+        entry = self._ks.live_of_kind(key, self._clock(), list)  # decided before the lock: may be stale
+        with self._write_lock:
+            self._writable()
+            self._commit("rpush", (key, entry is None, items))
+            return len(items) if entry is None else len(entry[0])
+
+    return [(engine_store.Store, "rpush", rpush)]
 
 
 MUTANTS = {
@@ -405,6 +438,30 @@ MUTANTS = {
             ("process", "power", "stateful"),
             "a crash between the records recovers half an hset",
             _hset_as_several_records,
+        ),
+        Mutant(
+            "snapshot-shares-values",
+            "a snapshot copies the keyspace shallowly, so it encodes lists and hashes writers change meanwhile",
+            "a snapshot holds exactly the state at its LSN",
+            ("concurrent",),
+            "writes after the snapshot's LSN reach it and are replayed again from the WAL after a kill",
+            _snapshot_shares_values,
+        ),
+        Mutant(
+            "seqlock-read-never-retries",
+            "a lock-free read never checks the seqlock, so it returns what it saw mid-apply",
+            "reads are linearizable: no partial mutation is ever visible",
+            ("concurrent",),
+            "a reader thread sees half a multi-key delete or multi-field hdel",
+            _seqlock_read_never_retries,
+        ),
+        Mutant(
+            "rpush-validates-outside-lock",
+            "rpush decides 'new list or existing one' before it takes the write lock",
+            "writes are linearizable: validation and apply see one state",
+            ("concurrent",),
+            "a writer changes the key between the decision and the commit: a list replaced, or a record replay refuses",
+            _rpush_validates_outside_lock,
         ),
     )
 }
