@@ -1,4 +1,5 @@
-"""What a reader can see: the newest op whose value is visible in the store right now.
+"""What a reader can see: the newest op whose value is visible in the store right now, and
+whether every read command answers as the op model does.
 
 Workload values name the op that wrote them (workloads.op_index_of), so a read proves that op's
 write was visible. A write someone saw must survive a crash: the checker's lower bound.
@@ -6,10 +7,13 @@ write was visible. A write someone saw must survive a crash: the checker's lower
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from tornwrite.engine import Store
+from tornwrite.engine import RedisLiteError, Store
 from tornwrite.faultinject.core.workloads import op_index_of
+from tornwrite.models import opmodel
+from tornwrite.models.ops import Op
 
 
 def newest_visible(store: Store, keys: tuple[str, ...]) -> int:
@@ -35,34 +39,40 @@ def _values(store: Store, key: str) -> list[bytes]:
     return []
 
 
-def expired_but_visible(
-    store: Store, entries: Mapping[str, tuple[str, object, float | None]], now: float
+def reads_disagree(
+    store: Store, state: Mapping[str, tuple[str, Any, float | None]], now: float, also: Iterable[str] = ()
 ) -> str | None:
-    """Ask every read path about each key whose TTL has passed; what any of them still shows.
+    """Ask every read command about every key of `state` and compare with the op model; the first
+    disagreement, in words, or None.
 
-    `entries` is a physical state (key -> (kind, value, expire_at), expired keys included), such
-    as the format reader's: the keys that exist on disk but must be invisible at `now`.
+    `state` is a physical state (key -> (kind, value, expire_at), expired keys included), such as
+    the format reader's or the state machine's model: expired keys must look absent on every
+    path, live ones must read as the model says, refusals (WrongTypeError) included. Keys in
+    `also` are asked about too, present or not.
     """
-    for key, (kind, _, expire_at) in entries.items():
-        if expire_at is None or now < expire_at:
-            continue
-        seen: dict[str, object] = {
-            "exists": store.exists(key),
-            "type": store.type(key),
-            "ttl": store.ttl(key),
-            "dump": key in store.dump(),
-            "keys": key in store.keys(),
-        }
-        absent: dict[str, object] = {"exists": False, "type": None, "ttl": -2, "dump": False, "keys": False}
-        if kind == "string":
-            seen["get"], absent["get"] = store.get(key), None
-        elif kind == "list":
-            seen["lrange"], absent["lrange"] = store.lrange(key, 0, -1), []
-            seen["llen"], absent["llen"] = store.llen(key), 0
-        else:
-            seen["hgetall"], absent["hgetall"] = store.hgetall(key), {}
-            seen["hlen"], absent["hlen"] = store.hlen(key), 0
-        shown = [path for path in seen if seen[path] != absent[path]]
-        if shown:
-            return f"{key!r} expired at {expire_at} (now {now}) but {', '.join(shown)} still show it"
+    model = dict(state)
+    for op in _read_ops(model, also):
+        expected = opmodel.apply(model, op, now)[1]
+        try:
+            actual = op.apply_to(store)
+        except RedisLiteError as error:
+            actual = opmodel.Refusal(type(error).__name__)
+        if not opmodel.same_result(expected, actual):
+            return (
+                f"{op!r} gave {opmodel.describe_result(actual)}, the model says "
+                f"{opmodel.describe_result(expected)} (now {now})"
+            )
     return None
+
+
+def _read_ops(state: Mapping[str, tuple[str, Any, float | None]], also: Iterable[str]) -> list[Op]:
+    """Every read command, with arguments that reach each key's value (and miss it)."""
+    ops = [Op.of("keys"), Op.of("dbsize"), Op.of("dump")]
+    absent: tuple[str, Any, None] = ("string", b"", None)
+    for key, (kind, value, _) in [*state.items(), *((key, absent) for key in also if key not in state)]:
+        ops += [Op.of(name, key) for name in ("get", "exists", "type", "ttl", "llen", "hlen", "hgetall")]
+        ops += [Op.of("lrange", key, 0, -1), Op.of("lindex", key, 0), Op.of("lindex", key, -1)]
+        fields = list(value)[:1] if kind == "hash" else []
+        for field in [*fields, "\x00no such field"]:
+            ops += [Op.of("hget", key, field), Op.of("hexists", key, field)]
+    return ops

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tornwrite.engine import IOLayer, RecoveryReport, Store
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock
-from tornwrite.faultinject.core.observe import expired_but_visible
+from tornwrite.faultinject.core.observe import reads_disagree
 from tornwrite.faultinject.core.simdisk import Image, SimDisk
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.format_reader import read_directory, read_files
@@ -28,7 +28,7 @@ class Recovered:
     reader_state: dict | None
     reader_refused: str | None
     report: RecoveryReport | None = None  # the engine's, when it opened
-    expired_visible: str | None = None  # a read path that shows a key whose TTL has passed
+    reads_differ: str | None = None  # a read command that answers otherwise than the model (expiry included)
 
 
 def recover_image(image: Image, check_time: float, io_hooks: tuple = ()) -> Recovered:
@@ -54,8 +54,8 @@ def _recover(reading, open_store, check_time: float) -> Recovered:
     except Exception as exc:  # judged below: any exception is a recovery that failed
         return Recovered(None, f"{type(exc).__name__}: {exc}", reader_state, refused)
     try:
-        visible = None if refused else expired_but_visible(store, reading.entries, check_time)
-        return Recovered(store.dump(), None, reader_state, refused, store.recovery, visible)
+        differ = None if refused else reads_disagree(store, reading.entries, check_time)
+        return Recovered(store.dump(), None, reader_state, refused, store.recovery, differ)
     finally:
         store.close()
 
@@ -69,8 +69,8 @@ def judge(
             "invariant-violated",
             f"the engine recovered a directory its format says to refuse: {recovered.reader_refused}",
         )
-    if recovered.expired_visible:
-        return Verdict("invariant-violated", f"expired key visible: {recovered.expired_visible}")
+    if recovered.reads_differ:
+        return Verdict("invariant-violated", f"a read disagrees with the model: {recovered.reads_differ}")
     return oracle.check(
         acked=acked,
         in_flight=in_flight,
