@@ -27,12 +27,23 @@ clock after the window instead lets a write land in between: the old entry is th
 a later time, past its old `expire_at`, and a key that was live at every instant of the call
 (overwritten or persisted meanwhile) reads as absent. The cost is only that a slow clock
 widens the window, so a busy writer may send the read round once more; the fallback bounds it.
+
+Reviving writes: a write is decided at its writer's clock reading and applied after its fsync.
+For most writes nothing a reader sees in between contradicts that, but `persist` and `expire`
+on a key with a TTL can revive it: were its deadline to pass during the fsync, a reader would
+see the key gone, and then back with no deadline, an order no real time explains. So such a
+writer names the key in `reviving` BEFORE it reads its clock, and a reader that judges that
+key expired (checking `reviving` inside its window, after its own clock reading) waits for the
+write to land and reads again. If the reader finds no name there, any reviving writer that
+comes later reads its clock later still, finds the key expired too, and writes nothing. Only
+such a reader waits, only on such a write: reads stay lock-free in every other case.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from tornwrite.engine.errors import WrongTypeError
@@ -50,6 +61,10 @@ def wrong_type(key: str, found: type, wanted: type) -> WrongTypeError:
 
 class ReplayError(Exception):
     """A record that cannot apply to the state it follows: the log contradicts itself."""
+
+
+class Reviving(Exception):
+    """Raised inside a read that judged expired a key a pending write may revive: read again."""
 
 
 def _list(data: Entries, key: str) -> list[bytes]:
@@ -133,13 +148,16 @@ _APPLY: dict[str, Callable[..., None]] = {
 
 
 class Keyspace:
-    __slots__ = ("data", "seq", "applying", "deadlines")  # slots: the read path reads them constantly
+    __slots__ = ("data", "seq", "applying", "deadlines", "reviving", "revived")  # the read path reads them
 
     def __init__(self, data: Entries | None = None):
         self.data: Entries = data if data is not None else {}
         self.seq = 0
         self.applying = threading.Lock()
         self.deadlines: Deadlines | None = None  # kept only while a reaper runs
+        self.reviving: str | None = None  # the key a pending persist or expire may revive
+        self.revived = threading.Event()  # set while no write is reviving a key
+        self.revived.set()
 
     # --- the writer's side (caller holds the write lock) ---------------------------------
 
@@ -153,6 +171,27 @@ class Keyspace:
                 self.seq += 1
         if self.deadlines is not None and op in ("set", "expire") and args[-1] is not None:
             self.deadlines.add(args[-1], args[0])
+
+    @contextmanager
+    def may_revive(self, key: str) -> Iterator[None]:
+        """Around a write that may revive `key` (see the module docstring): from before the
+        writer reads its clock until its record is applied, or it gives up."""
+        self.revived.clear()
+        self.reviving = key
+        try:
+            yield
+        finally:
+            self.reviving = None
+            self.revived.set()
+
+    def gone(self, key: str, expire_at: ExpireAt, now: float) -> bool:
+        """Whether the entry at `key` with `expire_at` is expired at `now`, for a read inside its
+        window; Reviving if it is, but a pending write may revive it."""
+        if expire_at is None or not is_expired(expire_at, now):
+            return False
+        if self.reviving == key:
+            raise Reviving(key)
+        return True
 
     def replay(self, op: str, args: tuple[Any, ...]) -> None:
         """`apply_record` for recovery, before any reader can exist: the same change, no seqlock."""
@@ -208,10 +247,18 @@ class Keyspace:
 
         `read` may only make atomic dict and list calls, and call the store's clock (it runs
         inside the window, which is what makes a time read there belong to the same instant);
-        it must not raise but for the clock. After a few attempts spoiled by writers, the read
+        it must not raise but for the clock, and Reviving (from `gone`: then the read waits for
+        the reviving write and runs again). After a few attempts spoiled by writers, the read
         holds `applying` instead, so a long read (a dump of a large keyspace) finishes however
         busy the writers are.
         """
+        while True:
+            try:
+                return self._read_once(read, *args)
+            except Reviving:
+                self.revived.wait()  # the reviving write lands (or gives up); then read again
+
+    def _read_once(self, read: Callable[..., Result], *args: object) -> Result:
         for _ in range(_OPTIMISTIC_ATTEMPTS):
             seq = self.seq
             if seq & 1:

@@ -42,7 +42,7 @@ class ReadCommands:
         `key` is already checked. WrongTypeError if the value is not of `kind` (None: any kind).
         """
         ks = self._readable()
-        found = ks.read(_look, ks.data, key, self._clock, kind, extract, args)
+        found = ks.read(_look, ks, key, self._clock, kind, extract, args)
         if found is None:
             return None
         value_type, result = found
@@ -67,7 +67,7 @@ class ReadCommands:
         value, expire_at = entry
         # The clock is read before `seq` is checked again: inside the window, the same instant.
         if expire_at is not None and is_expired(expire_at, self._clock()):
-            if seq & 1 or ks.seq != seq:
+            if seq & 1 or ks.seq != seq or ks.reviving == key:  # a reviving write: wait for it
                 return self._read(key, bytes, _string)
             return None
         if seq & 1 or ks.seq != seq:
@@ -85,7 +85,7 @@ class ReadCommands:
     def ttl(self, key: object) -> float | int:
         key = arguments.key(key)
         ks = self._readable()
-        return ks.read(_ttl, ks.data, key, self._clock)
+        return ks.read(_ttl, ks, key, self._clock)
 
     def llen(self, key: object) -> int:
         return self._read(arguments.key(key), list, len) or 0
@@ -128,15 +128,14 @@ class ReadCommands:
 
     def _live_items(self, *, copy: bool) -> Entries:
         ks = self._readable()
-        items, now = ks.read(_copy_items if copy else _items, ks.data, self._clock)
-        return {key: entry for key, entry in items if entry[1] is None or not is_expired(entry[1], now)}
+        return dict(ks.read(_live, ks, self._clock, copy))
 
 
 # The functions below run inside Keyspace.read's window, clock calls included.
 
 
 def _look(
-    data: Entries,
+    ks: Keyspace,
     key: str,
     clock: Callable[[], float],
     kind: type | None,
@@ -144,24 +143,24 @@ def _look(
     args: tuple[object, ...],
 ) -> tuple[type, Extracted | None] | None:
     """(value type, extracted result) of the live entry at `key`; None if absent or expired."""
-    entry = data.get(key)
+    entry = ks.data.get(key)
     if entry is None:
         return None
     value, expire_at = entry
-    if expire_at is not None and is_expired(expire_at, clock()):
+    if expire_at is not None and ks.gone(key, expire_at, clock()):
         return None
     return type(value), extract(value, *args) if kind is None or type(value) is kind else None
 
 
-def _ttl(data: Entries, key: str, clock: Callable[[], float]) -> float | int:
-    entry = data.get(key)
+def _ttl(ks: Keyspace, key: str, clock: Callable[[], float]) -> float | int:
+    entry = ks.data.get(key)
     if entry is None:
         return _NO_KEY
     expire_at = entry[1]
     if expire_at is None:
         return _NO_TTL
     now = clock()
-    return _NO_KEY if is_expired(expire_at, now) else expire_at - now
+    return _NO_KEY if ks.gone(key, expire_at, now) else expire_at - now
 
 
 def _string(value: bytes) -> bytes:
@@ -191,13 +190,12 @@ def _lindex(items: list[bytes], index: int) -> bytes | None:
     return items[index] if -len(items) <= index < len(items) else None
 
 
-def _items(data: Entries, clock: Callable[[], float]) -> tuple[list[tuple[str, Entry]], float]:
-    return list(data.items()), clock()
-
-
-def _copy_items(data: Entries, clock: Callable[[], float]) -> tuple[list[tuple[str, Entry]], float]:
-    copied = [
-        (key, (value.copy() if isinstance(value, (list, dict)) else value, expire_at))
-        for key, (value, expire_at) in list(data.items())
+def _live(ks: Keyspace, clock: Callable[[], float], copy: bool) -> list[tuple[str, Entry]]:
+    """Every live entry (copies of lists and hashes if `copy`), judged at one clock reading."""
+    items = list(ks.data.items())
+    now = clock() if any(expire_at is not None for _, (_, expire_at) in items) else 0.0
+    return [
+        (key, (value.copy() if copy and isinstance(value, (list, dict)) else value, expire_at))
+        for key, (value, expire_at) in items
+        if expire_at is None or not ks.gone(key, expire_at, now)
     ]
-    return copied, clock()

@@ -261,14 +261,14 @@ class Store(ReadCommands):
     def expire(self, key: object, seconds: object) -> bool:
         key = arguments.key(key)
         seconds = arguments.number(seconds, "seconds")
-        with self._write_lock:
+        with self._write_lock, self._ks.may_revive(key):  # named before the clock is read
             now = self._writable()
             return self._set_deadline(key, now, now + seconds)
 
     def expire_at(self, key: object, unix_seconds: object) -> bool:
         key = arguments.key(key)
         unix_seconds = arguments.number(unix_seconds, "unix_seconds")
-        with self._write_lock:
+        with self._write_lock, self._ks.may_revive(key):  # named before the clock is read
             return self._set_deadline(key, self._writable(), unix_seconds)
 
     def _set_deadline(self, key: str, now: float, expire_at: float | int) -> bool:
@@ -279,7 +279,7 @@ class Store(ReadCommands):
 
     def persist(self, key: object) -> bool:
         key = arguments.key(key)
-        with self._write_lock:
+        with self._write_lock, self._ks.may_revive(key):  # named before the clock is read
             entry = self._ks.live(key, self._writable())
             if entry is None or entry[1] is None:
                 return False

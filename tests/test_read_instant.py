@@ -120,3 +120,47 @@ def test_a_read_never_reports_absent_a_key_that_was_live_throughout_it(tmp_path,
         prepare(store)
         result = read_while_written(store, clock, read, write)
     assert result in allowed, f"{command} gave {result!r}; the key was live at every instant of the call"
+
+
+# --- writes that revive a key: persist and expire ------------------------------------------------
+
+
+@pytest.mark.parametrize("revive", [lambda s: s.persist("k"), lambda s: s.expire("k", 100)], ids=["persist", "expire"])
+def test_a_read_never_sees_a_key_gone_that_a_pending_persist_or_expire_brings_back(tmp_path, revive):
+    """The write side of the same race: persist (or expire) judges the key live at its clock
+    reading, then waits on its fsync; the deadline passes meanwhile. A reader that judged the key
+    expired then would see it gone and then back. It must wait for the write and see it live."""
+    from tornwrite.engine import IOLayer
+
+    now = [BEFORE]
+    in_fsync, release = threading.Event(), threading.Event()
+    reader_judged = threading.Event()
+    reader = []
+
+    def clock() -> float:
+        if threading.get_ident() in reader:
+            reader_judged.set()
+        return now[0]
+
+    def hold_fsync(event) -> None:
+        if event.label == "wal.fsync" and event.phase == "before" and threading.current_thread().name == "reviver":
+            in_fsync.set()
+            assert release.wait(DEADLOCK_GUARD), "never released"
+
+    io = IOLayer()
+    with Store.open(tmp_path / "data", clock=clock, io=io) as store:
+        store.set("k", b"v", expire_at=OLD_DEADLINE)
+        io.hooks.append(hold_fsync)
+        writer = threading.Thread(target=revive, args=(store,), name="reviver")
+        writer.start()
+        assert in_fsync.wait(DEADLOCK_GUARD)
+        now[0] = AFTER  # the old deadline passes while the write waits on its fsync
+        results: list[object] = []
+        read = threading.Thread(target=lambda: (reader.append(threading.get_ident()), results.append(store.get("k"))))
+        read.start()
+        assert reader_judged.wait(DEADLOCK_GUARD)
+        release.set()
+        writer.join(DEADLOCK_GUARD)
+        read.join(DEADLOCK_GUARD)
+        assert results == [b"v"], "the reader saw the key gone, then the write brought it back"
+        assert store.get("k") == b"v"
