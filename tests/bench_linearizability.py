@@ -1,4 +1,6 @@
-"""How many calls per second the linearizability checker gets through.
+"""How many calls per second the linearizability checker gets through, and how fast it
+decides the classic hard shape: a get/set/append history of 50 clients and 2,000 calls on a
+few keys (tests/histories.py), linearizable and with one stale read injected.
 
 Histories are linearizable by construction: 8 simulated clients issue ops with random
 durations and think times; each op takes effect at a random instant inside its interval,
@@ -19,6 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.histories import inject_stale_read, kv_history, op_model_has_append  # noqa: E402
 from tornwrite.models.linearizability import WRONGTYPE, Call, OpModelSpec, check_history  # noqa: E402
 from tornwrite.models.ops import Op  # noqa: E402
 
@@ -114,7 +117,9 @@ def generate_history(calls: int, keys: int, *, clients: int = CLIENTS, seed: int
     rng = random.Random(seed)
     key_names = [f"key:{i}" for i in range(keys)]
     hot_keys = key_names[:5]
-    planned = []  # (effect time, client, op, invoke, ret or None, takes effect)
+    planned: list[
+        tuple[float, int, Op, float, float | None, bool]
+    ] = []  # (effect, client, op, invoke, ret, took effect)
     for client in range(clients):
         now = rng.uniform(0, 1e-3)
         for _ in range(calls // clients + (client < calls % clients)):
@@ -161,5 +166,32 @@ def run(print=print) -> dict[int, float]:
     return rates
 
 
+KV_SEEDS = (0, 1, 2)
+KV_TIMEOUT = 60.0  # seconds; a verdict later than this is reported as none
+
+
+def run_kv(print=print) -> dict[tuple[int, bool], float]:
+    """Checks seeded kv histories, linearizable and not; prints and returns seconds to a verdict."""
+    seconds_to_verdict = {}
+    appends = "get/set/append" if op_model_has_append() else "get/set (the op model has no append yet)"
+    for seed in KV_SEEDS:
+        good = kv_history(seed=seed)
+        bad, _ = inject_stale_read(good, seed=seed)
+        for history, linearizable in ((good, True), (bad, False)):
+            cpu, started = time.process_time(), time.perf_counter()
+            result = check_history(history, OpModelSpec(), timeout=KV_TIMEOUT)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            if not result.timed_out and result.ok != linearizable:
+                raise AssertionError(f"seed {seed}: judged {result.ok}, built {linearizable}\n{result.counterexample}")
+            verdict = "timed out" if result.timed_out else "linearizable" if result.ok else "not linearizable"
+            seconds_to_verdict[(seed, linearizable)] = seconds
+            print(
+                f"kv {appends}, 50 clients, {len(history):,} calls, seed {seed}: {verdict:>16} in "
+                f"{seconds:6.2f} s ({cpu:5.2f} s CPU), {result.steps:>9,} steps, {result.memo_entries:>8,} memo entries"
+            )
+    return seconds_to_verdict
+
+
 if __name__ == "__main__":
     run()
+    run_kv()

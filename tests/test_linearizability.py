@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import time
 from itertools import combinations, permutations
 
 import pytest
@@ -20,6 +19,7 @@ from tornwrite.models.linearizability import (
     OpModelSpec,
     check_history,
     error_result,
+    same_result,
 )
 from tornwrite.models.ops import Op
 
@@ -248,15 +248,68 @@ def test_counterexample_names_partition_and_offending_call():
     assert "2 of 3 calls" in text and "the spec returns b'new' here" in text
 
 
-def test_timeout_gives_up_instead_of_hanging():
-    # 18 overlapping writes then an impossible read: the memo alone still has ~2 million
-    # (placed set, last value) pairs to rule out.
-    history = [call("set", "k", b"%d" % i, at=(0, 10), client=i) for i in range(18)]
+def hard_history(writers=18):
+    """`writers` overlapping writes then an impossible read: the memo alone still has about
+    2 ** writers (placed set, last value) pairs to rule out."""
+    history = [call("set", "k", b"%d" % i, at=(0, 10), client=i) for i in range(writers)]
     history.append(call("get", "k", at=(11, 12), returns=b"never"))
-    started = time.monotonic()
-    result = check_history(history, SPEC, timeout=0.2)
-    assert time.monotonic() - started < 2
+    return history
+
+
+class FakeClock:
+    """A clock that moves one second each time it is read."""
+
+    def __init__(self):
+        self.now, self.reads = 0.0, 0
+
+    def __call__(self):
+        self.reads += 1
+        self.now += 1.0
+        return self.now
+
+
+def test_timeout_gives_up_at_the_first_clock_reading_past_the_deadline():
+    clock = FakeClock()
+    result = check_history(hard_history(), SPEC, timeout=5.5, clock=clock)
     assert result.timed_out and not result.ok and "timed out" in result.counterexample
+    # Reading 1 sets the deadline at 6.5; reading 7 is the first past it and nothing follows.
+    assert clock.reads == 7
+    assert 0 < result.steps <= 6 * 256 + 2_000
+
+
+def test_step_budget_gives_up_after_that_many_steps():
+    result = check_history(hard_history(), SPEC, max_steps=5_000)
+    assert result.timed_out and not result.ok and result.steps == 5_000
+
+
+def test_a_hard_partition_does_not_delay_refuting_an_easy_one():
+    # The hard key comes first; searched in order it would take ~2 ** 18 steps before `easy`.
+    history = hard_history()[:-1] + [call("get", "k", at=(11, 12), returns=b"3")]
+    history += [
+        call("set", "easy", b"old", at=(0, 1)),
+        call("set", "easy", b"new", at=(2, 3)),
+        call("get", "easy", at=(4, 5), returns=b"old"),
+    ]
+    history += [call("set", "k", b"x%d" % i, at=(0, 10), client=i) for i in range(18)]
+    result = check_history(history, SPEC)
+    assert not result.ok and "'easy'" in result.counterexample
+    assert result.steps < 10_000
+
+
+def test_a_read_that_fits_is_placed_without_trying_alternatives():
+    # Sixteen reads of one value, all overlapping: trying their orders would take 16! steps.
+    history = [call("set", "k", b"v", at=(0, 1))]
+    history += [call("get", "k", at=(2, 10), returns=b"v", client=i) for i in range(16)]
+    history.append(call("get", "k", at=(11, 12), returns=b"v"))
+    result = check_history(history, SPEC)
+    assert result.ok and result.steps == len(history)
+
+
+def test_pending_reads_are_not_searched():
+    history = [call("set", "k", b"v", at=(0, 1))]
+    history += [call("get", "k", at=(0, None), client=i) for i in range(30)]
+    result = check_history(history, SPEC)
+    assert result.ok and result.steps == 1
 
 
 def test_call_returning_before_its_invoke_is_refused():
@@ -284,9 +337,22 @@ def test_spec_refuses_ops_a_fixed_clock_cannot_model(op):
         SPEC.step(SPEC.init(), op)
 
 
-def test_spec_refuses_an_initial_state_with_ttls():
+def test_spec_with_ttls_in_its_initial_state_refuses_untimed_steps():
+    spec = OpModelSpec({"k": ("string", b"v", 2e9)})
     with pytest.raises(ValueError):
-        OpModelSpec({"k": ("string", b"v", 2e9)})
+        spec.step(spec.init(), Op.of("get", "k"))
+
+
+def test_untimed_calls_need_no_clock_but_timed_calls_need_a_timed_spec():
+    class Register:
+        def init(self):
+            return None
+
+        def step(self, state, op):
+            return state, None
+
+    with pytest.raises(ValueError):
+        check_history([Call(0, Op.of("get", "k"), 0, 1, None, clock=(0, 1))], Register())
 
 
 def test_spec_accepts_ttl_options_given_as_none():
@@ -487,7 +553,7 @@ def _fits(order, history, spec):
     state = spec.init()
     for index in order:
         state, result = spec.step(state, history[index].op)
-        if history[index].ret is not None and result != history[index].result:
+        if history[index].ret is not None and not same_result(history[index].result, result):
             return False
     return True
 
@@ -505,7 +571,7 @@ def test_checker_agrees_with_brute_force_on_small_histories(op_list, rng, data):
     assert check_history(history, SPEC).ok == brute_force_linearizable(history, SPEC)
 
 
-def test_thousands_of_overlapping_calls_on_few_keys_check_quickly():
+def test_thousands_of_overlapping_calls_on_few_keys_need_few_steps_per_call():
     rng = random.Random(7)
     op_list = []
     for serial in range(3000):
@@ -521,7 +587,76 @@ def test_thousands_of_overlapping_calls_on_few_keys_check_quickly():
             )
         )
     history = simulate_concurrently(rng, op_list, clients=8, pending_rate=0.01)
-    started = time.monotonic()
     result = check_history(history, SPEC)
     assert result.ok, result.counterexample
-    assert time.monotonic() - started < 5
+    assert result.steps < 5 * len(history)
+
+
+# --- results compare by type and value ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expected, actual",
+    [
+        (True, 1),
+        (1, True),
+        (0, False),
+        (b"k", "k"),
+        (1, 1.0),
+        ([b"a"], (b"a",)),
+        ({"f": True}, {"f": 1}),
+        ([1], [True]),
+    ],
+)
+def test_results_of_different_types_never_match(expected, actual):
+    assert not same_result(expected, actual)
+
+
+def test_an_exists_recorded_as_one_is_not_linearizable():
+    assert not linearizable(call("set", "k", b"v", at=(0, 1)), call("exists", "k", at=(2, 3), returns=1))
+    assert linearizable(call("set", "k", b"v", at=(0, 1)), call("exists", "k", at=(2, 3), returns=True))
+
+
+# --- time: calls judged at an instant inside their clock interval ---------------------------
+
+
+def timed(name, *args, at, clock, returns=None, readings=(), client=0, **options):
+    invoke, ret = at
+    return Call(client, Op.of(name, *args, **options), invoke, ret, returns, clock=clock, readings=readings)
+
+
+def test_a_read_landing_exactly_on_the_deadline_sees_the_key_gone():
+    history = [
+        timed("set", "k", b"v", ttl=5, at=(0, 1), clock=(10, 10), readings=(10,)),
+        timed("get", "k", at=(2, 3), clock=(15, 15), readings=(15,)),
+        timed("ttl", "k", at=(4, 5), clock=(15, 15), returns=-2, readings=(15,)),
+    ]
+    assert check_history(history, SPEC).ok
+    live = dataclasses.replace(history[1], result=b"v")
+    assert not check_history([history[0], live], SPEC).ok
+
+
+def test_a_read_whose_clock_interval_spans_the_deadline_may_see_either():
+    write = timed("set", "k", b"v", expire_at=15, at=(0, 1), clock=(10, 10))
+    for seen in (b"v", None):
+        assert check_history([write, timed("get", "k", at=(2, 3), clock=(14, 16), returns=seen)], SPEC).ok
+
+
+def test_time_never_goes_back_along_the_order():
+    # The read saw the key gone (time 15 or later); the persist, placed after it in real
+    # time, cannot be judged before 15 and so cannot find the key live.
+    history = [
+        timed("set", "k", b"v", expire_at=15, at=(0, 1), clock=(10, 10)),
+        timed("get", "k", at=(2, 3), clock=(15, 15), returns=None),
+        timed("persist", "k", at=(4, 5), clock=(10, 16), returns=True),
+    ]
+    result = check_history(history, SPEC)
+    assert not result.ok and "persist('k')" in result.counterexample
+
+
+def test_ttl_is_judged_at_the_stores_own_reading():
+    write = timed("expire", "k", 10, at=(1, 2), clock=(100, 100), readings=(100,), returns=True)
+    history = [timed("set", "k", b"v", at=(0, 1), clock=(100, 100)), write]
+    good = timed("ttl", "k", at=(3, 4), clock=(101, 104), readings=(103,), returns=7)
+    assert check_history([*history, good], SPEC).ok
+    assert not check_history([*history, dataclasses.replace(good, result=8)], SPEC).ok

@@ -23,7 +23,9 @@ import time
 
 import pytest
 
-from tornwrite.engine import RedisLiteError, Store
+from tornwrite.engine import RedisLiteError, Store, arguments
+from tornwrite.engine.errors import WrongTypeError
+from tornwrite.engine.reads import ReadCommands
 from tornwrite.models.linearizability import Call, OpModelSpec, check_history, error_result, key_object
 from tornwrite.models.ops import Op
 
@@ -125,7 +127,7 @@ def contended_calls(history: list[Call]) -> int:
     by_invoke = sorted(range(len(history)), key=lambda i: history[i].invoke)
     for position, i in enumerate(by_invoke):
         for j in by_invoke[position + 1 :]:
-            if history[j].invoke > history[i].ret:
+            if history[j].invoke > (history[i].ret or 0.0):  # every call here returned
                 break
             if history[j].client != history[i].client and keys_of(history[i]) & keys_of(history[j]):
                 contended |= {i, j}
@@ -133,7 +135,7 @@ def contended_calls(history: list[Call]) -> int:
 
 
 def keys_of(call: Call) -> set:
-    return {key_object(key) for key in call.op.keys()}
+    return {key_object(key) for key in call.op.keys() or ()}
 
 
 def rerun_hint(test_id: str, seed: int) -> str:
@@ -209,3 +211,178 @@ def test_checker_reports_a_buggy_store_with_the_call_it_cannot_place(tmp_path, b
     text = result.counterexample
     assert text.startswith("not linearizable: partition keys ")
     assert any(f"  {call.describe()}: " in text for call in history), text
+
+
+# --- time: TTLs, expire, persist and overwrites of expiring keys, on a controlled clock ------
+
+TTL_KEYS = ("t0", "t1", "t2")
+TTL_OPS_PER_THREAD = 400
+MUTANT_RUNS = 20
+READS_PER_TICK = 4  # the clock moves one unit every this many readings, so reads land on deadlines
+
+
+class SteppingClock:
+    """An integer clock that moves one unit every READS_PER_TICK readings, logging each reading
+    per thread; every reading yields the GIL, so another thread can run between a read's
+    look at the keyspace and its look at the clock, as a preempted reader's would."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._readings = 0
+        self._log = threading.local()
+
+    def now(self) -> int:
+        """The current value, without counting as a reading."""
+        return self._readings // READS_PER_TICK
+
+    def __call__(self) -> int:
+        time.sleep(0)  # before the value is taken: what a reader preempted just here would see
+        with self._lock:
+            self._readings += 1
+            value = self._readings // READS_PER_TICK
+        self.taken().append(value)
+        return value
+
+    def taken(self) -> list[int]:
+        if not hasattr(self._log, "values"):
+            self._log.values = []
+        return self._log.values
+
+
+def ttl_workload(seed: int, client: int, ttl_commands: bool) -> list[Op]:
+    """Sets with and without TTLs over few keys, and reads; `expire`/`persist` if `ttl_commands`."""
+    rng = random.Random(f"ttl/{seed}/{client}")
+    ops = []
+    for serial in range(TTL_OPS_PER_THREAD):
+        key, value = rng.choice(TTL_KEYS), b"c%d-%d" % (client, serial)
+        roll = rng.random() if ttl_commands else rng.choice((rng.random() * 0.25, 0.4 + rng.random() * 0.6))
+        if roll < 0.15:
+            ops.append(Op.of("set", key, value, ttl=rng.randint(1, 2)))
+        elif roll < 0.25:
+            ops.append(Op.of("set", key, value))  # overwrites a key that may be expiring
+        elif roll < 0.32:
+            ops.append(Op.of("expire", key, rng.randint(1, 3)))
+        elif roll < 0.4:
+            ops.append(Op.of("persist", key))
+        else:
+            ops.append(Op.of(rng.choice(("get", "get", "exists", "ttl", "type")), key))
+    return ops
+
+
+def record_timed_history(store: Store, clock: SteppingClock, seed: int, ttl_commands: bool) -> list[Call]:
+    """Like `record_history`, each call also carrying its clock interval and the store's readings."""
+    start = threading.Barrier(THREADS)
+    timed: list[list[Call]] = [[] for _ in range(THREADS)]
+    crashes: list[BaseException] = []
+
+    def client(number: int, ops: list[Op]) -> None:
+        try:
+            start.wait()
+            for op in ops:
+                taken = clock.taken()
+                taken.clear()
+                low, invoke = clock.now(), time.perf_counter()
+                try:
+                    result = op.apply_to(store)
+                except RedisLiteError as error:
+                    result = error_result(error)
+                ret, high = time.perf_counter(), clock.now()
+                timed[number].append(Call(number, op, invoke, ret, result, clock=(low, high), readings=tuple(taken)))
+        except BaseException as crash:  # noqa: BLE001 - reported by the main thread
+            crashes.append(crash)
+            start.abort()
+
+    threads = [threading.Thread(target=client, args=(n, ttl_workload(seed, n, ttl_commands))) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), f"seed {seed}: a client thread hung"
+    if crashes:
+        raise crashes[0]
+    return [call for calls in timed for call in calls]
+
+
+def _get_entry_then_clock(self, key):
+    ks = self._ks
+    entry = ks.read(ks.data.get, arguments.key(key))
+    if entry is None or (entry[1] is not None and self._clock() >= entry[1]):
+        return None
+    if type(entry[0]) is not bytes:
+        raise WrongTypeError(f"{key!r} does not hold a string")
+    return entry[0]
+
+
+def _exists_entry_then_clock(self, key):
+    ks = self._ks
+    entry = ks.read(ks.data.get, arguments.key(key))
+    return entry is not None and (entry[1] is None or self._clock() < entry[1])
+
+
+def _type_entry_then_clock(self, key):
+    ks = self._ks
+    entry = ks.read(ks.data.get, arguments.key(key))
+    if entry is None or (entry[1] is not None and self._clock() >= entry[1]):
+        return None
+    return {bytes: "string", list: "list", dict: "hash"}[type(entry[0])]
+
+
+def _ttl_entry_then_clock(self, key):
+    ks = self._ks
+    entry = ks.read(ks.data.get, arguments.key(key))
+    if entry is None:
+        return -2
+    now = self._clock()
+    if entry[1] is None:
+        return -1
+    return -2 if now >= entry[1] else entry[1] - now
+
+
+def restore_entry_then_clock_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug of issue 11 item 1, put back: each read looks at the entry under the seqlock and
+    only then at the clock, so an entry a writer has since replaced is judged at a later time."""
+    for name, buggy in (
+        ("get", _get_entry_then_clock),
+        ("exists", _exists_entry_then_clock),
+        ("type", _type_entry_then_clock),
+        ("ttl", _ttl_entry_then_clock),
+    ):
+        monkeypatch.setattr(ReadCommands, name, buggy)
+
+
+def check_timed_run(tmp_path, seed: int, ttl_commands: bool = False):
+    clock = SteppingClock()
+    with Store.open(tmp_path / f"data-{seed}-{ttl_commands}", clock=clock) as store:
+        history = record_timed_history(store, clock, seed, ttl_commands)
+    return history, check_history(history, OpModelSpec(), timeout=CHECK_TIMEOUT)
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda seed: f"seed={seed}")
+def test_reads_judge_an_entry_at_the_instant_they_saw_it(tmp_path, seed):
+    history, result = check_timed_run(tmp_path, seed)
+    hint = rerun_hint(f"test_reads_judge_an_entry_at_the_instant_they_saw_it[seed={seed}]", seed)
+    # The runs must reach deadlines: some reads see an expired key, some TTLs count down.
+    assert any(call.op.name == "ttl" and call.result not in (-1, -2) for call in history), hint
+    assert not result.timed_out, f"{result.counterexample}\n{hint}"
+    assert result.ok, f"{result.counterexample}\n{hint}"
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda seed: f"seed={seed}")
+def test_expire_and_persist_judge_a_key_at_the_instant_they_change_it(tmp_path, seed):
+    history, result = check_timed_run(tmp_path, seed, ttl_commands=True)
+    hint = rerun_hint(f"test_expire_and_persist_judge_a_key_at_the_instant_they_change_it[seed={seed}]", seed)
+    assert any(call.op.name == "persist" and call.result is True for call in history), hint
+    assert not result.timed_out, f"{result.counterexample}\n{hint}"
+    assert result.ok, f"{result.counterexample}\n{hint}"
+
+
+def test_reads_that_look_at_the_clock_after_the_entry_are_caught(tmp_path, monkeypatch):
+    # One run catches it about one time in three (the OS interleaves), so runs go on until one does.
+    restore_entry_then_clock_reads(monkeypatch)
+    for seed in range(1, MUTANT_RUNS + 1):
+        _, result = check_timed_run(tmp_path, seed)
+        assert not result.timed_out, result.counterexample
+        if not result.ok:
+            assert "not linearizable: partition keys 't" in result.counterexample
+            return
+    pytest.fail(f"the entry-then-clock reads passed {MUTANT_RUNS} runs")
