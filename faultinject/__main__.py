@@ -26,6 +26,10 @@ from tornwrite.faultinject.zoo import mutants
 
 # Subcommands with a parser of their own, imported only when used.
 _DELEGATED = {
+    "program": (
+        "tornwrite.faultinject.program.cli",
+        "crash-test any Python program's files: program TARGET (see --help there)",
+    ),
     "mutants": (
         "tornwrite.faultinject.zoo.hunt",
         "the bug zoo: every detector against every mutant (see --help there)",
