@@ -31,11 +31,9 @@ clock call takes a seeded while (a reader preempted inside its read), and a writ
 TTL waits half of it before its next op, often an overwrite of that key before the deadline.
 A repro reruns the same schedule up to REPRO_ATTEMPTS times and shows the first failing run.
 
-Left out for now: `persist` and `expire`. With them this kind fails today's engine (about 1 point
-in 150): a write validates a key against its clock reading, a deadline passes during its fsync,
-a reader meanwhile sees the key expired, and the write then applies, so the key a read saw gone
-comes back with no deadline. No order of the calls gives those results. Put them back in
-`_writer_op` once the engine judges such writes at an instant readers cannot have passed.
+`persist` and `expire` on keys whose TTL runs out in milliseconds are what found the engine's
+revival bug (a deadline passing during such a write's fsync let a reader see the key gone and
+then back; engine/keyspace.py, "Reviving writes").
 """
 
 from __future__ import annotations
@@ -144,7 +142,8 @@ def _writer_ops(rng: random.Random, client: int) -> tuple[Op, ...]:
 
 def _writer_op(rng: random.Random, client: int, index: int) -> Op:
     value = f"w{client}.{index}".encode()  # unique: the checker tells every write apart
-    kind = rng.choices(("set", "rpush", "hset", "hdel", "delete", "set_ttl", "flushall"), (2, 4, 3, 2, 2, 2.5, 0.1))[0]
+    kinds = ("set", "append", "rpush", "hset", "hdel", "delete", "set_ttl", "persist", "expire", "flushall")
+    kind = rng.choices(kinds, (2, 0.5, 4, 3, 2, 2, 2.5, 0.7, 0.7, 0.1))[0]
     key = _key(rng, kind)
     if kind == "set":
         return Op.of("set", key, value)
@@ -158,6 +157,12 @@ def _writer_op(rng: random.Random, client: int, index: int) -> Op:
         return Op.of("delete", *rng.sample(KEYS + TTL_KEYS, rng.randint(2, 3)))
     if kind == "flushall":
         return Op.of("flushall")
+    if kind == "append":
+        return Op.of("append", rng.choice(KEYS_OF["set"] + TTL_KEYS), value)
+    if kind == "persist":
+        return Op.of("persist", rng.choice(TTL_KEYS))
+    if kind == "expire":
+        return Op.of("expire", rng.choice(TTL_KEYS), rng.choice((0.0006, 0.001, 0.002)))
     return Op.of("set", rng.choice(TTL_KEYS), value, ttl=rng.choice((0.0006, 0.001, 0.002)))
 
 
