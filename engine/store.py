@@ -336,11 +336,22 @@ class Store(ReadCommands):
         except (StoreClosedError, StoreFailedError):
             pass  # nothing to snapshot into any more
 
-    def _reap(self) -> None:
+    def reap_expired(self) -> int:
+        """Remove from memory every key expired now, as the reaper thread does each interval;
+        how many went. Changes nothing any read can see, and writes no record (expiry.Reaper
+        says why). Tests and single-threaded programs call it instead of running the thread."""
         with self._write_lock:
-            deadlines = self._ks.deadlines
-            if self._closed or deadlines is None:  # deadlines: kept from the reaper's start on
-                return
-            expired = deadlines.due(self._ks.data, self._clock())
+            if self._closed:
+                raise StoreClosedError("the store is closed")
+            if self._ks.deadlines is None:  # kept from the first reap on (or the reaper's start)
+                self._ks.deadlines = Deadlines(self._ks.data)
+            expired = self._ks.deadlines.due(self._ks.data, self._clock())
             if expired:
                 self._ks.remove(expired)
+            return len(expired)
+
+    def _reap(self) -> None:
+        try:
+            self.reap_expired()
+        except StoreClosedError:
+            pass  # the reaper stops with the store

@@ -60,6 +60,13 @@ def _names(allowed: Iterable[str], what: str) -> Callable[[str], tuple[str, ...]
     return parse
 
 
+def _recovery_phase(text: str) -> str:
+    named = ("before", "after", "after-recovery", "after-carrying-on")
+    if text in named or (text.startswith("generation-") and text.removeprefix("generation-").isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"choose from {', '.join(named)} or generation-N, not {text!r}")
+
+
 def _shard(text: str) -> tuple[int, int]:
     index, _, count = text.partition("/")
     try:
@@ -135,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--phase", choices=("before", "after"), help="before or after the step (not for damage)")
     again.add_argument("--state", type=int, default=0, help="which crash state at the point (-1: the restart)")
     again.add_argument("--recovery-step", type=int, help="crash the recovery too, at this step of it")
-    again.add_argument("--recovery-phase", choices=("before", "after", "after-recovery", "after-carrying-on"))
+    again.add_argument(
+        "--recovery-phase",
+        type=_recovery_phase,
+        help="before | after its step, after-recovery, after-carrying-on, generation-N",
+    )
     again.add_argument("--recovery-state", type=int, default=0)
     again.add_argument("--mutant", choices=sorted(mutants.MUTANTS))
 

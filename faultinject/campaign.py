@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import queue
@@ -96,6 +97,11 @@ _worker: dict = {}  # per worker process: the plan, a scratch directory, and a S
 
 
 def _init_worker(plan: Plan, scratch: str) -> None:
+    # Recovery's warnings about quarantined records are the engine's voice to its user; here the
+    # damage kind checks the quarantine itself, and thousands of them would bury the progress.
+    engine_log = logging.getLogger("tornwrite.engine")
+    engine_log.addHandler(logging.NullHandler())
+    engine_log.propagate = False
     _worker.clear()
     _worker.update(plan=plan, scratch=tempfile.mkdtemp(prefix=f"w{os.getpid()}-", dir=scratch))
 

@@ -369,6 +369,12 @@ def _snapshot(state: State, now: float, /) -> Outcome:
     return state, ANY  # the LSN depends on the engine's log, which the model does not keep
 
 
+@_command("reap_expired")
+def _reap_expired(state: State, now: float, /) -> Outcome:
+    # Expired keys are absent already; how many the engine still held depends on its crashes.
+    return state, ANY
+
+
 # ---- running ops ----
 
 

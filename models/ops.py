@@ -4,9 +4,10 @@ The op model, workload generators, the checkers and the reports all speak in ops
 `repr` is the line a person reads in a failure message, so it looks like the call it stands
 for: ``rpush('queue:7', b'job-1', b'job-2')`` (long byte strings are cut, their length kept).
 
-Besides the store's commands (docs/COMMANDS.md), two harness ops exist:
-``tick(seconds)`` advances the workload's fake clock, and ``snapshot()`` asks the store for a
-snapshot; neither changes the logical state.
+Besides the store's commands (docs/COMMANDS.md), three harness ops exist:
+``tick(seconds)`` advances the workload's fake clock, ``snapshot()`` asks the store for a
+snapshot, and ``reap_expired()`` removes expired keys from memory as the reaper thread does;
+none changes the logical state.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ READ_COMMANDS = frozenset(
         "dump",
     }
 )
-HARNESS_OPS = frozenset({"tick", "snapshot"})
+HARNESS_OPS = frozenset({"tick", "snapshot", "reap_expired"})
 # Commands that read or write every key rather than the ones named in their arguments.
 WHOLE_KEYSPACE = frozenset({"flushall", "keys", "dbsize", "dump"})
 

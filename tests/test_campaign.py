@@ -97,7 +97,28 @@ def test_an_expired_key_shown_by_one_read_path_is_caught(monkeypatch):
         return len(entry[0]) if entry is not None and type(entry[0]) is list else real_llen(self, key)
 
     monkeypatch.setattr(Store, "llen", llen_ignoring_expiry)
-    plan = Plan(("ttl",), seed=0, kinds=("power",), budget=80)
+    plan = Plan(("ttl",), seed=1, kinds=("power",), budget=80)  # seed 1: a list expires before the end
     results = campaign.execute(plan, jobs=1).results
     shown = [r for r in results if r.outcome == "invariant-violated" and "llen" in r.detail]
     assert shown, "no crash state had an expired list for llen to show"
+
+
+def test_a_reaper_that_removes_keys_early_is_caught_on_the_workloads_that_reap():
+    plan = Plan(("ttl",), seed=0, kinds=("power",), budget=40, mutant="reaper-removes-early")
+    assert campaign.execute(plan, jobs=2).tally.failures > 0
+
+
+def test_a_torn_tail_left_in_place_is_caught_only_in_a_later_life_and_its_repro_reruns_it():
+    from tornwrite.faultinject import repro
+    from tornwrite.faultinject.kinds.base import ReproRequest
+
+    plan = Plan(("snapshot-heavy",), seed=0, kinds=("power",), ops=30, mutant="torn-tail-left-in-place")
+    failures = campaign.execute(plan, jobs=2).findings.failures
+    assert failures and all(f.second is not None and f.second.phase.startswith("generation-") for f in failures)
+    first = failures[0]
+    request = ReproRequest(
+        first.point.step, first.point.phase, first.state, first.second.step, first.second.phase, first.second.state
+    )
+    lines: list[str] = []
+    assert repro.repro("power", "snapshot-heavy", 0, 30, request, "torn-tail-left-in-place", lines.append) == 1
+    assert any(line.startswith(f"verdict: {first.outcome}") for line in lines), lines

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tornwrite.engine import IOLayer, RecoveryReport, Store
+from tornwrite.engine import IOLayer, RecoveryReport, RedisLiteError, Store
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock
 from tornwrite.faultinject.core.observe import reads_disagree
 from tornwrite.faultinject.core.simdisk import Image, SimDisk
+from tornwrite.models import opmodel
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.format_reader import read_directory, read_files
 
@@ -80,3 +81,16 @@ def judge(
         observed=observed,
         recovery_error=recovered.error,
     )
+
+
+def wrong_answer(oracle: Oracle, results: list[object]) -> str | None:
+    """The first op of a run whose result differs from the op model's, in words, or None: a
+    run must answer every read and write as the model does, not only recover to its states."""
+    for index, (op, expected, result) in enumerate(zip(oracle.ops, oracle.results, results), start=1):
+        actual = opmodel.Refusal(type(result).__name__) if isinstance(result, RedisLiteError) else result
+        if not opmodel.same_result(expected, actual):
+            return (
+                f"op {index} {op!r} returned {opmodel.describe_result(actual)}, the model says "
+                f"{opmodel.describe_result(expected)}"
+            )
+    return None

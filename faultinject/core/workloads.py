@@ -69,6 +69,8 @@ MIXES = {
             "get": 2,
             "ttl": 1,
             "tick": 4,
+            "tick_onto_deadline": 1.5,
+            "reap": 1.5,
             "snapshot": 0.8,
         },
         ttl=True,
@@ -96,6 +98,8 @@ MIXES = {
             "ttl": 0.5,
             "flushall": 0.15,
             "tick": 1.5,
+            "tick_onto_deadline": 0.5,
+            "reap": 0.5,
             "snapshot": 1,
         },
         ttl=True,
@@ -116,10 +120,36 @@ def build(name: str, seed: int = 0, ops: int | None = None) -> Workload:
     fields = [fake.word() for _ in range(5)]
     generated: list[Op] = []
     kinds, weights = zip(*mix.weights.items())
+    clock = _Deadlines(START_TIME)
     while len(generated) < (ops or mix.ops):
         index = len(generated) + 1
-        generated.append(_draw(rng.choices(kinds, weights)[0], index, rng, fake, pools, fields, mix))
+        kind = rng.choices(kinds, weights)[0]
+        op = clock.tick_onto_next() if kind == "tick_onto_deadline" else None
+        op = op or _draw(kind, index, rng, fake, pools, fields, mix)
+        clock.note(op)
+        generated.append(op)
     return Workload(name, seed, tuple(generated))
+
+
+class _Deadlines:
+    """The workload's clock as it will run, and the deadlines its TTLs set: so a tick can land
+    exactly on one (start, TTLs and ticks are multiples of 0.5, exact in binary)."""
+
+    def __init__(self, now: float):
+        self.now = now
+        self.ahead: list[float] = []
+
+    def note(self, op: Op) -> None:
+        if op.name == "tick":
+            self.now += op.args[0]
+        elif op.name == "set" and dict(op.kwargs).get("ttl") is not None:
+            self.ahead.append(self.now + dict(op.kwargs)["ttl"])
+        elif op.name == "expire":
+            self.ahead.append(self.now + op.args[1])
+        self.ahead = [deadline for deadline in self.ahead if deadline > self.now]
+
+    def tick_onto_next(self) -> Op | None:
+        return Op.of("tick", min(self.ahead) - self.now) if self.ahead else None
 
 
 def _key_pool(fake: Faker, kind: str, size: int) -> list[str]:
@@ -187,4 +217,8 @@ def _draw(kind: str, index: int, rng: random.Random, fake: Faker, pools: dict, f
         return Op.of("flushall")
     if kind == "snapshot":
         return Op.of("snapshot")
+    if kind == "reap":
+        return Op.of("reap_expired")
+    if kind == "tick_onto_deadline":  # no deadline ahead: an ordinary tick
+        return Op.of("tick", rng.choice((0.5, 1, 2, 4)))
     raise ValueError(kind)

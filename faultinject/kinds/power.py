@@ -15,21 +15,25 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from tornwrite.engine import IOEvent, IOLayer, Store
 from tornwrite.faultinject.core.describe import file_lines, recovery_lines, verdict_lines
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, StepCounter, run
+from tornwrite.faultinject.core.generations import PHASE as GENERATION
+from tornwrite.faultinject.core.generations import live_on
 from tornwrite.faultinject.core.observe import newest_visible
 from tornwrite.faultinject.core.restart import check_restart
 from tornwrite.faultinject.core.results import RESTART, CrashPoint, SecondCrash, StateResult
 from tornwrite.faultinject.core.simdisk import Image, SimDisk, image_fingerprint
-from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image
+from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image, wrong_answer
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
-from tornwrite.models.checker import Oracle
+from tornwrite.models.checker import Oracle, Verdict
 
 NAME = "power"
 COMPOUND_PER_POINT = 2  # first-crash states per point whose recovery is crashed in turn
+LIVES_PER_POINT = 1  # first-crash states per point that repair something, then live on (core/generations.py)
 
 
 def state_rng(seed: int, *where: object) -> random.Random:
@@ -72,16 +76,32 @@ def check_points(
         # A reader's last look before the power goes: what it saw was acked to it, so it must survive.
         observed = newest_visible(opened[0], workload.keys) if opened else 0
 
-        def verdict(recovered: Recovered):
+        answered = wrong_answer(oracle, progress.results)  # what the run itself returned so far
+
+        def verdict(recovered: Recovered) -> Verdict:
+            if answered:
+                return Verdict("invariant-violated", f"before the crash, {answered}")
             return judge(
                 oracle, recovered, acked=progress.acked, in_flight=in_flight, check_time=check_time, observed=observed
             )
 
         rng = state_rng(workload.seed, number, event.phase)
-        crashed_recoveries = 0
+        crashed_recoveries = lived_on = 0
         for index, state in enumerate(disk.power_loss_states(rng)):
             recovered = _recover_cached(cache, state.image, check_time)
-            emit(StateResult.of(point, index, state.description, progress, verdict(recovered), observed=observed))
+            first = verdict(recovered)
+            emit(StateResult.of(point, index, state.description, progress, first, observed=observed))
+            if compound and lived_on < LIVES_PER_POINT and _repairs(recovered) and first.matched_prefix is not None:
+                lived_on += 1
+                rest = list(workload.ops[progress.acked + (1 if in_flight else 0) :])
+                rng_for = partial(state_rng, workload.seed, number, event.phase, index, "life")
+                for life in live_on(workload, state.image, first.matched_prefix, rest, check_time, rng_for):
+                    second = SecondCrash(life.step, f"{GENERATION}{life.generation}", life.state, life.description)
+                    emit(
+                        StateResult.of(
+                            point, index, state.description, progress, life.verdict, observed=observed, second=second
+                        )
+                    )
             if compound and crashed_recoveries < COMPOUND_PER_POINT and _repairs(recovered):
                 crashed_recoveries += 1
                 second_rng = state_rng(workload.seed, number, event.phase, index, "recovery")
@@ -213,6 +233,10 @@ def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
     out("on disk after the power loss:")
     out("\n".join(file_lines(crash.image.get(DATA_DIR, {}))))
     recovered = recover_image(crash.image, check_time)
+    if request.recovery_phase is not None and request.recovery_phase.startswith(GENERATION):
+        out("recovery:")
+        out("\n".join(recovery_lines(recovered)))
+        return _repro_lives(subject, request, crash.image, recovered, found["progress"], out)
     if request.recovery_step is not None:
         out("recovery (the first, which is itself crashed):")
         out("\n".join(recovery_lines(recovered)))
@@ -254,6 +278,35 @@ def _repro_restart(results: list[StateResult], request: ReproRequest, out: Out) 
         out("the restart has no such check")
         return 2
     return 0 if chosen.ok else 1
+
+
+def _repro_lives(
+    subject: Subject,
+    request: ReproRequest,
+    image: Image,
+    recovered: Recovered,
+    progress: tuple[int, bool, float, int],
+    out: Out,
+) -> int:
+    """The lives after this recovered crash, up to the requested one (core/generations.py)."""
+    workload, (acked, in_flight, check_time, observed) = subject.workload, progress
+    assert request.recovery_phase is not None and request.phase is not None
+    wanted = int(request.recovery_phase.removeprefix(GENERATION) or 0)
+    first = judge(subject.oracle, recovered, acked=acked, in_flight=in_flight, check_time=check_time, observed=observed)
+    if first.matched_prefix is None:
+        out(f"the first recovery is not ok ({first.outcome}), so no life follows it")
+        return 2
+    rest = list(workload.ops[acked + (1 if in_flight else 0) :])
+    rng_for = partial(state_rng, workload.seed, request.step, request.phase, request.state, "life")
+    for life in live_on(workload, image, first.matched_prefix, rest, check_time, rng_for):
+        where = f"after its step {life.step}" if life.step else "after its last op"
+        out(f"life {life.generation}: {life.acked} more ops acked; power lost {where}: {life.description}")
+        out("\n".join(recovery_lines(life.recovered)))
+        if life.generation == wanted:
+            out(f"verdict: {life.verdict.outcome}" + (f"\n{life.verdict.detail}" if life.verdict.detail else ""))
+            return 0 if life.verdict.outcome == "ok" else 1
+    out(f"no life {wanted}: the lives ended before it")
+    return 2
 
 
 class Power(FaultKind):

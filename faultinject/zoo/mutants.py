@@ -23,6 +23,7 @@ from tornwrite.engine import store as engine_store
 from tornwrite.engine import wal as engine_wal
 from tornwrite.engine.codec import LineError, decode_record, encode_record
 from tornwrite.engine.errors import CorruptDataError
+from tornwrite.engine.expiry import Deadlines
 from tornwrite.engine.format import parse_name, wal_header, wal_name
 from tornwrite.engine.keyspace import Keyspace, wrong_type
 from tornwrite.engine.snapshot import write_snapshot as real_write_snapshot
@@ -294,6 +295,28 @@ def _rpush_validates_outside_lock() -> list:
     return [(engine_store.Store, "rpush", rpush)]
 
 
+# --- blind spots: bugs the harness once let through ------------------------------------------------
+
+
+def _torn_tail_left_in_place() -> list:
+    real_repair = recovery.repair
+
+    def repair(io: engine_io.IOLayer, directory: str, result: recovery.Scan) -> engine_wal.Wal:
+        result.truncate = None  # the torn tail stays: the next record lands behind the garbage
+        return real_repair(io, directory, result)
+
+    return [(recovery, "repair", repair)]
+
+
+def _reaper_removes_early() -> list:
+    real_due = Deadlines.due
+
+    def due(self: Deadlines, data: dict, now: float) -> list[str]:
+        return real_due(self, data, now + 1.0)  # takes keys with up to a second left
+
+    return [(Deadlines, "due", due)]
+
+
 MUTANTS = {
     m.name: m
     for m in (
@@ -462,6 +485,24 @@ MUTANTS = {
             ("concurrent",),
             "a writer changes the key between the decision and the commit: a list replaced, or a record replay refuses",
             _rpush_validates_outside_lock,
+        ),
+        Mutant(
+            "torn-tail-left-in-place",
+            "recovery keeps the torn tail a crash left, and new records follow it",
+            "crash recovery: a partial WAL entry is ignored (and never put behind later records)",
+            ("power",),
+            "harmless at the first recovery; after the store writes on, the next recovery stops at the garbage "
+            "and loses the records behind it: only a second life after the crash shows it",
+            _torn_tail_left_in_place,
+        ),
+        Mutant(
+            "reaper-removes-early",
+            "the reaper removes keys that have up to a second left",
+            "expired keys are logically invisible, and live keys visible",
+            ("stateful",),
+            "a reap lands before a deadline the clock then reaches exactly, and the state machine's next read finds "
+            "the key gone (the power kind sees it too on the ttl and mixed workloads, which reap; the zoo's does not)",
+            _reaper_removes_early,
         ),
     )
 }

@@ -20,7 +20,7 @@ import random
 from faker import Faker
 from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tornwrite.engine import IOEvent, IOLayer, RedisLiteError, Store
 from tornwrite.engine.io import DURABLE_OPS
@@ -200,6 +200,21 @@ class StoreVersusModel(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([0.25, 0.5, 1, 3]))
     def tick(self, seconds):
         self.clock.now += seconds
+
+    def _deadlines_ahead(self) -> list[float]:
+        return sorted({entry[2] for entry in self.model.values() if entry[2] is not None and entry[2] > self.clock.now})
+
+    @precondition(lambda self: self._deadlines_ahead())
+    @rule(choice=st.integers(0, 3))
+    def tick_onto_a_deadline(self, choice):
+        """The clock lands exactly on a key's expire_at: the instant it becomes absent."""
+        ahead = self._deadlines_ahead()
+        self.clock.now = ahead[choice % len(ahead)]
+
+    @rule()
+    def reap_expired(self):
+        """What the reaper thread does each interval, run at a chosen moment."""
+        self.run(Op.of("reap_expired"))
 
     # --- refusals: the engine must raise what the model predicts, and change nothing ----------
 
