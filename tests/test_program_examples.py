@@ -8,6 +8,7 @@ import pytest
 
 from tornwrite.faultinject.program import cli, interposer, sanity
 from tornwrite.faultinject.program.target import load
+from tornwrite.faultinject.zoo import mutants
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
@@ -58,6 +59,15 @@ def test_the_bundled_engine_run_as_an_ordinary_program_passes(tmp_path):
     assert status == 0, [s for s in results["states"] if s["outcome"] != "ok"][:3]
     assert results["warnings"] == []
     assert len(results["trace"]) > 10 and len(results["acks"]) == 10
+
+
+def test_a_value_the_engine_example_served_to_its_reader_must_survive_the_crash(tmp_path):
+    # memory-before-wal: a value visible before its record exists; only a reader can tell
+    with mutants.active("memory-before-wal"):
+        status, counts, _ = crash_test(tmp_path, "engine_store.py")
+    assert status == 1
+    assert failing(counts, "process") == {"durability"}
+    assert "durability" in failing(counts, "power")
 
 
 def test_tinydb_extra_data_is_found_unaided(tmp_path):

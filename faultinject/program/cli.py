@@ -35,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
         nargs="?",
         const="first",
         metavar="STEP:PHASE[:STATE]",
-        help="narrate one crash state (default: the first failing one) step by step",
+        help="narrate one crash state (default: the first failing one) step by step; STATE rN: the Nth power "
+        "state after a restart's recovery",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -49,11 +50,19 @@ def _kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
-def _point(text: str) -> tuple[int, str, int]:
+def _point(text: str) -> tuple[int, str, int, bool]:
+    """STEP:PHASE[:STATE]; STATE `rN` is the Nth power state after a restart's recovery (restart.py)."""
     parts = text.split(":")
-    if len(parts) not in (2, 3) or not parts[0].isdigit() or parts[1] not in ("before", "after"):
-        raise ValueError(f"--explain takes STEP:PHASE[:STATE], e.g. 7:after:3, not {text!r}")
-    return int(parts[0]), parts[1], int(parts[2]) if len(parts) == 3 else 0
+    state = parts[2] if len(parts) == 3 else "0"
+    restart = state.startswith("r")
+    if (
+        len(parts) not in (2, 3)
+        or not parts[0].isdigit()
+        or parts[1] not in ("before", "after")
+        or not state.removeprefix("r").isdigit()
+    ):
+        raise ValueError(f"--explain takes STEP:PHASE[:STATE], e.g. 7:after:3 or 7:after:r2, not {text!r}")
+    return int(parts[0]), parts[1], int(state.removeprefix("r")), restart
 
 
 def main(argv: list[str]) -> int:
@@ -87,13 +96,13 @@ def main(argv: list[str]) -> int:
     return _finish(run, args, point)
 
 
-def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, int] | None) -> int:
+def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, int, bool] | None) -> int:
     from tornwrite.faultinject.program import explain, report
 
     for warning in run.trace.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if point is not None:
-        chosen = [r for r in run.results if (r.step, r.phase, r.state) == point]
+        chosen = [r for r in run.results if (r.step, r.phase, r.state, r.restart) == point]
         if not chosen:
             print(f"error: no {args.kinds[0]} crash state {args.explain}", file=sys.stderr)
             return 2

@@ -41,7 +41,14 @@ def narrate(run: ProgramRun, result: Result) -> str:
             lines.append(marker)
         lines.append("")
         lines.append(f"Crash point: {crash_point(run, result)}.")
-        if result.kind == "power":
+        if result.restart:
+            lines.append(
+                "A process kill here (the page cache survives, so what was not yet durable is still pending), then "
+                "a restart: the program's recover() ran on those files and did (traced):"
+            )
+            lines += [f"      {n:4}  {call}" for n, call in enumerate(run.recoveries[(result.step, result.phase)], 1)]
+            lines.append(f"Then a power loss: {result.description}.")
+        elif result.kind == "power":
             lines.append(f"A power loss here: {result.description}.")
         else:
             lines.append(

@@ -14,6 +14,7 @@ import os
 import pickle
 import select
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from tornwrite.faultinject.program.target import Target
 from tornwrite.faultinject.program.trace import Trace
 
 CHILD_TIMEOUT = 60.0  # seconds a child may run before it is declared hung
+OBSERVE_TIMEOUT = 5.0  # seconds a reader's look may take (one blocked on the crashing writer gives up)
 
 
 @dataclass
@@ -81,6 +83,38 @@ def read_reports(fd: int, pid: int, timeout: float) -> ChildReport:
     return report
 
 
+class ObserveError(Exception):
+    """The target's observe() raised: a broken reader, reported as the workload's error."""
+
+
+def look(target: Target, directory: str) -> list:
+    """The target's reader takes one look, as a concurrent client would just before the crash: it
+    runs in a thread of its own while the crashing thread waits (holding whatever it holds), and
+    returns the tokens it acked. A look that does not finish in time acks nothing more."""
+    observe = target.observe
+    if observe is None:
+        return []
+    seen: list = []
+    failed: list[str] = []
+
+    def ack(token: object) -> None:
+        json.dumps(token)  # sent across a kill, like the workload's tokens
+        seen.append(token)
+
+    def body() -> None:
+        try:
+            observe(directory, ack)
+        except Exception:
+            failed.append(traceback.format_exc())
+
+    reader = threading.Thread(target=body, name="tornwrite-observe", daemon=True)
+    reader.start()
+    reader.join(OBSERVE_TIMEOUT)
+    if failed:
+        raise ObserveError(f"observe raised:\n{failed[0]}")
+    return list(seen)
+
+
 def setup(target: Target, directory: str) -> ChildReport:
     """Run the target's setup (untraced) in a child, leaving its files in `directory`."""
     os.makedirs(directory, exist_ok=True)
@@ -95,6 +129,12 @@ def dry_run(target: Target, directory: str, trace_file: str) -> Trace:
 
     def body(say: Callable[[str], None]) -> None:
         session = Session(os.path.realpath(directory))
+        if target.observe is not None:  # a look at every crash point: what the power states must keep
+
+            def on_step(step: int, when: str) -> None:
+                session.trace.seen[(step, when)] = look(target, session.directory)
+
+            session.on_step = on_step
         INTERPOSER.arm(session)
         try:
             target.workload(session.directory, INTERPOSER.ack)
@@ -115,11 +155,14 @@ def dry_run(target: Target, directory: str, trace_file: str) -> Trace:
 
 
 def kill_at(target: Target, directory: str, number: int, phase: str) -> ChildReport:
-    """Run the workload in a child that SIGKILLs itself at step `number`, `phase`; acks as it went."""
+    """Run the workload in a child that SIGKILLs itself at step `number`, `phase`; acks as it went,
+    then those of the target's reader, which takes its look just before the kill."""
 
     def body(say: Callable[[str], None]) -> None:
         def on_step(step: int, when: str) -> None:
             if step == number and when == phase:
+                for token in look(target, session.directory):
+                    say("A " + json.dumps(token))
                 os.kill(os.getpid(), signal.SIGKILL)
 
         session = Session(os.path.realpath(directory), on_step=on_step, on_ack=lambda t: say("A " + json.dumps(t)))

@@ -38,6 +38,7 @@ class Point:
     phase: str
     power_states: tuple[CrashState, ...]
     process_fingerprint: str  # the files exactly as the process left them
+    disk: SimDisk | None = None  # the live disk at this point (power only): valid until the next point is drawn
 
 
 def state_rng(seed: int, step: int, phase: str) -> random.Random:
@@ -69,7 +70,7 @@ def final_fingerprint(start: Image, trace: Trace) -> str:
 
 def _point(disk: SimDisk, number: int, phase: str, seed: int, power: bool) -> Point:
     states = tuple(disk.power_loss_states(state_rng(seed, number, phase))) if power else ()
-    return Point(number, phase, states, fingerprint(disk.process_crash_image()))
+    return Point(number, phase, states, fingerprint(disk.process_crash_image()), disk if power else None)
 
 
 def apply(disk: SimDisk, step: Step) -> None:

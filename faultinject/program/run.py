@@ -5,6 +5,10 @@
   which checks the trace (and so the power states built from it) against reality.
 - power: the trace is replayed into the simulated disk; every power-loss state at every point
   is written to a scratch directory and judged. Identical images with the same acks are judged once.
+  At each point also a process crash, a restart whose recover() repairs on the same disk, and a
+  power loss after each of that recovery's steps (restart.py).
+- a reader: when the target defines observe(), it looks at each crash point just before the
+  crash (kills.look); what it acks counts as acknowledged in every state of that point.
 - kill (`--kill N`): N real kills at seeded random moments of an uninstrumented run (sanity.py).
 
 Everything random is seeded by `Options.seed`; the same target and seed give the same states.
@@ -12,6 +16,7 @@ Everything random is seeded by `Options.seed`; the same target and seed give the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -19,8 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tornwrite.faultinject.program import kills, replay, sanity
-from tornwrite.faultinject.program.interposer import NOT_SEEN
+from tornwrite.faultinject.program import kills, replay, restart, sanity
+from tornwrite.faultinject.program.interposer import INTERPOSER, NOT_SEEN
 from tornwrite.faultinject.program.judge import Verdict, judge, signature
 from tornwrite.faultinject.program.target import Target, TargetError
 from tornwrite.faultinject.program.trace import Trace
@@ -54,6 +59,7 @@ class Result:
     outcome: str
     detail: str
     sizes: dict
+    restart: bool = False  # power: a process crash, a restart whose recovery ran, then this power loss
 
     @property
     def ok(self) -> bool:
@@ -69,6 +75,7 @@ class ProgramRun:
     elapsed: float = 0.0
     judged: int = 0  # states actually judged (the rest were identical to one judged before)
     failing: int = 0
+    recoveries: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)  # a restart's recovery steps
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -164,20 +171,27 @@ def _wanted(options: Options, step: int, phase: str) -> bool:
 
 
 def _power(run: ProgramRun, start: replay.Image, scratch: str, progress: Callable[..., None]) -> None:
-    cache: dict[tuple[str, int], Verdict] = {}
+    cache: dict[tuple[str, str], Verdict] = {}
+    recoveries: dict[str, Trace] = {}  # by the process-crash image: recover() is deterministic on the same files
     total = len(run.trace.steps)
+    if INTERPOSER.base is None:
+        run.trace.warn(restart.NOT_INSTALLED)
+
+    def judged(image: replay.Image, acked: list) -> Verdict:
+        key = (replay.fingerprint(image), json.dumps(acked, sort_keys=True))
+        if key not in cache:
+            replay.materialise(image, scratch)
+            cache[key] = judge(run.target, scratch, acked)
+            run.judged += 1
+        return cache[key]
+
     try:
         for point in replay.points(start, run.trace, run.options.seed):
             if not _wanted(run.options, point.step, point.phase):
                 continue
-            acked = run.trace.acked_before(point.step, point.phase)
+            acked = run.trace.acked_at(point.step, point.phase)
             for index, state in enumerate(point.power_states):
-                key = (state.fingerprint(), len(acked))
-                if key not in cache:
-                    replay.materialise(state.image, scratch)
-                    cache[key] = judge(run.target, scratch, acked)
-                    run.judged += 1
-                verdict = cache[key]
+                verdict = judged(state.image, acked)
                 run.add(
                     Result(
                         "power",
@@ -191,10 +205,57 @@ def _power(run: ProgramRun, start: replay.Image, scratch: str, progress: Callabl
                         replay.sizes(state.image),
                     )
                 )
+            if INTERPOSER.base is not None and point.disk is not None:
+                _restart(run, point, acked, recoveries, scratch + ".restart", judged)
             progress(f"power: step {point.step}/{total}, {len(run.results)} states, {run.failing} failing")
     except replay.ReplayError as exc:
         run.trace.warn(f"power states stop early: {exc}")
     shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(scratch + ".restart", ignore_errors=True)
+
+
+def _restart(
+    run: ProgramRun,
+    point: replay.Point,
+    acked: list,
+    recoveries: dict[str, Trace],
+    directory: str,
+    judged: Callable[[replay.Image, list], Verdict],
+) -> None:
+    """A process crash at `point`, a restart whose recover() runs on the crash's files, then a
+    power loss after each of its steps (restart.py); each state judged with the point's acks."""
+    assert point.disk is not None
+    if point.process_fingerprint not in recoveries:
+        recoveries[point.process_fingerprint] = restart.recovery_trace(
+            run.target, point.disk.process_crash_image(), directory
+        )
+    recovery = recoveries[point.process_fingerprint]
+    if not recovery.steps:
+        return
+    run.recoveries[(point.step, point.phase)] = tuple(step.call for step in recovery.steps)
+    rng = replay.state_rng(run.options.seed, point.step, f"{point.phase}/restart")
+    try:
+        for index, second in enumerate(restart.second_crashes(point.disk, recovery, rng)):
+            verdict = judged(second.state.image, acked)
+            run.add(
+                Result(
+                    "power",
+                    point.step,
+                    point.phase,
+                    index,
+                    second.description,
+                    len(acked),
+                    verdict.outcome,
+                    verdict.detail,
+                    replay.sizes(second.state.image),
+                    restart=True,
+                )
+            )
+    except OSError as exc:
+        run.trace.warn(
+            f"the restart after a crash at step {point.step} ({point.phase}) cannot be replayed on the simulated "
+            f"disk: {exc}"
+        )
 
 
 def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, progress: Callable[..., None]) -> None:

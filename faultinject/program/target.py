@@ -4,6 +4,7 @@
     def workload(path, ack): ...   # traced: the program's writes; ack(token) after each op returns
     def recover(path): ...         # the program's own way to open its data after a crash -> state
     def check(state, acked): ...   # optional: raise AssertionError if `state` breaks a promise
+    def observe(path, ack): ...    # optional: a reader's look at a crash point; what it acks must survive
 
 Load the target only after the interposer is installed (faultinject/program/interposer.py), so
 that whatever it binds at import time is the recording version.
@@ -31,6 +32,7 @@ class Target:
     recover: Callable
     setup: Callable | None = None
     check: Callable | None = None
+    observe: Callable | None = None
 
 
 def load(spec: str) -> Target:
@@ -70,7 +72,7 @@ def load(spec: str) -> Target:
 def of(holder: object, spec: str, name: str) -> Target:
     """A Target from any object (module, class, namespace) with the contract's functions."""
     functions = {}
-    for function in ("setup", "workload", "recover", "check"):
+    for function in ("setup", "workload", "recover", "check", "observe"):
         value = getattr(holder, function, None)
         if value is not None and not callable(value):
             raise TargetError(f"{spec}: {function} is not callable")
@@ -80,4 +82,4 @@ def of(holder: object, spec: str, name: str) -> Target:
         raise TargetError(f"{spec} defines no {' and no '.join(missing)} (see docs/PROGRAMS.md)")
     workload, recover = functions["workload"], functions["recover"]
     assert workload is not None and recover is not None
-    return Target(spec, name, workload, recover, functions["setup"], functions["check"])
+    return Target(spec, name, workload, recover, functions["setup"], functions["check"], functions["observe"])

@@ -43,6 +43,7 @@ class Trace:
     steps: list[Step] = field(default_factory=list)
     tokens: list = field(default_factory=list)  # acked tokens, in order
     ack_after: list[int] = field(default_factory=list)  # ack_after[i]: steps done when token i was acked
+    seen: dict[tuple[int, str], list] = field(default_factory=dict)  # (step, phase): what observe acked there
     warnings: list[str] = field(default_factory=list)
     error: str = ""  # the workload raised this (the trace up to it is still crash-tested)
 
@@ -50,6 +51,11 @@ class Trace:
         """Tokens acked before a crash at step `number` (1-based), `phase` "before" or "after"."""
         done = number - 1 if phase == "before" else number
         return [token for token, after in zip(self.tokens, self.ack_after) if after <= done]
+
+    def acked_at(self, number: int, phase: str) -> list:
+        """What a crash at step `number`, `phase` must keep: the tokens acked before it, then those
+        the target's reader (`observe`) acked in its look just before the crash."""
+        return self.acked_before(number, phase) + self.seen.get((number, phase), [])
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
