@@ -136,7 +136,8 @@ def snapshot_stall(directory: str, keys: int) -> tuple[float, float, float, floa
     shutil.rmtree(path, ignore_errors=True)
     build_wal(path, keys)
     with Store.open(path) as store:
-        timed = store._write_lock = TimedLock(store._write_lock)
+        timed = TimedLock(store._write_lock)
+        store._write_lock = timed  # type: ignore[assignment]  # a lock by duck typing, for this bench only
         latencies: list[tuple[float, float]] = []  # (start, duration)
         stop = threading.Event()
 
@@ -184,6 +185,108 @@ def footprint(directory: str, keys: int) -> dict[str, float]:
     return {"memory": memory / keys, "wal": (wal_bytes - len(wal_header(1))) / keys, "snapshot": snapshot_bytes / keys}
 
 
+def format_reader(records: int) -> float:
+    """Seconds for the independent format reader to read a `records`-record WAL that grows one
+    list and rewrites 97 hashes (tests/test_format_reader.py checks it makes one pass)."""
+    from tornwrite.models.format_reader import read_files
+
+    lines = [encode_record(1, "rpush", ("l", True, [b"start"]))]
+    for i in range(1, records):
+        if i % 2:
+            lines.append(encode_record(i + 1, "rpush", ("l", False, [b"item-%d" % i])))
+        else:
+            lines.append(encode_record(i + 1, "hset", (f"h{i % 97}", True, {"f": "é".encode("latin-1") * 20})))
+    files = {wal_name(1): wal_header(1) + b"".join(lines)}
+    started = time.perf_counter()
+    reading = read_files(files)
+    seconds = time.perf_counter() - started
+    assert reading.records_applied == records and reading.stop is None
+    return seconds
+
+
+def oracle_checks(ops_count: int) -> tuple[float, int]:
+    """(seconds, checks) for one Oracle to judge a crash after each of the last half of a
+    `ops_count`-op workload, every one losing the acked writes after the middle
+    (tests/test_checker.py checks the work per check is linear)."""
+    from tornwrite.models.checker import Oracle
+    from tornwrite.models.ops import Op
+
+    ops = [
+        [
+            Op.of("set", f"k{i % 97}", b"v%d" % i),
+            Op.of("rpush", f"l{i % 31}", b"x"),
+            Op.of("hset", f"h{i % 13}", {f"f{i % 5}": b"v"}),
+            Op.of("tick", 0.01),
+            Op.of("expire", f"k{i % 97}", 5),
+        ][i % 5]
+        for i in range(ops_count)
+    ]
+    started = time.perf_counter()
+    oracle = Oracle(ops, 1_000.0)
+    middle, check_time = ops_count // 2, 1_001.0
+    lost_state = oracle.view(middle, check_time)
+    for acked in range(middle + 1, ops_count):
+        assert oracle.check(acked=acked, in_flight=True, recovered=lost_state, check_time=check_time).matched_prefix
+    return time.perf_counter() - started, ops_count - middle - 1
+
+
+def reads_inside_fsync(directory: str, count: int) -> float:
+    """get ops/s while the only writer is parked inside its WAL fsync (tests/test_concurrency.py
+    checks the reads finish while it is there)."""
+    from tornwrite.engine import IOLayer
+
+    path = os.path.join(directory, "fsync-reads")
+    shutil.rmtree(path, ignore_errors=True)
+    io = IOLayer()
+    with Store.open(path, io=io) as store:
+        store.set("k", b"old")
+        in_fsync, release = threading.Event(), threading.Event()
+
+        def hold(event) -> None:
+            if event.label == "wal.fsync" and event.phase == "before" and not in_fsync.is_set():
+                in_fsync.set()
+                release.wait()
+
+        io.hooks.append(hold)
+        writer = threading.Thread(target=store.set, args=("k", b"new"))
+        writer.start()
+        in_fsync.wait()
+        started = time.perf_counter()
+        for _ in range(count):
+            store.get("k")
+        rate = count / (time.perf_counter() - started)
+        release.set()
+        writer.join()
+    return rate
+
+
+def busy_dump(keys: int) -> tuple[float, int]:
+    """(seconds, writes meanwhile) for a dump of `keys` lists on the simulated disk while a
+    writer never pauses (tests/test_concurrency.py checks such a read always ends)."""
+    from tornwrite.engine import IOLayer
+    from tornwrite.faultinject.core.simdisk import SimDisk
+
+    with Store.open("/sim/data", io=IOLayer(SimDisk())) as store:
+        for n in range(keys):
+            store.rpush(f"list-{n}", b"a", b"b", b"c")
+        stop, writes = threading.Event(), [0]
+
+        def writer() -> None:
+            while not stop.is_set():
+                store.set("hot", b"%d" % writes[0])
+                writes[0] += 1
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        started = time.perf_counter()
+        dumped = store.dump()
+        seconds = time.perf_counter() - started
+        stop.set()
+        thread.join()
+    assert len(dumped) >= keys
+    return seconds, writes[0]
+
+
 def run(print=print, quick: bool = False, directory: str | None = None) -> None:
     base = tempfile.mkdtemp(prefix="redislite-bench-", dir=directory)
     try:
@@ -210,6 +313,19 @@ def run(print=print, quick: bool = False, directory: str | None = None) -> None:
             f"{writes} writes (the GIL is shared with serialisation), median write otherwise "
             f"{typical * 1e3:.2f} ms"
         )
+        wal_records = 10_000 if quick else 100_000
+        seconds = format_reader(wal_records)
+        print(
+            f"format reader: {wal_records:,} WAL records in {seconds:.2f} s -> {wal_records / seconds:,.0f} records/s"
+        )
+        seconds, checks = oracle_checks(2000 if quick else 4000)
+        print(
+            f"crash oracle: {checks:,} lost-write crash checks in {seconds:.2f} s -> {checks / seconds:,.0f} checks/s"
+        )
+        rate = reads_inside_fsync(base, 20_000 if quick else 200_000)
+        print(f"get while the writer is parked in fsync: {rate:,.0f} ops/s -> {rate / alone:.2f}x of alone")
+        seconds, writes = busy_dump(3000 if quick else 30_000)
+        print(f"dump while a writer never pauses: {seconds:.3f} s, {writes:,} writes meanwhile")
         cost = footprint(base, 20_000 if quick else 100_000)
         print(
             f"footprint of a key 'user:NNNNNN' with a 32-byte value: {cost['memory']:.0f} B of memory, "

@@ -13,7 +13,7 @@ from tornwrite.engine import InvalidKeyError, InvalidValueError, IOLayer, Store
 from tornwrite.faultinject.core.simdisk import SimDisk
 
 SEPARATORS = ["\n", "\r", " ", '"', "\\", "[", "]", "{", "}", ",", ":", "\x00", "\u2028", "\ufeff", "END 1 0"]
-hostile_text = st.lists(st.sampled_from(SEPARATORS) | st.characters(blacklist_categories=("Cs",)), max_size=12).map(
+hostile_text = st.lists(st.sampled_from(SEPARATORS) | st.characters(exclude_categories=["Cs"]), max_size=12).map(
     "".join
 )
 hostile_bytes = st.binary(max_size=64) | st.sampled_from(SEPARATORS).map(str.encode)

@@ -20,13 +20,13 @@ def test_second_open_from_another_process_is_refused(tmp_path, clock):
             [
                 sys.executable,
                 "-c",
-                "import sys\nfrom engine import Store, StoreLockedError\n"
+                "import sys\nfrom tornwrite.engine import Store, StoreLockedError\n"
                 "try:\n    Store.open(sys.argv[1])\nexcept StoreLockedError:\n    sys.exit(7)\n",
                 str(tmp_path / "d"),
             ],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=60,  # a hang guard: an open that blocks on the lock instead of refusing is the bug
         )
         assert child.returncode == 7, child.stderr
 

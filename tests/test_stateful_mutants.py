@@ -1,17 +1,56 @@
-"""The state machine has teeth: given a broken engine (applied from outside it), it fails and
-shrinks the failure to a handful of steps a person can read and paste back as a test."""
+"""The state machine has teeth: given a broken engine (applied from outside it), it fails under
+the profile `make test` runs, and it shrinks a failure to a handful of steps a person can read
+and paste back as a test.
+
+The "ci" profile is derandomised (tests/conftest.py): every run tries the same programs, so a
+mutant caught once is caught on every run, on any machine, at any load.
+"""
+
+import pytest
+from hypothesis import Phase, settings
+from hypothesis.errors import HypothesisException
+from hypothesis.internal.conjecture import engine as conjecture_engine
+from hypothesis.stateful import run_state_machine_as_test
 
 from tornwrite.faultinject.zoo import hunt as zoo
+from tornwrite.faultinject.zoo import mutants
+from tornwrite.faultinject.zoo.stateful import StoreVersusModel
+
+# Every mutant the zoo expects the state machine to catch, and one it also catches through a
+# crash inside a snapshot.
+CAUGHT = sorted(
+    {name for name, mutant in mutants.MUTANTS.items() if "stateful" in mutant.caught_by}
+    | {"wal-cut-before-snapshot-rename"}
+)
 
 
-def test_machine_finds_expired_keys_returned_by_hgetall_and_shrinks_to_a_few_steps():
-    failed, steps, program = zoo._stateful_fails("hgetall-ignores-expiry", examples=1000)
+@pytest.mark.parametrize("mutant", CAUGHT)
+def test_the_ci_profile_catches_the_mutant(mutant):
+    assert mutant in mutants.MUTANTS  # else active() raises, which would pass below
+    generate_only = [Phase.explicit, Phase.reuse, Phase.generate]  # the profile's programs, unshrunk
+    with mutants.active(mutant), pytest.raises(Exception) as caught:
+        run_state_machine_as_test(StoreVersusModel, settings=settings(report_multiple_bugs=False, phases=generate_only))
+    assert not isinstance(caught.value, HypothesisException), caught.value  # a rule failed, not a health check
+
+
+# The zoo's own settings (`make mutants`, also derandomised) from here on: shorter programs shrink
+# faster. Run here in this process so that shrinking can be bounded by its count of steps alone:
+# Hypothesis otherwise stops it after five minutes, and a loaded machine would shrink less.
+
+
+@pytest.fixture
+def shrink_without_a_clock(monkeypatch):
+    monkeypatch.setattr(conjecture_engine, "MAX_SHRINKING_SECONDS", 24 * 3600)
+
+
+def test_machine_finds_expired_keys_returned_by_hgetall_and_shrinks_to_a_few_steps(shrink_without_a_clock):
+    failed, steps, program = zoo._stateful_hunt("hgetall-ignores-expiry", examples=1000)
     assert failed
     assert steps <= 6, program
     assert "expire" in program  # a hash whose TTL passed: the invariant asks every read path
 
 
-def test_machine_finds_a_non_atomic_wal_cut_through_a_crash_inside_snapshot():
-    failed, steps, program = zoo._stateful_fails("wal-cut-before-snapshot-rename", examples=1000)
+def test_machine_finds_a_non_atomic_wal_cut_through_a_crash_inside_snapshot(shrink_without_a_clock):
+    failed, steps, program = zoo._stateful_hunt("wal-cut-before-snapshot-rename", examples=1000)
     assert failed and steps <= 6, program
     assert "crash_during" in program and "snapshot" in program

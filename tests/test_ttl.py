@@ -1,9 +1,13 @@
 """TTL expiration correctness (a mandatory test of the design): expired keys are never
 returned by any read path and count as absent for writes. Time is a fake clock."""
 
+import threading
+
 import pytest
 
 from tests.support import abandon
+
+HANG_GUARD = 60  # seconds; reached only if the reaper thread has stopped
 
 READS_THAT_SEE_A_KEY = {
     "get": lambda s, k: s.get(k),
@@ -132,30 +136,38 @@ def test_key_expired_while_crashed_stays_invisible_after_recovery(open_store, cl
     assert reopened.rpush("l", b"fresh") == 1
 
 
-def test_reaper_removes_expired_keys_from_memory(open_store, clock):
-    import time
+def next_reaper_pass(store) -> None:
+    """Return once the reaper has made a whole pass that began after this call: events, no timing.
+    HANG_GUARD seconds pass only if the reaper has stopped (a bug)."""
+    finished = threading.Event()
+    remove_expired = store._reaper._remove_expired
 
+    def counted() -> None:
+        remove_expired()
+        finished.set()
+
+    store._reaper._remove_expired = counted  # read afresh by the reaper on every pass
+    assert finished.wait(HANG_GUARD), "the reaper made no pass"
+    store._reaper._remove_expired = remove_expired
+
+
+def test_reaper_removes_expired_keys_from_memory(open_store, clock):
     store = open_store(reaper_interval=0.01)
     store.set("gone", b"v", ttl=1)
     store.set("kept", b"v", ttl=100)
     store.set("plain", b"v")
     clock.advance(2)
-    deadline = time.monotonic() + 5
-    while "gone" in store._ks.data and time.monotonic() < deadline:
-        time.sleep(0.01)
+    next_reaper_pass(store)
     assert "gone" not in store._ks.data
     assert set(store._ks.data) == {"kept", "plain"}
 
 
 def test_reaper_removal_needs_no_record_and_recovery_agrees(open_store, clock, tmp_path):
-    import time
-
     store = open_store(reaper_interval=0.01)
     store.set("k", b"v", ttl=1)
     clock.advance(2)
-    deadline = time.monotonic() + 5
-    while "k" in store._ks.data and time.monotonic() < deadline:
-        time.sleep(0.01)
+    next_reaper_pass(store)
+    assert "k" not in store._ks.data
     store.rpush("k", b"new")  # logged as a new list: replay replaces the stale string
     state = store.dump()
     store.close()
