@@ -1,14 +1,16 @@
 """Constants of the on-disk format, shared by the engine's writer and reader.
 
 The format is specified in docs/FORMAT.md; this module only names its constants. Change the
-two together, and bump FORMAT_VERSION when old files would be read differently.
+two together, and bump FORMAT_VERSION when old files would be read differently (keeping the old
+version in READ_VERSIONS, FORMAT.md "Versions").
 """
 
 from __future__ import annotations
 
 import re
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what the engine writes
+READ_VERSIONS = (1, 2)  # what it reads: each file by the version in its header
 
 LOCK_NAME = "LOCK"
 WAL_MAGIC = "REDISLITE-WAL"
@@ -41,12 +43,12 @@ def snapshot_name(lsn: int) -> str:
     return f"snapshot-{lsn:0{_LSN_DIGITS}d}.snap"
 
 
-def wal_header(first_lsn: int) -> bytes:
-    return f"{WAL_MAGIC} {FORMAT_VERSION} {first_lsn}\n".encode()
+def wal_header(first_lsn: int, version: int = FORMAT_VERSION) -> bytes:
+    return f"{WAL_MAGIC} {version} {first_lsn}\n".encode()
 
 
-def snapshot_header(lsn: int) -> bytes:
-    return f"{SNAPSHOT_MAGIC} {FORMAT_VERSION} {lsn}\n".encode()
+def snapshot_header(lsn: int, version: int = FORMAT_VERSION) -> bytes:
+    return f"{SNAPSHOT_MAGIC} {version} {lsn}\n".encode()
 
 
 def parse_name(name: str) -> tuple[str, int, bool] | None:

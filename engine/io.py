@@ -128,10 +128,12 @@ class IOLayer:
         self._step("mkdir", label, path, lambda: self.fs.mkdir(path))
 
     def read(self, path: str, label: str) -> bytes:
-        return self._step("read", label, path, lambda: self.fs.read(path))
+        data: bytes = self._step("read", label, path, lambda: self.fs.read(path))
+        return data
 
     def listdir(self, path: str, label: str) -> list[str]:
-        return self._step("listdir", label, path, lambda: self.fs.listdir(path))
+        names: list[str] = self._step("listdir", label, path, lambda: self.fs.listdir(path))
+        return names
 
     def is_dir(self, path: str) -> bool:
         return self.fs.is_dir(path)

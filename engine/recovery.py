@@ -3,13 +3,15 @@
 Two phases, so that a failure part-way changes nothing it should not:
 1. `scan` reads every file and decides, without writing anything: which snapshot, which records
    replay, where the log stops and why, and the repairs that follow.
-2. `repair` carries those repairs out through the I/O layer: truncate the torn tail durably,
-   remove what is dead (segments past the stop, segments the snapshot covers, older
-   snapshots, leftover temp files), fsync the directory.
+2. `repair` carries those repairs out through the I/O layer: copy every discarded stretch that
+   holds checksummed records into the quarantine (engine/quarantine.py), durably, before
+   anything else; then truncate the torn tail durably, remove what is dead (segments past the
+   stop, segments the snapshot covers, older snapshots, leftover temp files), fsync the directory.
 Both are idempotent: a crash during `repair` leaves files that scan to the same decision.
 
 Recovery policies (named as RocksDB names its WAL recovery modes, docs/FORMAT.md):
-- "point-in-time" (default): stop at the first bad record and discard everything after it.
+- "point-in-time" (default): stop at the first bad record and discard everything after it,
+  keeping in the quarantine, with a logged warning, the checksummed records that go with it.
 - "tolerate-corrupted-tail" (`strict=True`): as above when only garbage follows the bad
   record, the trace a crash leaves; but if checksummed records follow it, something other than
   a crash damaged the log, and opening is refused with CorruptDataError.
@@ -17,27 +19,32 @@ Recovery policies (named as RocksDB names its WAL recovery modes, docs/FORMAT.md
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tornwrite.engine.errors import CorruptDataError
-from tornwrite.engine.format import LOCK_NAME, parse_name
+from tornwrite.engine.format import FORMAT_VERSION, LOCK_NAME, parse_name
 from tornwrite.engine.io import IOLayer
 from tornwrite.engine.keyspace import Keyspace, ReplayError
+from tornwrite.engine.quarantine import QUARANTINE_DIR, keep, leftovers
 from tornwrite.engine.snapshot import read_snapshot
 from tornwrite.engine.wal import SegmentScan, Wal, count_checksummed_lines, scan_segment
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Discarded:
-    """A stretch of log that recovery threw away, and why."""
+    """A stretch of log that recovery threw away, and why; and where its bytes were kept."""
 
     path: str
     offset: int
     nbytes: int
     records: int  # whole checksummed lines in the stretch (0 for a torn tail)
     reason: str
+    quarantine: str | None = None  # the copy of its bytes; None for a torn tail, or before repair
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,8 @@ class RecoveryReport:
     snapshot_lsn: int  # the LSN it covers (0: none)
     records_replayed: int
     last_lsn: int  # the LSN of the last record in the recovered state
-    discarded: tuple[Discarded, ...]
-    removed: tuple[str, ...]  # files deleted: dead segments, old snapshots, temp files
+    discarded: tuple[Discarded, ...]  # each with the quarantine copy of its bytes, if it held records
+    removed: tuple[str, ...]  # files deleted: dead segments, old snapshots, temp files (quarantine's too)
     seconds: float
 
 
@@ -66,6 +73,7 @@ class Scan:
     unlink: list[tuple[str, str]] = field(default_factory=list)  # (path, label)
     replayed_from: list[str] = field(default_factory=list)  # segments whose records the state holds
     append_to: SegmentScan | None = None  # the last good segment, which new records extend
+    quarantine_leftovers: list[str] = field(default_factory=list)  # temp copies a crash interrupted
 
 
 def scan(io: IOLayer, directory: str) -> Scan:
@@ -76,7 +84,7 @@ def scan(io: IOLayer, directory: str) -> Scan:
     for name in sorted(io.listdir(directory, "recovery.listdir")):
         parsed = parse_name(name)
         path = os.path.join(directory, name)
-        if name == LOCK_NAME:
+        if name == LOCK_NAME or (name == QUARANTINE_DIR and io.is_dir(path)):
             continue
         if parsed is None:
             raise CorruptDataError(
@@ -92,6 +100,7 @@ def scan(io: IOLayer, directory: str) -> Scan:
 
     result = Scan(Keyspace())
     result.unlink += [(path, "snapshot.cleanup") for path in temps]
+    result.quarantine_leftovers = leftovers(io, directory)
     if snapshots:
         lsn = max(snapshots)
         result.snapshot, result.snapshot_lsn = snapshots[lsn], lsn
@@ -125,7 +134,7 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
             continue
         segment = scan_segment(path, data, first)
         if segment.fatal:
-            raise CorruptDataError(segment.damage, path=path, offset=0)
+            raise CorruptDataError(segment.damage or "unreadable segment header", path=path, offset=0)
         if not segment.header_ok or (due is not None and first != due):
             reason = segment.damage or f"segment starts at LSN {first} but LSN {due} was due"
             _discard(result, path, data, 0, reason)
@@ -146,8 +155,10 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
         if segment.damage is not None:
             _discard(result, path, data, segment.end, segment.damage, unlink=False)
             result.truncate = (path, segment.end)
-    if tail is not None and tail.next_lsn != result.last_lsn + 1:
-        # Every record in it is covered by the snapshot: new records start a segment of their own.
+    old_and_empty = tail is not None and tail.version != FORMAT_VERSION and not tail.records
+    if tail is not None and (tail.next_lsn != result.last_lsn + 1 or old_and_empty):
+        # Every record in it is covered by the snapshot, or it holds none in an older version
+        # (never appended to: FORMAT.md "Recovery" rule 8): new records start a segment of their own.
         result.unlink.append((tail.path, "wal.unlink"))
         result.replayed_from.remove(tail.path)
         result.truncate = None
@@ -181,7 +192,7 @@ def recover(io: IOLayer, directory: str, *, strict: bool) -> tuple[Keyspace, int
         result.replayed,
         result.last_lsn,
         tuple(result.discarded),
-        tuple(path for path, _ in result.unlink),
+        tuple(path for path, _ in result.unlink) + tuple(result.quarantine_leftovers),
         time.perf_counter() - started,
     )
     return result.keyspace, result.last_lsn + 1, wal, report
@@ -190,11 +201,13 @@ def recover(io: IOLayer, directory: str, *, strict: bool) -> tuple[Keyspace, int
 def repair(io: IOLayer, directory: str, result: Scan) -> Wal:
     """Carry out the scan's decisions durably; returns the WAL writer positioned after them.
 
-    First everything the recovered state rests on is made durable: after a process crash the
-    files were read from the page cache, whose bytes and names a power loss could still drop
-    (PostgreSQL fsyncs its data directory at startup for the same reason). Only then is the
-    torn tail cut and the dead deleted.
+    First every discarded stretch holding checksummed records is copied durably into the
+    quarantine (`result.discarded` then says where). Then everything the recovered state rests
+    on is made durable: after a process crash the files were read from the page cache, whose
+    bytes and names a power loss could still drop (PostgreSQL fsyncs its data directory at
+    startup for the same reason). Only then is the torn tail cut and the dead deleted.
     """
+    _quarantine(io, directory, result)
     relied_on = ([(result.snapshot, "snapshot.fsync")] if result.snapshot else []) + [
         (path, "wal.fsync") for path in result.replayed_from if path != _path(result.append_to)
     ]
@@ -202,9 +215,9 @@ def repair(io: IOLayer, directory: str, result: Scan) -> Wal:
         handle = io.open_append(path, "recovery.open")
         io.fsync(handle, label)
         io.close(handle, "recovery.close")
-    handle = None
-    if result.append_to is not None:
-        handle = io.open_append(result.append_to.path, "wal.open")
+    tail, handle = result.append_to, None
+    if tail is not None:
+        handle = io.open_append(tail.path, "wal.open")
         if result.truncate is not None:
             io.truncate(handle, result.truncate[1], "wal.truncate")
         io.fsync(handle, "wal.fsync")
@@ -214,9 +227,29 @@ def repair(io: IOLayer, directory: str, result: Scan) -> Wal:
         io.unlink(path, label)
     if result.unlink:
         io.fsync_dir(directory)
-    if handle is not None:
-        return Wal(io, directory, handle, result.append_to.first_lsn, result.append_to.end)
+    if tail is not None:
+        wal = Wal(io, directory, handle, tail.first_lsn, tail.end)
+        # An older version's segment is never appended to: one file, one encoding (rule 8).
+        return wal if tail.version == FORMAT_VERSION else wal.rotate(result.last_lsn + 1)
     return Wal.create_segment(io, directory, result.last_lsn + 1)
+
+
+def _quarantine(io: IOLayer, directory: str, result: Scan) -> None:
+    doomed = [i for i, stretch in enumerate(result.discarded) if stretch.records]
+    if not doomed and not result.quarantine_leftovers:
+        return
+    stretches = [(result.discarded[i].path, result.discarded[i].offset) for i in doomed]
+    for i, copy in zip(doomed, keep(io, directory, stretches, result.quarantine_leftovers)):
+        stretch = result.discarded[i] = replace(result.discarded[i], quarantine=copy)
+        log.warning(
+            "%s: discarding %d checksummed record(s) from offset %d (%d bytes): %s; their bytes are kept in %s",
+            stretch.path,
+            stretch.records,
+            stretch.offset,
+            stretch.nbytes,
+            stretch.reason,
+            copy,
+        )
 
 
 def _path(segment: SegmentScan | None) -> str | None:

@@ -16,10 +16,11 @@ import zlib
 from tornwrite.engine.codec import LineError, decode_entry, encode_entry
 from tornwrite.engine.errors import CorruptDataError, SnapshotError
 from tornwrite.engine.format import (
-    FORMAT_VERSION,
+    READ_VERSIONS,
     SNAPSHOT_END,
     SNAPSHOT_MAGIC,
     TMP_SUFFIX,
+    Entries,
     parse_name,
     snapshot_header,
     snapshot_name,
@@ -27,8 +28,6 @@ from tornwrite.engine.format import (
 from tornwrite.engine.io import IOLayer
 
 _CHUNK = 1 << 20  # bytes per write: bounds the memory a large snapshot needs
-
-Entries = dict  # key -> (value, expire_at)
 
 
 def write_snapshot(io: IOLayer, directory: str, lsn: int, entries: Entries) -> str:
@@ -121,12 +120,13 @@ def remove_covered(io: IOLayer, directory: str, lsn: int, live_segment: int) -> 
 
 def read_snapshot(path: str, data: bytes, lsn: int) -> Entries:
     """Every entry of a snapshot whose name says `lsn`; CorruptDataError if any part is damaged."""
-    header = snapshot_header(lsn)
-    if not data.startswith(header):
+    version = next((v for v in READ_VERSIONS if data.startswith(snapshot_header(lsn, v))), None)
+    if version is None:
         first = data.split(b"\n", 1)[0].decode("ascii", "replace").split(" ")
-        if first[0] == SNAPSHOT_MAGIC and len(first) > 1 and first[1] != str(FORMAT_VERSION):
+        if first[0] == SNAPSHOT_MAGIC and len(first) > 1 and first[1] not in [str(v) for v in READ_VERSIONS]:
             raise CorruptDataError(f"unknown snapshot format version {first[1]!r}", path=path, offset=0)
         raise CorruptDataError("bad snapshot header", path=path, offset=0)
+    header = snapshot_header(lsn, version)
     entries: Entries = {}
     pos = len(header)
     while True:
@@ -138,7 +138,7 @@ def read_snapshot(path: str, data: bytes, lsn: int) -> Entries:
             _check_end(path, data, pos, line, len(entries))
             return entries
         try:
-            key, value, expire_at = decode_entry(line)
+            key, value, expire_at = decode_entry(line, version)
         except LineError as exc:
             raise CorruptDataError(f"bad snapshot entry: {exc}", path=path, offset=pos) from None
         if key in entries:

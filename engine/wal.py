@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tornwrite.engine.codec import LineError, decode_record, unframe
-from tornwrite.engine.format import FORMAT_VERSION, WAL_MAGIC, wal_header, wal_name
+from tornwrite.engine.format import FORMAT_VERSION, READ_VERSIONS, WAL_MAGIC, wal_header, wal_name
 from tornwrite.engine.io import IOLayer
 
 
@@ -51,7 +51,8 @@ class Wal:
 
     @property
     def path(self) -> str:
-        return self.handle.path
+        path: str = self.handle.path
+        return path
 
     def append(self, line: bytes) -> None:
         """Write one encoded record and make it durable. OSError means: maybe durable, maybe not."""
@@ -93,12 +94,13 @@ class SegmentScan:
 
     path: str
     first_lsn: int
-    records: list[tuple[int, int, str, tuple]] = field(default_factory=list)  # (offset, lsn, op, args)
+    records: list[tuple[int, int, str, tuple[Any, ...]]] = field(default_factory=list)  # (offset, lsn, op, args)
     end: int = 0  # offset just past the last good record: the length the segment should have
     size: int = 0
     damage: str | None = None  # why reading stopped before `size`, None for a clean end
     fatal: bool = False  # damage no crash can cause (foreign file, unknown version): never truncate it
     header_ok: bool = False
+    version: int = FORMAT_VERSION  # the format version its header names, which decodes its records
 
     @property
     def next_lsn(self) -> int:
@@ -109,11 +111,12 @@ class SegmentScan:
 def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
     """Read records in order until the data ends or one is bad; never raises on damage."""
     scan = SegmentScan(path, first_lsn, size=len(data))
-    header = wal_header(first_lsn)
-    if not data.startswith(header):
+    version = next((v for v in READ_VERSIONS if data.startswith(wal_header(first_lsn, v))), None)
+    if version is None:
         scan.damage, scan.fatal = _describe_header(data, first_lsn)
         return scan
-    scan.header_ok = True
+    header = wal_header(first_lsn, version)
+    scan.header_ok, scan.version = True, version
     records = scan.records
     pos = len(header)
     expected = first_lsn
@@ -124,7 +127,7 @@ def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
             scan.damage = "torn record: no newline before the end of the file"
             break
         try:
-            lsn, op, args = decode_record(data[pos : newline + 1])
+            lsn, op, args = decode_record(data[pos : newline + 1], version)
         except LineError as exc:
             scan.damage = f"bad record: {exc}"
             break
@@ -140,16 +143,17 @@ def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
 
 def _describe_header(data: bytes, first_lsn: int) -> tuple[str, bool]:
     """(why the header is unreadable, whether that is fatal rather than a crash's leftover)."""
-    if wal_header(first_lsn).startswith(data.rstrip(b"\0")):
-        # A crash while the segment was being created: its header (possibly zero-filled, when
-        # the file's size reached the disk before its data) was never fsynced, so no record
-        # was ever written after it.
+    if any(wal_header(first_lsn, v).startswith(data.rstrip(b"\0")) for v in READ_VERSIONS):
+        # A crash while the segment was being created (by this engine or an older one): its header
+        # (possibly zero-filled, when the file's size reached the disk before its data) was never
+        # fsynced, so no record was ever written after it.
         return "torn header: the segment was created but never written", False
     parts = data.split(b"\n", 1)[0].decode("ascii", "replace").split(" ")
     if parts[0] != WAL_MAGIC:
         return "not a RedisLite WAL segment (bad magic)", True
-    if len(parts) > 1 and parts[1] != str(FORMAT_VERSION):
-        return f"unknown format version {parts[1]!r} (this engine reads {FORMAT_VERSION})", True
+    if len(parts) > 1 and parts[1] not in [str(v) for v in READ_VERSIONS]:
+        readable = " and ".join(str(v) for v in READ_VERSIONS)
+        return f"unknown format version {parts[1]!r} (this engine reads {readable})", True
     return f"header does not match the file name (first LSN {first_lsn})", True
 
 

@@ -14,23 +14,28 @@ This module must never import from engine/: it is the independent second opinion
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tornwrite.models.opmodel import is_expired
 
-# Constants of docs/FORMAT.md, version 1.
+Entry = tuple[str, Any, float | int | None]  # (kind, value, expire_at)
+State = dict[str, Entry]  # key -> entry: the shape of the op model's states
+
+# Constants of docs/FORMAT.md, version 2; files of version 1 are read too ("Versions").
 LOCK_NAME = "LOCK"
+QUARANTINE_DIR = "quarantine"  # what recovery cut out of the log; never read ("Quarantine")
 WAL_MAGIC = b"REDISLITE-WAL"
 SNAPSHOT_MAGIC = b"REDISLITE-SNAPSHOT"
-VERSION = b"1"
+VERSIONS = (b"1", b"2")  # each file is read by the version its header names
 OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall")
 
 _FILE_NAME = re.compile(r"wal-([0-9]{20})\.log|snapshot-([0-9]{20})\.snap(\.tmp)?")
@@ -53,14 +58,14 @@ class FormatReading:
     """What a recovery following FORMAT.md would find. When `refused` is set, the rest is
     whatever was read before the refusal and must not be trusted."""
 
-    entries: dict  # key -> (kind, value, expire_at), expired keys included
+    entries: State  # key -> (kind, value, expire_at), expired keys included
     snapshot_lsn: int  # 0 without a snapshot
     last_lsn: int  # LSN of the last record applied, else snapshot_lsn
     records_applied: int
     stop: Stop | None  # None when the log ended cleanly
     refused: str | None
 
-    def view(self, now: float) -> dict:
+    def view(self, now: float) -> State:
         """The logical state at `now`, shaped like ``Store.dump()``: live keys, fresh copies."""
         return {
             key: (kind, _copy(value), expire_at)
@@ -107,7 +112,7 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _unique_names(pairs: list[tuple[str, Any]]) -> dict:
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = {}
     for name, value in pairs:
         if name in obj:
@@ -116,7 +121,7 @@ def _unique_names(pairs: list[tuple[str, Any]]) -> dict:
     return obj
 
 
-def _json_array(raw: bytes) -> list:
+def _json_array(raw: bytes) -> list[Any]:
     # The array is the whole rest of the body: nothing (not even whitespace) around it.
     if not (raw.startswith(b"[") and raw.endswith(b"]")):
         raise _BadLine("not a JSON array")
@@ -140,14 +145,38 @@ def _key(thing: Any) -> str:
     return thing
 
 
-def _value(thing: Any) -> bytes:
-    """A value: a JSON string of characters U+0000..U+00FF, one per byte."""
+def _value_v1(thing: Any) -> bytes:
+    """A version 1 value: a JSON string of characters U+0000..U+00FF, one per byte."""
     if type(thing) is not str:
         raise _BadLine(f"value {_short(thing)} is not a string")
     try:
         return thing.encode("latin-1")
     except UnicodeEncodeError:
         raise _BadLine(f"value {_short(thing)} has a character above U+00FF") from None
+
+
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _value_v2(thing: Any) -> bytes:
+    """A version 2 value: UTF-8 text as a JSON string, or {"b64": canonical base64}."""
+    if type(thing) is str:
+        try:
+            return thing.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _BadLine(f"value {_short(thing)} has a lone surrogate") from None
+    if type(thing) is not dict or list(thing) != ["b64"] or type(thing["b64"]) is not str:
+        raise _BadLine(f'value {_short(thing)} is neither a string nor {{"b64": string}}')
+    text = thing["b64"]
+    if not _BASE64.fullmatch(text):
+        raise _BadLine(f"value {_short(text)} is not padded base64")
+    data = base64.b64decode(text)
+    if base64.b64encode(data).decode("ascii") != text:  # the unused bits of the last character are not zero
+        raise _BadLine(f"value {_short(text)} is not canonical base64")
+    return data
+
+
+_VALUE_READERS = {b"1": _value_v1, b"2": _value_v2}  # version -> how a value is written in it
 
 
 def _time(thing: Any, nullable: bool) -> float | int | None:
@@ -161,7 +190,7 @@ def _time(thing: Any, nullable: bool) -> float | int | None:
         finite = False
     if not finite:
         raise _BadLine(f"time {_short(thing)} is not finite")
-    return thing
+    return float(thing) if type(thing) is float else int(thing)
 
 
 def _flag(thing: Any) -> bool:
@@ -176,31 +205,33 @@ def _non_empty(thing: Any, container: type) -> Any:
     return thing
 
 
-def _values(thing: Any) -> list[bytes]:
-    return [_value(item) for item in _non_empty(thing, list)]
+def _values(thing: Any, value: Callable[[Any], bytes]) -> list[bytes]:
+    return [value(item) for item in _non_empty(thing, list)]
 
 
-def _fields(thing: Any) -> dict[str, bytes]:
-    return {_key(name): _value(item) for name, item in _non_empty(thing, dict).items()}
+def _fields(thing: Any, value: Callable[[Any], bytes]) -> dict[str, bytes]:
+    return {_key(name): value(item) for name, item in _non_empty(thing, dict).items()}
 
 
 # --- WAL records ------------------------------------------------------------------------------
 
-# op -> (argument count, or None for "one or more"; decoder of the arguments into operands)
-_LAYOUTS = {
-    "set": (3, lambda a: (_key(a[0]), _value(a[1]), _time(a[2], nullable=True))),
-    "del": (None, lambda a: tuple(_key(k) for k in a)),
-    "rpush": (3, lambda a: (_key(a[0]), _flag(a[1]), _values(a[2]))),
-    "hset": (3, lambda a: (_key(a[0]), _flag(a[1]), _fields(a[2]))),
-    "hdel": (2, lambda a: (_key(a[0]), [_key(f) for f in _non_empty(a[1], list)])),
-    "expire": (2, lambda a: (_key(a[0]), _time(a[1], nullable=False))),
-    "persist": (1, lambda a: (_key(a[0]),)),
-    "flushall": (0, lambda a: ()),
+# op -> (argument count, or None for "one or more"; decoder of the arguments, given the
+# version's value reader, into operands)
+_LAYOUTS: dict[str, tuple[int | None, Callable[[list[Any], Callable[[Any], bytes]], tuple[Any, ...]]]] = {
+    "set": (3, lambda a, v: (_key(a[0]), v(a[1]), _time(a[2], nullable=True))),
+    "del": (None, lambda a, v: tuple(_key(k) for k in a)),
+    "rpush": (3, lambda a, v: (_key(a[0]), _flag(a[1]), _values(a[2], v))),
+    "hset": (3, lambda a, v: (_key(a[0]), _flag(a[1]), _fields(a[2], v))),
+    "hdel": (2, lambda a, v: (_key(a[0]), [_key(f) for f in _non_empty(a[1], list)])),
+    "expire": (2, lambda a, v: (_key(a[0]), _time(a[1], nullable=False))),
+    "persist": (1, lambda a, v: (_key(a[0]),)),
+    "flushall": (0, lambda a, v: ()),
 }
 
 
-def _record(body: bytes) -> tuple[int, str, tuple]:
-    """(lsn, op, operands) of a record body `<lsn> <op> <args>`; _BadLine if not exactly so."""
+def _record(body: bytes, version: bytes) -> tuple[int, str, tuple[Any, ...]]:
+    """(lsn, op, operands) of a record body `<lsn> <op> <args>` in a segment of `version`;
+    _BadLine if not exactly so."""
     parts = body.split(b" ", 2)
     if len(parts) != 3 or not _DIGITS.fullmatch(parts[0]):
         raise _BadLine("record body is not '<lsn> <op> <args>'")
@@ -211,14 +242,14 @@ def _record(body: bytes) -> tuple[int, str, tuple]:
     count, decode = _LAYOUTS[op]
     if (len(args) != count) if count is not None else not args:
         raise _BadLine(f"{op} arguments {_short(args)} are not of its layout")
-    return lsn, op, decode(args)
+    return lsn, op, decode(args, _VALUE_READERS[version])
 
 
-def _apply(entries: dict, op: str, operands: tuple) -> None:
+def _apply(entries: State, op: str, operands: tuple[Any, ...]) -> None:
     """Apply one record exactly as FORMAT.md's table says; _Refusal if it contradicts the state.
     "Existing" ignores TTLs: the writer already resolved expiry when it logged the record."""
 
-    def existing(key: str, kind: str | None = None) -> tuple:
+    def existing(key: str, kind: str | None = None) -> Entry:
         entry = entries.get(key)
         if entry is None or (kind is not None and entry[0] != kind):
             raise _Refusal(f"{op} needs an existing {kind or 'key'} at {_short(key)}")
@@ -261,27 +292,35 @@ def _apply(entries: dict, op: str, operands: tuple) -> None:
 # --- snapshots --------------------------------------------------------------------------------
 
 
-def _snapshot_entry(body: bytes) -> tuple[str, tuple]:
+def _snapshot_entry(body: bytes, version: bytes) -> tuple[str, tuple[Any, ...]]:
     entry = _json_array(body)
     if len(entry) != 4:
         raise _BadLine("entry is not [key, kind, value, expire_at]")
     key, kind, value, expire_at = entry
-    decode = {"string": _value, "list": _values, "hash": _fields}.get(kind) if type(kind) is str else None
+    read_value = _VALUE_READERS[version]
+    decoders: dict[str, Callable[[Any], Any]] = {
+        "string": read_value,
+        "list": lambda thing: _values(thing, read_value),
+        "hash": lambda thing: _fields(thing, read_value),
+    }
+    decode = decoders.get(kind) if type(kind) is str else None
     if decode is None:
         raise _BadLine(f"unknown kind {_short(kind)}")
     return _key(key), (kind, decode(value), _time(expire_at, nullable=True))
 
 
-def _read_snapshot(name: str, data: bytes, lsn: int) -> dict:
+def _read_snapshot(name: str, data: bytes, lsn: int) -> State:
     """The entries of a snapshot file; _Refusal naming file and offset unless wholly valid."""
-    header = SNAPSHOT_MAGIC + b" " + VERSION + b" " + str(lsn).encode() + b"\n"
-    if not data.startswith(header):
+    headers = {SNAPSHOT_MAGIC + b" " + version + b" " + str(lsn).encode() + b"\n": version for version in VERSIONS}
+    header = next((h for h in headers if data.startswith(h)), None)
+    if header is None:
         raise _Refusal(f"{name} at offset 0: bad snapshot header")
+    version = headers[header]
     entries, position = {}, len(header)
     while not data.startswith(b"END ", position):
         try:
             body, after = _framed_body(data, position)
-            key, entry = _snapshot_entry(body)
+            key, entry = _snapshot_entry(body, version)
         except _BadLine as error:
             raise _Refusal(f"{name} at offset {position}: bad snapshot entry: {error}") from None
         if key in entries:
@@ -306,7 +345,7 @@ class _Reader:
     """The reading in progress; `result()` freezes it into a FormatReading."""
 
     def __init__(self) -> None:
-        self.entries: dict = {}
+        self.entries: State = {}
         self.snapshot_lsn = self.last_lsn = self.records_applied = 0
         self.stop: Stop | None = None
 
@@ -315,11 +354,12 @@ class _Reader:
 
     def replay_segment(self, name: str, data: bytes, first_lsn: int, expected: int) -> int | None:
         """Apply the records of one segment; the LSN expected next, or None after a stop."""
-        header = WAL_MAGIC + b" " + VERSION + b" " + str(first_lsn).encode() + b"\n"
-        if not data.startswith(header):
-            # A crash interrupted the segment's creation: a torn tail. The zeros appear when
-            # the file's new size reached the disk before its data.
-            if header.startswith(data.rstrip(b"\0")):
+        headers = {WAL_MAGIC + b" " + version + b" " + str(first_lsn).encode() + b"\n": version for version in VERSIONS}
+        header = next((h for h in headers if data.startswith(h)), None)
+        if header is None:
+            # A crash interrupted the segment's creation (by an engine of either version): a
+            # torn tail. The zeros appear when the file's new size reached the disk before its data.
+            if any(h.startswith(data.rstrip(b"\0")) for h in headers):
                 self.stop = Stop(name, 0, "torn header")
                 return None
             raise _Refusal(f"{name} at offset 0: bad header (magic, version or LSN)")
@@ -331,7 +371,7 @@ class _Reader:
         while position < len(data):
             try:
                 body, after = _framed_body(data, position)
-                lsn, op, operands = _record(body)
+                lsn, op, operands = _record(body, headers[header])
                 if lsn != expected:
                     raise _BadLine(f"LSN {lsn} where {expected} was expected")
             except _BadLine as error:
@@ -375,9 +415,10 @@ def read_files(files: Mapping[str, bytes]) -> FormatReading:
                 f"records {reader.snapshot_lsn + 1}..{first_lsns[0] - 1} are missing: "
                 f"the first segment is {segments[first_lsns[0]]}"
             )
-        expected = first_lsns[0] if first_lsns else None
+        expected: int | None = first_lsns[0] if first_lsns else None
         for first_lsn in first_lsns:
             name = segments[first_lsn]
+            assert expected is not None  # set from the first segment, and the loop stops when it is None
             expected = reader.replay_segment(name, bytes(files[name]), first_lsn, expected)
             if expected is None:
                 break
@@ -386,11 +427,11 @@ def read_files(files: Mapping[str, bytes]) -> FormatReading:
     return reader.result()
 
 
-def read_directory(path: str | os.PathLike) -> FormatReading:
-    """Read the data directory at `path` (skipping LOCK) without changing anything in it."""
+def read_directory(path: str | os.PathLike[str]) -> FormatReading:
+    """Read the data directory at `path` (skipping LOCK and quarantine/) without changing anything in it."""
     files = {}
     for entry in Path(path).iterdir():
-        if entry.name == LOCK_NAME:
+        if entry.name == LOCK_NAME or (entry.name == QUARANTINE_DIR and entry.is_dir()):
             continue
         if not entry.is_file():
             return FormatReading({}, 0, 0, 0, None, f"unknown file {entry.name!r} (not a regular file)")

@@ -2,12 +2,15 @@
 
 A workload runs to its end on the simulated disk; then, case by case, one WAL segment or the
 snapshot is damaged (a byte flipped, the file truncated, a stretch duplicated, spliced in from
-elsewhere, or zeroed) and the engine recovers the result. Allowed: a CorruptDataError naming
-file and offset, exactly where the format reader refuses too and for the same file; or a state
-equal to both the format reader's and the op model's after some prefix of the workload (damage
-may cost the records after it, never invent one). Anything else, another exception or a state
-no prefix ever had, fails. Cases are seeded: case N of a
-workload is always the same damage.
+elsewhere, or zeroed) and the engine recovers the result. One case in RECORD_EVERY instead moves
+whole records with their checksums intact (duplicated, dropped, swapped, spliced in from another
+segment or an older run: damage_records.py), which only the LSN sequence reveals. Allowed: a
+CorruptDataError naming file and offset, exactly where the format reader refuses too and for the
+same file; or a state equal to both the format reader's and the op model's after some prefix of
+the workload (damage may cost the records after it, never invent one), with every checksummed
+record recovery discarded in quarantine/ byte for byte, durably, and a warning naming it.
+Anything else, another exception or a state no prefix ever had, fails. Cases are seeded: case
+N of a workload is always the same damage.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import random
 from collections.abc import Callable, Iterable
 
 from tornwrite.engine import CorruptDataError, IOLayer, Store
+from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.describe import file_lines, recovery_lines
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, Step, run
 from tornwrite.faultinject.core.results import CrashPoint, StateResult
@@ -24,12 +28,22 @@ from tornwrite.faultinject.core.simdisk import Image, SimDisk
 from tornwrite.faultinject.core.verdicts import recover_image
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
+from tornwrite.faultinject.kinds.damage_records import (
+    RECORD_DAMAGES,
+    RecordSource,
+    damage_records,
+    quarantine_problem,
+    record_source,
+    recovery_warnings,
+    warning_problem,
+)
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.format_reader import read_files
 
 NAME = "damage"
 CASES = 2000  # damaged directories per workload
 DAMAGES = ("flip", "truncate", "duplicate", "splice", "zero")
+RECORD_EVERY = 4  # case numbers divisible by this move whole records instead of bytes
 
 
 def final_image(workload: Workload) -> tuple[Image, Progress]:
@@ -73,10 +87,42 @@ def damage(image: Image, case: int, seed: int) -> tuple[str, str, Image]:
     return f"{kind}: {what}", name, damaged
 
 
+class Sources:
+    """What one workload's damage cases are cut from: its final files, the instant its log held
+    the most records, and (built only when a case needs it) an older run of the same workload."""
+
+    def __init__(self, workload: Workload):
+        self.workload = workload
+        self.records = record_source(workload)
+        self.image, self.progress = self.records.final, self.records.progress
+        self._older: RecordSource | None = None
+
+    @property
+    def older(self) -> RecordSource:
+        if self._older is None:
+            older = workloads.build(self.workload.name, self.workload.seed + 1, len(self.workload.ops))
+            self._older = record_source(older)
+        return self._older
+
+
+def damage_case(sources: Sources, case: int, seed: int) -> tuple[str, str, Image]:
+    """(damage description, file damaged, damaged image) for case number `case`, bytes or records."""
+    if case % RECORD_EVERY == 0:
+        rng = random.Random(f"damage-records/{seed}/{case}")
+        kind = rng.choice(RECORD_DAMAGES)
+        moved = damage_records(sources.records, kind, rng, sources.older if kind == "record-older-run" else None)
+        if moved is not None:
+            return moved
+    # Odd cases damage the instant the log was longest: a final image may hold no WAL record at all.
+    return damage(sources.records.image if case % 2 else sources.image, case, seed)
+
+
 def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int) -> Verdict:
     reading = read_files(image.get(DATA_DIR, {}))
+    disk = SimDisk.from_image(image)
     try:
-        store = Store.open(DATA_DIR, io=IOLayer(SimDisk.from_image(image)), clock=FakeClock(check_time))
+        with recovery_warnings() as warnings:
+            store = Store.open(DATA_DIR, io=IOLayer(disk), clock=FakeClock(check_time))
     except CorruptDataError as refused:
         if refused.path is None:
             return Verdict("recovery-failed", f"CorruptDataError without a file: {refused}")
@@ -97,6 +143,12 @@ def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int
         return Verdict("invariant-violated", f"recovered a directory the format says to refuse: {reading.refused}")
     if reading.view(check_time) != state:
         return Verdict("invariant-violated", "engine recovery differs from the format reader's replay")
+    lost = quarantine_problem(image, disk.durable_image(), store.recovery)
+    if lost is not None:
+        return Verdict("lost-acked-write", f"recovery discarded records for good: {lost}")
+    silent = warning_problem(store.recovery, warnings)
+    if silent is not None:
+        return Verdict("invariant-violated", silent)
     for prefix in range(prefixes, -1, -1):
         if oracle.view(prefix, check_time) == state:
             return Verdict("ok", matched_prefix=prefix)
@@ -112,7 +164,7 @@ def check_cases(
     mutant: str | None = None,
 ) -> None:
     try:
-        image, progress = final_image(workload)
+        sources = Sources(workload)
     except Exception as exc:  # the undamaged run failed: the engine's failure, reported per case
         for case in cases:
             point = CrashPoint(
@@ -131,9 +183,10 @@ def check_cases(
                 )
             )
         return
+    progress = sources.progress
     check_time = progress.clock.now
     for case in cases:
-        description, name, damaged = damage(image, case, workload.seed)
+        description, name, damaged = damage_case(sources, case, workload.seed)
         point = CrashPoint(
             NAME,
             workload.name,
@@ -152,8 +205,9 @@ def check_cases(
 
 def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
     workload, oracle, case = subject.workload, subject.oracle, request.step
-    image, progress = final_image(workload)
-    description, name, damaged = damage(image, case, workload.seed)
+    sources = Sources(workload)
+    progress = sources.progress
+    description, name, damaged = damage_case(sources, case, workload.seed)
     out(f"the whole workload ran; then damage case {case}: {name}: {description}")
     out("on disk:")
     out("\n".join(file_lines(damaged.get(DATA_DIR, {}))))
@@ -173,7 +227,8 @@ def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
 class Damage(FaultKind):
     name = NAME
     summary = (
-        f"{CASES:,} seeded damaged directories per workload: a byte flipped, truncated, duplicated, spliced, zeroed"
+        f"{CASES:,} seeded damaged directories per workload: a byte flipped, truncated, duplicated, spliced, "
+        "zeroed; whole records duplicated, dropped, swapped, spliced"
     )
     batch = 250
     steps_of_a_run = False

@@ -229,7 +229,7 @@ def ttl_across_crash(s: Story) -> None:
     s.section(f"Restart after {DOWN_LONG} s down")
     late = s.recover(crash.image, crash.clock + DOWN_LONG, reads=(get, ttl), title=f"restart, {DOWN_LONG} s down")
     on_disk = read_files(files).entries.get("session:ada")
-    if on_disk is not None and "session:ada" not in (late.result.state or {}):
+    if on_disk is not None and on_disk[2] is not None and "session:ada" not in (late.result.state or {}):
         s.note(late, "session:ada replayed, yet")
         s.note(late, f"  expire_at {since_start(on_disk[2])}: expired")
     _note_visibility(s, late, get, ttl)
