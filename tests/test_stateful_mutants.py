@@ -24,12 +24,20 @@ CAUGHT = sorted(
 )
 
 
+# The profile's programs, more of them: a run stops at the first failure, so a planted bug costs
+# only the programs before the one that catches it. The real engine runs the profile's 100.
+MUTANT_EXAMPLES = 400
+
+
 @pytest.mark.parametrize("mutant", CAUGHT)
 def test_the_ci_profile_catches_the_mutant(mutant):
     assert mutant in mutants.MUTANTS  # else active() raises, which would pass below
     generate_only = [Phase.explicit, Phase.reuse, Phase.generate]  # the profile's programs, unshrunk
     with mutants.active(mutant), pytest.raises(Exception) as caught:
-        run_state_machine_as_test(StoreVersusModel, settings=settings(report_multiple_bugs=False, phases=generate_only))
+        run_state_machine_as_test(
+            StoreVersusModel,
+            settings=settings(max_examples=MUTANT_EXAMPLES, report_multiple_bugs=False, phases=generate_only),
+        )
     assert not isinstance(caught.value, HypothesisException), caught.value  # a rule failed, not a health check
 
 

@@ -250,10 +250,7 @@ class StoreVersusModel(RuleBasedStateMachine):
     @rule(choice=st.integers(0, 2**16))
     def power_loss(self, choice):
         """Power lost between commands: every acked write was fsynced, so nothing may change."""
-        states = list(self.disk.power_loss_states(random.Random(choice)))
-        state = states[choice % len(states)]
-        note(f"power loss state: {state.description}")
-        self._reopen(SimDisk.from_image(state.image))
+        self._reopen(self._lose_power(choice))
 
     @rule(
         op=st.one_of(
@@ -275,6 +272,15 @@ class StoreVersusModel(RuleBasedStateMachine):
     )
     def crash_during(self, op, step, phase, kind, choice):
         """A crash at one I/O step inside a write: recovery gives the state before it or after it."""
+        self._crash_during(op, step, phase, kind, choice)
+
+    @rule(key=keys, value=values, choice=st.integers(0, 2**16))
+    def crash_before_an_fsync_then_restart_then_power_loss(self, key, value, choice):
+        """A process crash between a record's write and its fsync, a restart that serves it from
+        the page cache, then a power loss: what the restart served must have been made durable."""
+        self._crash_during(Op.of("set", key, value), 2, "before", "process-then-power", choice)
+
+    def _crash_during(self, op: Op, step: int, phase: str, kind: str, choice: int) -> None:
         before = self.model
         after, _ = opmodel.apply(self.model, op, self.clock.now)
         counter = [0]
@@ -284,11 +290,9 @@ class StoreVersusModel(RuleBasedStateMachine):
                 return
             counter[0] += event.phase == "before"
             if counter[0] == step and event.phase == phase:
-                if kind == "process":
+                if kind != "power":
                     raise Crash(self.disk.after_process_crash())
-                states = list(self.disk.power_loss_states(random.Random(choice)))
-                note(f"power loss state: {states[choice % len(states)].description}")
-                raise Crash(SimDisk.from_image(states[choice % len(states)].image))
+                raise Crash(self._lose_power(choice))
 
         self.io.hooks.append(hook)
         try:
@@ -303,11 +307,22 @@ class StoreVersusModel(RuleBasedStateMachine):
                 f"before nor after it:\n  recovered {recovered!r}\n  allowed   {allowed!r}"
             )
             self.model = before if recovered == allowed["before"] else after
+            if kind == "process-then-power":
+                # The restarted store served from the page cache; what it served must survive a
+                # power loss right after its recovery (what it relied on, it made durable).
+                note("then a power loss right after the restart's recovery")
+                self._reopen(self._lose_power(choice))
             return
         finally:
             if hook in self.io.hooks:
                 self.io.hooks.remove(hook)
         # Reaching here, the op finished before the chosen step: it ran as an ordinary command.
+
+    def _lose_power(self, choice: int) -> SimDisk:
+        """The disk after a power loss now, in the state `choice` picks among every possible one."""
+        states = list(self.disk.power_loss_states(random.Random(choice)))
+        note(f"power loss state: {states[choice % len(states)].description}")
+        return SimDisk.from_image(states[choice % len(states)].image)
 
     def _reopen(self, disk: SimDisk) -> None:
         self.store = self._open(disk)
