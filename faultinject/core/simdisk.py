@@ -242,6 +242,25 @@ class SimDisk:
             raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY), path)
         del self.dirs[path]
 
+    def unsynced(self, directory: str, skip: frozenset[str] = frozenset()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What a power loss now may undo in `directory`, in words: (file data written or cut since
+        its last fsync, name changes since the directory's last fsync); names in `skip` left out."""
+        folder = self.dirs.get(directory)
+        if folder is None:
+            return (), ()
+        data = []
+        for name, inode in sorted(folder.entries.items()):
+            if name not in skip and inode.pending:
+                written = sum(len(op[2]) for op in inode.pending if op[0] == "write")
+                change = f"{written} B written, not fsynced" if written else f"cut to {len(inode.data)} B, not fsynced"
+                data.append(f"{name}: {change}")
+        names = [
+            f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "")
+            for kind, name, _, new in folder.pending
+            if name not in skip and new not in skip
+        ]
+        return tuple(data), tuple(names)
+
     # --- crashes -----------------------------------------------------------------------------
 
     def after_process_crash(self) -> SimDisk:

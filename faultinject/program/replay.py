@@ -39,6 +39,7 @@ class Point:
     power_states: tuple[CrashState, ...]
     process_fingerprint: str  # the files exactly as the process left them
     disk: SimDisk | None = None  # the live disk at this point (power only): valid until the next point is drawn
+    unsynced: str = ""  # what a power loss here may undo, in words ("" when everything is durable)
 
 
 def state_rng(seed: int, step: int, phase: str) -> random.Random:
@@ -70,7 +71,12 @@ def final_fingerprint(start: Image, trace: Trace) -> str:
 
 def _point(disk: SimDisk, number: int, phase: str, seed: int, power: bool) -> Point:
     states = tuple(disk.power_loss_states(state_rng(seed, number, phase))) if power else ()
-    return Point(number, phase, states, fingerprint(disk.process_crash_image()), disk if power else None)
+    changes = [
+        change for path in sorted(disk.dirs) if path.startswith(ROOT) for part in disk.unsynced(path) for change in part
+    ]
+    return Point(
+        number, phase, states, fingerprint(disk.process_crash_image()), disk if power else None, "; ".join(changes)
+    )
 
 
 def apply(disk: SimDisk, step: Step) -> None:

@@ -260,9 +260,9 @@ def _restart(
 
 def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, progress: Callable[..., None]) -> None:
     try:
-        expected = {(p.step, p.phase): p.process_fingerprint for p in replay.points(start, run.trace, 0, power=False)}
+        replayed = {(p.step, p.phase): p for p in replay.points(start, run.trace, 0, power=False)}
     except replay.ReplayError:
-        expected = {}
+        replayed = {}
     total = len(run.trace.steps)
     for step in run.trace.steps:
         for phase in ("before", "after"):
@@ -278,7 +278,8 @@ def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, 
                 )
                 continue
             image = replay.image_of(scratch)
-            if (step.number, phase) in expected and expected[(step.number, phase)] != replay.fingerprint(image):
+            point = replayed.get((step.number, phase))
+            if point is not None and point.process_fingerprint != replay.fingerprint(image):
                 run.trace.warn(
                     f"the files a real kill left at step {step.number} ({phase}) differ from the trace's replay "
                     f"there: the trace misses some I/O. {NOT_SEEN}"
@@ -291,7 +292,7 @@ def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, 
                     step.number,
                     phase,
                     0,
-                    "killed (SIGKILL)",
+                    "killed (SIGKILL)" + (f"; not yet durable: {point.unsynced}" if point and point.unsynced else ""),
                     len(report.acked),
                     verdict.outcome,
                     verdict.detail,

@@ -297,23 +297,7 @@ def file_table(disk: SimDisk, directory: str = DATA_DIR) -> tuple[FileState, ...
 
 def pending_changes(disk: SimDisk, directory: str = DATA_DIR) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What a power loss at this instant may undo: (file data not fsynced, name changes not dir-fsynced)."""
-    folder = disk.dirs.get(directory)
-    if folder is None:
-        return (), ()
-    data = []
-    for name, inode in sorted(folder.entries.items()):
-        if name != LOCK_NAME and inode.pending:
-            written = sum(len(op[2]) for op in inode.pending if op[0] == "write")
-            data.append(
-                f"{name}: "
-                + (f"{written} B written, not fsynced" if written else f"cut to {len(inode.data)} B, not fsynced")
-            )
-    names = [
-        f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "")
-        for kind, name, _, new in folder.pending
-        if LOCK_NAME not in (name, new)
-    ]
-    return tuple(data), tuple(names)
+    return disk.unsynced(directory, skip=frozenset({LOCK_NAME}))
 
 
 # --- choosing the crash state a story follows ------------------------------------------------------
