@@ -56,9 +56,3 @@ def test_machine_finds_expired_keys_returned_by_hgetall_and_shrinks_to_a_few_ste
     assert failed
     assert steps <= 6, program
     assert "expire" in program  # a hash whose TTL passed: the invariant asks every read path
-
-
-def test_machine_finds_a_non_atomic_wal_cut_through_a_crash_inside_snapshot(shrink_without_a_clock):
-    failed, steps, program = zoo._stateful_hunt("wal-cut-before-snapshot-rename", examples=1000)
-    assert failed and steps <= 6, program
-    assert "crash_during" in program and "snapshot" in program

@@ -25,6 +25,7 @@ from tornwrite.faultinject.zoo import mutants
 WORKLOAD = "snapshot-heavy"
 OPS = 40
 STATEFUL = "stateful"  # the Hypothesis state machine (faultinject/zoo/stateful.py)
+STATEFUL_STEPS = 50  # steps per program: long enough to reach a crash inside a snapshot, short to shrink
 DETECTORS = (*NAMES, STATEFUL)
 
 
@@ -84,7 +85,7 @@ def _stateful_hunt(mutant: str | None, examples: int) -> tuple[bool, int, str]:
                 StoreVersusModel,
                 settings=settings(
                     max_examples=examples,
-                    stateful_step_count=30,
+                    stateful_step_count=STATEFUL_STEPS,
                     deadline=None,
                     database=None,
                     report_multiple_bugs=False,
