@@ -55,6 +55,7 @@ class FaultKind:
     steps_of_a_run: bool = True  # points are durable steps of a run: on the crash map, repro prints the trace
     label_meaning: str = "I/O step label of the crash point"  # what a point's label names, on the figures
     zoo_budget: int | None = None  # points the bug zoo samples per run (None: every one)
+    shrinks_by_ops: bool = True  # a failure shrinks by cutting the workload's ops (make mutants)
 
     def points(self, steps: list[Step]) -> list[Point]:
         """Every crash point of a workload whose dry run took `steps`, in a fixed order."""

@@ -499,6 +499,7 @@ class Concurrent(FaultKind):
     batch = 4
     steps_of_a_run = False
     label_meaning = "kill moment"
+    shrinks_by_ops = False  # its threads draw their own ops; the workload's length changes nothing
 
     def points(self, steps: list[Step]) -> list[Point]:
         return [(number, "-") for number in range(1, POINTS + 1)]

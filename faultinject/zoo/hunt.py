@@ -124,7 +124,7 @@ def _detect(detector: str, mutant: str | None, examples: int) -> tuple[bool, str
     """(failed, shrinkable size or steps, repro) for one detector against one engine."""
     if detector == STATEFUL:
         failed, steps, program = _stateful_fails(mutant, examples)
-        return failed, f"{steps} steps", program
+        return failed, f"{steps} step{'' if steps == 1 else 's'}", program
     failed, repro = _campaign_fails(detector, mutant, OPS)
     return failed, "", repro
 
@@ -147,7 +147,9 @@ def hunt(name: str, *, examples: int = 1000, shrink: bool = True) -> Finding:
     if first is None:
         return Finding(name, caught, None, "-")
     size, repro = reports[first]
-    if first != STATEFUL and shrink:
+    if first != STATEFUL and not REGISTRY[first].shrinks_by_ops:
+        size = "a seeded run (not shrunk)"
+    elif first != STATEFUL and shrink:
         ops, repro = _shrink_ops(first, name, OPS, repro)
         size = f"{ops} op{'' if ops == 1 else 's'}"
     return Finding(name, caught, first, size, repro)
