@@ -158,7 +158,7 @@ def execute(
         try:
             with context.Pool(jobs, initializer=_init_worker, initargs=(plan, scratch)) as pool:
                 stop = lambda: stop_on_failure and tally.failures > 0  # noqa: E731
-                for item in _results(pool, batches, 2 * jobs, stop, HEARTBEAT):
+                for item in _results(pool, batches, 2 * jobs, stop, TICK):
                     if item is not None:
                         kind, points, seconds, found = item
                         _count(tally, kind, points, seconds, found)
@@ -287,6 +287,7 @@ def _count(tally: Tally, kind: str, points: int, seconds: float, found: list[Sta
 
 
 HEARTBEAT = 30.0  # seconds: the longest a run piped to a file stays silent
+TICK = 1.0  # seconds between two looks at the clock while no batch finishes
 
 
 class Progress:
