@@ -307,6 +307,8 @@ class Progress:
             line = self.overall(elapsed)
             print("\r" + line + ("\n" if final else ""), end="", file=self.stream, flush=True)
             return
+        if not final and tally.points_done >= tally.points_total:
+            return  # the final line follows, once
         tenth = tally.points_done * 10 // max(1, tally.points_total)
         if final or tenth > self.last_tenth or time.monotonic() - self.last_line >= HEARTBEAT:
             self.last_tenth, self.last_line = tenth, time.monotonic()

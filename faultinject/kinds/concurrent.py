@@ -98,6 +98,11 @@ class Schedule:
         return f"op {self.nth}" if self.moment == "op" else f"{self.moment} #{self.nth} {self.phase}"
 
     @property
+    def kind_of_moment(self) -> str:
+        """The label reports group by: which kind of moment, not which one (the description says)."""
+        return "after an op returned" if self.moment == "op" else f"{self.phase} {self.moment}"
+
+    @property
     def keys(self) -> tuple[str, ...]:
         return KEYS + TTL_KEYS
 
@@ -458,7 +463,16 @@ def check_point(subject: Subject, number: int, base_dir: str) -> tuple[StateResu
         shutil.rmtree(directory, ignore_errors=True)
     invoked = len(run.calls)
     point = CrashPoint(
-        NAME, workload.name, workload.seed, len(workload.ops), number, "-", plan.label, "data", invoked, subject.mutant
+        NAME,
+        workload.name,
+        workload.seed,
+        len(workload.ops),
+        number,
+        "-",
+        plan.kind_of_moment,
+        "data",
+        invoked,
+        subject.mutant,
     )
     pending = sum(call.pending for call in run.calls)
     description = "killed after the run" if run.ended else f"killed at {plan.label}"

@@ -200,7 +200,8 @@ def outcomes_by_label(counts: Counter, path: str, *, label_order: Sequence[str] 
             met = [o for o in OUTCOMES if counts[(kind, label, o)]]
             total = sum(counts[(kind, label, o)] for o in OUTCOMES)
             failing = total - counts[(kind, label, "ok")]
-            names.append(f"{label}  ({failing / total:.0%} fail)" if failing else label)
+            share = "<1%" if failing / total < 0.005 else f"{failing / total:.0%}"  # never "0%" for a failure
+            names.append(f"{label}  ({share} fail)" if failing else label)
             height = 0.8 / len(met)
             for j, outcome in enumerate(met):
                 n = counts[(kind, label, outcome)]
