@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) -m tests.bench_engine
 	$(PY) -m tests.bench_linearizability
 	$(PY) -m tests.bench_program
+	$(PY) -m tests.bench_format
 
 # Recovery time against WAL and snapshot size: reports/perf/recovery.png and summary.md.
 report-perf: $(STAMP)
