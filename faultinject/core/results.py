@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from tornwrite.faultinject.core.execution import relative
+from tornwrite.faultinject.core.workloads import Workload
 
 RESTART = -1  # the state index of results that restart on the crashed disk (faultinject/restart.py)
 
@@ -22,6 +23,21 @@ class CrashPoint:
     path: str
     op_index: int  # the op the step belonged to (0: Store.open)
     mutant: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        workload: Workload,
+        step: int,
+        phase: str,
+        label: str,
+        path: str,
+        op_index: int,
+        mutant: str | None = None,
+    ) -> CrashPoint:
+        """A crash point of `workload`, which repro rebuilds from its name, seed and length."""
+        return cls(kind, workload.name, workload.seed, len(workload.ops), step, phase, label, path, op_index, mutant)
 
 
 @dataclass(frozen=True)

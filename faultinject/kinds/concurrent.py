@@ -462,11 +462,9 @@ def check_point(subject: Subject, number: int, base_dir: str) -> tuple[StateResu
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     invoked = len(run.calls)
-    point = CrashPoint(
+    point = CrashPoint.of(
         NAME,
-        workload.name,
-        workload.seed,
-        len(workload.ops),
+        workload,
         number,
         "-",
         plan.kind_of_moment,

@@ -167,9 +167,7 @@ def check_cases(
         sources = Sources(workload)
     except Exception as exc:  # the undamaged run failed: the engine's failure, reported per case
         for case in cases:
-            point = CrashPoint(
-                NAME, workload.name, workload.seed, len(workload.ops), case, "-", "run", DATA_DIR, 0, mutant
-            )
+            point = CrashPoint.of(NAME, workload, case, "-", "run", DATA_DIR, 0, mutant)
             emit(
                 StateResult(
                     point,
@@ -187,11 +185,9 @@ def check_cases(
     check_time = progress.clock.now
     for case in cases:
         description, name, damaged = damage_case(sources, case, workload.seed)
-        point = CrashPoint(
+        point = CrashPoint.of(
             NAME,
-            workload.name,
-            workload.seed,
-            len(workload.ops),
+            workload,
             case,
             "-",
             description.split(":")[0],

@@ -144,11 +144,9 @@ def check_points(
     for number, _phase in points:
         step = steps[number]
         for index, (code, halfway) in enumerate(variants(step.op)):
-            point = CrashPoint(
+            point = CrashPoint.of(
                 NAME,
-                workload.name,
-                workload.seed,
-                len(workload.ops),
+                workload,
                 number,
                 "before",
                 step.label,

@@ -59,11 +59,9 @@ def check_points(
     def on_step(event: IOEvent, number: int, progress: Progress) -> None:
         if (number, event.phase) not in wanted:
             return
-        point = CrashPoint(
+        point = CrashPoint.of(
             NAME,
-            workload.name,
-            workload.seed,
-            len(workload.ops),
+            workload,
             number,
             event.phase,
             event.label,
@@ -180,11 +178,9 @@ def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
             return
         observed = newest_visible(opened[0], workload.keys) if opened else 0
         if state == RESTART:
-            point = CrashPoint(
+            point = CrashPoint.of(
                 NAME,
-                workload.name,
-                workload.seed,
-                len(workload.ops),
+                workload,
                 step,
                 phase,
                 event.label,

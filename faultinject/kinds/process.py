@@ -63,11 +63,9 @@ def check_points(
     """Kill a child at each of `points` (`steps`: the dry run's Step by number) and judge."""
     for number, phase in points:
         step = steps[number]
-        point = CrashPoint(
+        point = CrashPoint.of(
             NAME,
-            workload.name,
-            workload.seed,
-            len(workload.ops),
+            workload,
             number,
             phase,
             step.label,
