@@ -43,6 +43,9 @@ DPI = 120
 # --- the crash map ---------------------------------------------------------------------------------
 
 
+BANDS = (("snapshot", SNAPSHOT, "snapshot() steps"), ("open", OPENING, "Store.open steps"))  # (op, colour, label)
+
+
 def crash_map(
     points: dict[tuple, str],
     timelines: Sequence[WorkloadTrace],
@@ -61,23 +64,23 @@ def crash_map(
         figsize=(15, 0.9 + 1.1 * len(timelines) + 0.25 * len(kinds) * len(timelines)), layout="constrained", dpi=DPI
     )
     axes = figure.subplots(len(timelines), 1, squeeze=False)[:, 0]
+    bands = [band for band in BANDS if any(line.spans(band[0]) for line in timelines)]  # a program has none
     for ax, line in zip(axes, timelines):
-        _map_panel(ax, line, kinds, point_worst, MaxNLocator)
+        _map_panel(ax, line, kinds, point_worst, MaxNLocator, bands)
     axes[-1].set_xlabel(
         "durable I/O step of the workload, and the op it belongs to (each step's cell: the crash before it | after it)",
         fontsize=9,
     )
-    handles = [Patch(color=COLOURS[o], label=o) for o in OUTCOMES] + [
-        Patch(color=NOT_RUN, label="not run"),
-        Patch(color=SNAPSHOT, label="snapshot() steps"),
-        Patch(color=OPENING, label="Store.open steps"),
-    ]
+    handles = [Patch(color=COLOURS[o], label=o) for o in OUTCOMES] + [Patch(color=NOT_RUN, label="not run")]
+    handles += [Patch(color=colour, label=label) for _, colour, label in bands]
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
     figure.suptitle(title or "Crash map: the worst outcome at each crash point", fontsize=12)
     figure.savefig(path)
 
 
-def _map_panel(ax, line: WorkloadTrace, kinds: Sequence[str], point_worst: dict, MaxNLocator) -> None:
+def _map_panel(
+    ax, line: WorkloadTrace, kinds: Sequence[str], point_worst: dict, MaxNLocator, bands: list[tuple[str, str, str]]
+) -> None:
     edge = line.steps + 0.5
     counts = []
     for row, kind in enumerate(kinds):
@@ -98,14 +101,16 @@ def _map_panel(ax, line: WorkloadTrace, kinds: Sequence[str], point_worst: dict,
             )
         run = [o for (w, k, _, _), o in point_worst.items() if w == line.workload and k == kind]
         counts.append(f"{kind}: {sum(o != 'ok' for o in run)} of {len(run)} points fail")
-    for op_name, colour in (("snapshot", SNAPSHOT), ("open", OPENING)):
+    for op_name, colour, _ in bands:
         for first, last in line.spans(op_name):
             ax.broken_barh([(first - 0.5, last - first + 1)], (-0.95, 0.38), facecolors=colour, linewidth=0)
             if op_name == "snapshot":  # the span's edges, carried down through the rows
                 ax.vlines([first - 0.5, last + 0.5], -0.55, len(kinds) - 0.5, colors=SNAPSHOT, linewidth=0.6, alpha=0.7)
     ax.set_xlim(0.5, edge)
-    ax.set_ylim(len(kinds) - 0.5, -1.0)
-    ax.set_yticks([-0.76, *range(len(kinds))], ["op", *kinds], fontsize=9)
+    ax.set_ylim(len(kinds) - 0.5, -1.0 if bands else -0.5)
+    ax.set_yticks(
+        [-0.76, *range(len(kinds))] if bands else range(len(kinds)), ["op", *kinds] if bands else kinds, fontsize=9
+    )
     ax.tick_params(axis="y", length=0)
     inner = [int(t) for t in MaxNLocator(nbins=16, integer=True).tick_values(1, line.steps) if 1 < t < line.steps]
     gap = (inner[1] - inner[0]) * 0.6 if len(inner) > 1 else 0  # keep the edge ticks' labels apart
