@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import multiprocessing
 import os
 import queue
@@ -30,6 +29,7 @@ from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.execution import WorkloadTrace, trace
 from tornwrite.faultinject.core.findings import Findings
 from tornwrite.faultinject.core.results import StateResult
+from tornwrite.faultinject.core.verdicts import silence_recovery_warnings
 from tornwrite.faultinject.kinds import REGISTRY, repro_command
 from tornwrite.faultinject.kinds.base import Point, Subject
 from tornwrite.faultinject.plan import Plan
@@ -97,11 +97,7 @@ _worker: dict = {}  # per worker process: the plan, a scratch directory, and a S
 
 
 def _init_worker(plan: Plan, scratch: str) -> None:
-    # Recovery's warnings about quarantined records are the engine's voice to its user; here the
-    # damage kind checks the quarantine itself, and thousands of them would bury the progress.
-    engine_log = logging.getLogger("tornwrite.engine")
-    engine_log.addHandler(logging.NullHandler())
-    engine_log.propagate = False
+    silence_recovery_warnings()  # the damage kind checks the quarantine itself
     _worker.clear()
     _worker.update(plan=plan, scratch=tempfile.mkdtemp(prefix=f"w{os.getpid()}-", dir=scratch))
 
