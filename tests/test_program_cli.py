@@ -16,6 +16,13 @@ def write_target(tmp_path, body: str) -> str:
     return str(path)
 
 
+def power_states(tmp_path, body: str) -> tuple[int, list[dict]]:
+    """(exit status, every state of results.json) of a power-only run of a target with `body`."""
+    out = tmp_path / "out"
+    status = cli.main([write_target(tmp_path, body), "--kinds", "power", "--out", str(out), "--quiet"])
+    return status, json.loads((out / "results.json").read_text())["states"]
+
+
 def test_a_workload_with_no_visible_io_is_an_error_not_a_pass(tmp_path, capsys):
     target = write_target(tmp_path, "def workload(path, ack):\n    ack(1)\n\ndef recover(path):\n    return None\n")
     assert cli.main([target, "--out", str(tmp_path / "out"), "--quiet"]) == 2
@@ -43,6 +50,7 @@ def test_unknown_kinds_and_malformed_explain_are_usage_errors(tmp_path):
     assert cli.main([target, "--kinds", "power,meteor"]) == 2
     assert cli.main([target, "--explain", "seven"]) == 2
     assert cli.main([target, "--explain", "3:after:0"]) == 2  # needs a single kind
+    assert cli.main([target, "--kinds", "power", "--explain", "3:after:0-life"]) == 2
 
 
 def test_a_check_raising_lost_is_durability_and_any_other_assertion_is_invariant(tmp_path):
@@ -54,10 +62,9 @@ def test_a_check_raising_lost_is_durability_and_any_other_assertion_is_invariant
         "    assert state or not acked, 'lost the acked write'\n"
         "    assert not state or acked, 'written before its ack'\n"
     )
-    out = tmp_path / "out"
-    assert cli.main([write_target(tmp_path, body), "--kinds", "power", "--out", str(out), "--quiet"]) == 1
-    outcomes = {s["outcome"] for s in json.loads((out / "results.json").read_text())["states"]}
-    assert outcomes == {"ok", "durability", "invariant"}
+    status, states = power_states(tmp_path, body)
+    assert status == 1
+    assert {s["outcome"] for s in states} == {"ok", "durability", "invariant"}
 
 
 def test_explain_narrates_the_crash_point_the_state_and_the_verdict(tmp_path, capsys):
@@ -96,3 +103,30 @@ def test_a_torn_overwrite_in_place_keeps_the_bytes_after_it():
     disk.write_at(disk.open_append("/d/f"), 0, b"ab")
     images = {state.image["/d"]["f"] for state in disk.power_loss_states(random.Random(0))}
     assert images == {b"0123456789", b"ab23456789", b"a123456789"}  # never cut short, never zeros
+
+
+def test_explain_narrates_each_later_life_up_to_the_crash_it_names(tmp_path, capsys):
+    target = str(EXAMPLES / "broken_torn_tail_kept.py")
+    assert cli.main([target, "--kinds", "power", "--explain", "3:after:4-life1"]) == 1
+    story = capsys.readouterr().out
+    assert "A power loss here: last write torn at 3/20 bytes. The program's recover() read that (ok)." in story
+    assert "Later life 1: the program restarts; its recover() and then resume() ran" in story
+    assert "ack [2, 0]" in story  # the later life's acks, where it made them
+    assert "---- the power fails, after its step 10" in story
+    assert "Outcome: DURABILITY: check: AssertionError: lost acked records [[2, 0]" in story
+    assert "--kinds power --explain 3:after:4-life1" in story
+
+
+def test_a_restart_that_cannot_carry_on_from_what_recovery_kept_is_an_integrity_failure(tmp_path):
+    body = (
+        "def workload(path, ack):\n"
+        "    with open(os.path.join(path, 'n'), 'w') as f:\n        f.write('1')\n        f.flush()\n"
+        "        os.fsync(f.fileno())\n    ack(1)\n\n"
+        "def recover(path):\n    return sorted(os.listdir(path))\n\n"
+        "def resume(path, ack, acked):\n    raise RuntimeError('cannot carry on')\n"
+    )
+    status, states = power_states(tmp_path, body)
+    assert status == 1
+    failures = [s for s in states if s["outcome"] != "ok"]
+    assert failures and all(s["life"] == 1 and s["outcome"] == "integrity" for s in failures)
+    assert failures[0]["detail"] == "the restart raised RuntimeError: cannot carry on"

@@ -98,3 +98,20 @@ def test_tinydb_extra_data_is_reproduced_by_real_uninstrumented_kills(tmp_path):
     finally:
         interposer.uninstall(previous)
     assert found is not None and found.verdict.outcome == "integrity"
+
+
+def test_an_append_log_that_cuts_its_torn_tail_passes_its_later_lives_too(tmp_path):
+    status, counts, results = crash_test(tmp_path, "append_log.py")
+    assert status == 0, [s for s in results["states"] if s["outcome"] != "ok"][:3]
+    lives = [s for s in results["states"] if s["life"]]
+    assert len({s["life"] for s in lives}) == 3  # restarts that wrote on, three lives deep, were judged
+    assert any(s["acked"] > 6 for s in lives)  # with the acks of a later life
+
+
+def test_a_torn_tail_left_in_place_is_caught_by_power_in_a_later_life_only(tmp_path):
+    status, counts, results = crash_test(tmp_path, "broken_torn_tail_kept.py")
+    assert status == 1
+    failures = [s for s in results["states"] if s["outcome"] != "ok"]
+    assert {(s["kind"], s["outcome"]) for s in failures} == {("power", "durability")}
+    assert all(s["life"] for s in failures)  # the first recovery was fine every time
+    assert all(s["repro"].endswith(f"{s['step']}:{s['phase']}:{s['state']}-life{s['life']}") for s in failures)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
         const="first",
         metavar="STEP:PHASE[:STATE]",
         help="narrate one crash state (default: the first failing one) step by step; STATE rN: the Nth power "
-        "state after a restart's recovery",
+        "state after a restart's recovery; N-lifeG: later life G after power state N",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -50,19 +51,24 @@ def _kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
-def _point(text: str) -> tuple[int, str, int, bool]:
-    """STEP:PHASE[:STATE]; STATE `rN` is the Nth power state after a restart's recovery (restart.py)."""
+STATE = re.compile(r"r?\d+|\d+-life\d+")
+
+
+def _point(text: str) -> tuple[int, str, str]:
+    """STEP:PHASE[:STATE]; STATE `rN`: the Nth power state after a restart's recovery (restart.py);
+    `N-lifeG`: the crash of later life G after power state N (lives.py)."""
     parts = text.split(":")
     state = parts[2] if len(parts) == 3 else "0"
-    restart = state.startswith("r")
     if (
         len(parts) not in (2, 3)
         or not parts[0].isdigit()
         or parts[1] not in ("before", "after")
-        or not state.removeprefix("r").isdigit()
+        or not STATE.fullmatch(state)
     ):
-        raise ValueError(f"--explain takes STEP:PHASE[:STATE], e.g. 7:after:3 or 7:after:r2, not {text!r}")
-    return int(parts[0]), parts[1], int(state.removeprefix("r")), restart
+        raise ValueError(
+            f"--explain takes STEP:PHASE[:STATE], e.g. 7:after:3, 7:after:r2 or 7:after:3-life1, not {text!r}"
+        )
+    return int(parts[0]), parts[1], state
 
 
 def main(argv: list[str]) -> int:
@@ -96,13 +102,13 @@ def main(argv: list[str]) -> int:
     return _finish(run, args, point)
 
 
-def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, int, bool] | None) -> int:
+def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, str] | None) -> int:
     from tornwrite.faultinject.program import explain, report
 
     for warning in run.trace.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if point is not None:
-        chosen = [r for r in run.results if (r.step, r.phase, r.state, r.restart) == point]
+        chosen = [r for r in run.results if (r.step, r.phase, r.label) == point]
         if not chosen:
             print(f"error: no {args.kinds[0]} crash state {args.explain}", file=sys.stderr)
             return 2

@@ -8,7 +8,8 @@ of the engine's labelled I/O layer. The campaign's verdict is each mutant's `cau
 `make mutants` verifies. Like the campaign, the target has a reader: `observe` reads the store
 the crashing workload keeps at each crash point (the campaign's observer, core/observe.py), and
 the power kind restarts after a process crash and loses power during and after that recovery
-(program/restart.py; the campaign's core/restart.py). A mutant caught by one path and missed by
+(program/restart.py; the campaign's core/restart.py), and `resume` carries the workload on in
+later lives (program/lives.py; the campaign's core/generations.py). A mutant caught by one path and missed by
 the other is a bug in one of them: the run says DISAGREE and exits 1.
 
     python -m tornwrite.faultinject.program.crosscheck [--mutant NAME ...] [--ops N]
@@ -17,6 +18,7 @@ the other is a bug in one of them: the run says DISAGREE and exits 1.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import sys
@@ -26,18 +28,19 @@ from dataclasses import dataclass
 from tornwrite.engine import Store
 from tornwrite.faultinject.core.execution import FakeClock, apply, clock_after
 from tornwrite.faultinject.core.observe import newest_visible
-from tornwrite.faultinject.core.verdicts import judge, recover_directory
+from tornwrite.faultinject.core.verdicts import judge, recover_directory, silence_recovery_warnings
 from tornwrite.faultinject.core.workloads import Workload, build
 from tornwrite.faultinject.program import interposer, replay
 from tornwrite.faultinject.program.judge import LostAck
 from tornwrite.faultinject.program.run import KINDS, Options, crash_test
 from tornwrite.faultinject.program.target import Target, of
 from tornwrite.faultinject.zoo import mutants
-from tornwrite.models.checker import Oracle
+from tornwrite.models.checker import Oracle, Verdict
 
 WORKLOAD = "snapshot-heavy"  # snapshots, WAL rotation, hashes and TTLs: where the zoo's bugs live
 OPS = 16
 SEEN = "seen"  # the reader's token: [SEEN, the newest op it saw]
+LIFE = "life"  # a later life's first token: [LIFE, the first op it runs]
 LONGER = {"replay-covered-records": 40}  # needs a snapshot to cover records already replayed
 
 
@@ -61,6 +64,18 @@ class EngineProgram:
         if newest:
             ack([SEEN, newest])
 
+    def resume(self, path: str, ack, acked: list) -> None:
+        """A later life (program/lives.py): carry on after the last op the lives so far reached, like the
+        campaign's core/generations.py. The op in flight at the crash is not retried: whether it happened
+        is unknown. The first token names where this life starts."""
+        first = _reached(acked) + 2
+        ack([LIFE, first])
+        clock = FakeClock(clock_after(self.workload_spec, first - 1))
+        self.store = Store.open(os.path.join(path, "db"), clock=clock)  # left open: the life ends in a crash
+        for index in range(first, len(self.workload_spec.ops) + 1):
+            apply(self.store, self.workload_spec.ops[index - 1], clock)
+            ack(index)
+
     def recover(self, path: str) -> dict:
         """The engine's own recovery runs here, on `path`, so that its repairs are traced (a restart's
         steps); the files as they were before it are judged in check, which knows the acks (so the clock)."""
@@ -71,21 +86,52 @@ class EngineProgram:
         return image
 
     def check(self, image: dict, acked: list) -> None:
-        done = sum(1 for token in acked if isinstance(token, int))
-        observed = max((token[1] for token in acked if isinstance(token, list)), default=0)
+        """Judge with the campaign's op model. Ops acked are done; the op each earlier life had in flight
+        (skipped by the next) may or may not have happened, so every way they may have gone is tried."""
+        reached = _reached(acked)
+        done = {token for token in acked if isinstance(token, int)}
+        unknown = sorted(set(range(1, reached + 1)) - done)
+        observed = max((token[1] for token in acked if isinstance(token, list) and token[0] == SEEN), default=0)
+        now = clock_after(self.workload_spec, reached)
         scratch = tempfile.mkdtemp(dir=interposer.INTERPOSER.base)
         try:
             replay.materialise(image, scratch)
-            now = clock_after(self.workload_spec, done)
             recovered = recover_directory(os.path.join(scratch, "db"), now)
-            oracle = Oracle(list(self.workload_spec.ops), self.workload_spec.start_time)
-            in_flight = done < len(self.workload_spec.ops)
-            verdict = judge(oracle, recovered, acked=done, in_flight=in_flight, check_time=now, observed=observed)
+            verdicts = []
+            for happened in itertools.product((True, False), repeat=len(unknown)):
+                skipped = {op for op, yes in zip(unknown, happened) if not yes}
+                verdicts.append(self._judge(recovered, reached, observed, now, skipped))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        if any(verdict.outcome == "ok" for verdict in verdicts):
+            return
+        verdict = verdicts[0]  # the history in which every op in flight happened
         if verdict.outcome == "lost-acked-write":
             raise LostAck(verdict.detail)
-        assert verdict.outcome == "ok", f"{verdict.outcome}: {verdict.detail}"
+        raise AssertionError(f"{verdict.outcome}: {verdict.detail}")
+
+    def _judge(self, recovered, reached: int, observed: int, now: float, skipped: set[int]):
+        """The campaign's verdict on `recovered`, for the history without the ops in `skipped`."""
+        ops = self.workload_spec.ops
+        kept = [index for index in range(1, len(ops) + 1) if index not in skipped]
+        if observed in skipped:  # the reader saw what this history says never happened
+            return Verdict("lost-acked-write", f"the reader saw op {observed}, which this history skips")
+        oracle = Oracle([ops[index - 1] for index in kept], self.workload_spec.start_time)
+        acked = sum(1 for index in kept if index <= reached)
+        seen = sum(1 for index in kept if index <= observed)
+        in_flight = reached < len(ops)
+        return judge(oracle, recovered, acked=acked, in_flight=in_flight, check_time=now, observed=seen)
+
+
+def _reached(acked: list) -> int:
+    """The last op the lives so far reached: the newest op acked, or the one before the newest life's start."""
+    reached = 0
+    for token in acked:
+        if isinstance(token, int):
+            reached = token
+        elif isinstance(token, list) and token[0] == LIFE:
+            reached = token[1] - 1
+    return reached
 
 
 def engine_target(workload: str = WORKLOAD, seed: int = 0, ops: int = OPS) -> Target:
@@ -109,6 +155,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ops", type=int, default=OPS, help=f"workload length (default {OPS}; longer where needed)")
     args = parser.parse_args(argv)
     names = args.mutant or [n for n in mutants.MUTANTS if expected(n)]
+    silence_recovery_warnings()  # the op model judges what recovery kept
     disagreements = 0
     base = tempfile.mkdtemp(prefix="tornwrite-cross-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     previous = interposer.install(base)

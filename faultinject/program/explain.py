@@ -48,6 +48,8 @@ def narrate(run: ProgramRun, result: Result) -> str:
             )
             lines += [f"      {n:4}  {call}" for n, call in enumerate(run.recoveries[(result.step, result.phase)], 1)]
             lines.append(f"Then a power loss: {result.description}.")
+        elif result.life:
+            lines += _lives(run, result)
         elif result.kind == "power":
             lines.append(f"A power loss here: {result.description}.")
         else:
@@ -64,3 +66,28 @@ def narrate(run: ProgramRun, result: Result) -> str:
         f"Reproduce: {repro(run, result)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _lives(run: ProgramRun, result: Result) -> list[str]:
+    """The first power loss, then each later life up to this one: what its restart did, and where it crashed."""
+    lived = run.lived[(result.step, result.phase)][: result.life]
+    lines = [f"A power loss here: {result.description.split('; then ')[0]}. The program's recover() read that (ok)."]
+    for life in lived:
+        acks = list(zip(life.tokens, life.ack_after))
+        lines.append(
+            f"Later life {life.generation}: the program restarts; its recover() and then resume() ran on those "
+            "files and did (traced):"
+        )
+        marker = f"   ---- the power fails, after its step {life.step} " + "-" * 30
+        lines += [f"           ack {json.dumps(t)}" for t, after in acks if after == 0]
+        for number, call in enumerate(life.calls[: life.step + AFTER], 1):
+            done = number <= life.step
+            if number == life.step + 1:
+                lines.append(marker)
+            lines.append(f"{'   ' if done else ' x '}{number:4}  {call}" + ("" if done else "   (never happened)"))
+            if done:
+                lines += [f"           ack {json.dumps(t)}" for t, after in acks if after == number]
+        lines.append(
+            f"A power loss: {life.state.description}" + ("." if life.verdict.ok else f": {life.verdict.outcome}.")
+        )
+    return lines

@@ -1,4 +1,4 @@
-"""Forked children: the traced dry run, the setup, and real SIGKILLs at every crash point.
+"""Forked children: the traced dry run, the setup, a later life, and real SIGKILLs at every crash point.
 
 The parent never runs the target's setup or workload itself: each runs in a forked child, so
 module-level state a workload leaves behind (caches, open files) never leaks into the next run.
@@ -127,17 +127,39 @@ def setup(target: Target, directory: str) -> ChildReport:
 def dry_run(target: Target, directory: str, trace_file: str) -> Trace:
     """Trace one whole run of the workload in a child; a workload that raises is traced up to there."""
 
-    def body(say: Callable[[str], None]) -> None:
-        session = Session(os.path.realpath(directory))
+    def body(session: Session) -> None:
         if target.observe is not None:  # a look at every crash point: what the power states must keep
 
             def on_step(step: int, when: str) -> None:
                 session.trace.seen[(step, when)] = look(target, session.directory)
 
             session.on_step = on_step
+        target.workload(session.directory, INTERPOSER.ack)
+
+    return _traced_in_child(body, directory, trace_file)
+
+
+def later_life(target: Target, directory: str, acked: list, trace_file: str) -> Trace:
+    """Trace a restart in a child: recover() on the files in `directory`, then resume() carrying on
+    after the tokens `acked` so far; one that raises is traced up to there (lives.py)."""
+    resume = target.resume
+    assert resume is not None
+
+    def body(session: Session) -> None:
+        target.recover(session.directory)
+        resume(session.directory, INTERPOSER.ack, list(acked))
+
+    return _traced_in_child(body, directory, trace_file)
+
+
+def _traced_in_child(body: Callable[[Session], None], directory: str, trace_file: str) -> Trace:
+    """Run `body` in a child under an armed session on `directory`; its trace comes back pickled."""
+
+    def child(say: Callable[[str], None]) -> None:
+        session = Session(os.path.realpath(directory))
         INTERPOSER.arm(session)
         try:
-            target.workload(session.directory, INTERPOSER.ack)
+            body(session)
         except Exception:
             session.trace.error = traceback.format_exc()
         finally:
@@ -145,7 +167,7 @@ def dry_run(target: Target, directory: str, trace_file: str) -> Trace:
         with REAL_OPEN(trace_file, "wb") as f:
             pickle.dump(session.trace, f)
 
-    report = run_child(body)
+    report = run_child(child)
     if not os.path.exists(trace_file):
         raise RuntimeError(f"the traced run died without a trace: {report.error or 'killed'}")
     with REAL_OPEN(trace_file, "rb") as f:

@@ -39,8 +39,7 @@ def repro(run: ProgramRun, result: Result) -> str:
     """One line that reruns `result`'s crash state and narrates it (kill: reruns the kills, timing-dependent)."""
     if result.kind == "kill":
         return command(run, "--kinds", "", "--kill", str(run.options.kill))
-    state = f"r{result.state}" if result.restart else str(result.state)
-    return command(run, "--kinds", result.kind, "--explain", f"{result.step}:{result.phase}:{state}")
+    return command(run, "--kinds", result.kind, "--explain", f"{result.step}:{result.phase}:{result.label}")
 
 
 def table(run: ProgramRun) -> str:

@@ -6,7 +6,9 @@
 - power: the trace is replayed into the simulated disk; every power-loss state at every point
   is written to a scratch directory and judged. Identical images with the same acks are judged once.
   At each point also a process crash, a restart whose recover() repairs on the same disk, and a
-  power loss after each of that recovery's steps (restart.py).
+  power loss after each of that recovery's steps (restart.py). And, when the target defines
+  resume(), one state a power loss changed lives on: a restart carries on writing and loses power
+  again, up to three lives (lives.py).
 - a reader: when the target defines observe(), it looks at each crash point just before the
   crash (kills.look); what it acks counts as acknowledged in every state of that point.
 - kill (`--kill N`): N real kills at seeded random moments of an uninstrumented run (sanity.py).
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tornwrite.faultinject.program import kills, replay, restart, sanity
+from tornwrite.faultinject.program import kills, lives, replay, restart, sanity
 from tornwrite.faultinject.program.interposer import INTERPOSER, NOT_SEEN
 from tornwrite.faultinject.program.judge import Verdict, judge, signature
 from tornwrite.faultinject.program.target import Target, TargetError
@@ -60,10 +63,16 @@ class Result:
     detail: str
     sizes: dict
     restart: bool = False  # power: a process crash, a restart whose recovery ran, then this power loss
+    life: int = 0  # power: power state `state` lived on (lives.py); this is life `life`'s crash
 
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    @property
+    def label(self) -> str:
+        """The state's name within its crash point, as --explain takes it: 3, r3 (after a restart), 3-life2."""
+        return f"r{self.state}" if self.restart else f"{self.state}-life{self.life}" if self.life else str(self.state)
 
 
 @dataclass
@@ -76,6 +85,7 @@ class ProgramRun:
     judged: int = 0  # states actually judged (the rest were identical to one judged before)
     failing: int = 0
     recoveries: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)  # a restart's recovery steps
+    lived: dict[tuple[int, str], list[lives.Life]] = field(default_factory=dict)  # the later lives after a crash point
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -190,28 +200,73 @@ def _power(run: ProgramRun, start: replay.Image, scratch: str, progress: Callabl
             if not _wanted(run.options, point.step, point.phase):
                 continue
             acked = run.trace.acked_at(point.step, point.phase)
-            for index, state in enumerate(point.power_states):
-                verdict = judged(state.image, acked)
-                run.add(
-                    Result(
-                        "power",
-                        point.step,
-                        point.phase,
-                        index,
-                        state.description,
-                        len(acked),
-                        verdict.outcome,
-                        verdict.detail,
-                        replay.sizes(state.image),
-                    )
-                )
+            verdicts = [judged(state.image, acked) for state in point.power_states]
+            for index, (state, verdict) in enumerate(zip(point.power_states, verdicts)):
+                run.add(_power_result(point, index, state.description, len(acked), verdict, state.image))
+            if run.target.resume is not None:
+                _live_on(run, point, acked, [v.ok for v in verdicts], scratch + ".life", judged)
             if INTERPOSER.base is not None and point.disk is not None:
                 _restart(run, point, acked, recoveries, scratch + ".restart", judged)
             progress(f"power: step {point.step}/{total}, {len(run.results)} states, {run.failing} failing")
     except replay.ReplayError as exc:
         run.trace.warn(f"power states stop early: {exc}")
     shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(scratch + ".restart", ignore_errors=True)
+    for directory in (scratch + ".restart", scratch + ".life"):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _power_result(
+    point: replay.Point, index: int, description: str, acked: int, verdict: Verdict, image: replay.Image, **second
+) -> Result:
+    """A judged power state of `point`; `second`: restart=True or life=G for the compound ones."""
+    return Result(
+        "power",
+        point.step,
+        point.phase,
+        index,
+        description,
+        acked,
+        verdict.outcome,
+        verdict.detail,
+        replay.sizes(image),
+        **second,
+    )
+
+
+def _live_on(
+    run: ProgramRun,
+    point: replay.Point,
+    acked: list,
+    ok: list[bool],
+    directory: str,
+    judged: Callable[[replay.Image, list], Verdict],
+) -> None:
+    """Later lives from one state of `point` a power loss changed (lives.py); each life's crash judged."""
+    states = list(point.power_states)
+    index = lives.lived_on(
+        states, ok, point.process_fingerprint, replay.state_rng(run.options.seed, point.step, f"{point.phase}/life")
+    )
+    if index is None:
+        return
+    first = states[index]
+
+    def rng_for(generation: int) -> random.Random:
+        return replay.state_rng(run.options.seed, point.step, f"{point.phase}/{index}/life{generation}")
+
+    lived = run.lived.setdefault((point.step, point.phase), [])
+    total = len(acked)
+    try:
+        for life in lives.live_on(run.target, first.image, acked, directory, rng_for, judged):
+            lived.append(life)
+            total += len(life.tokens)
+            description = f"{first.description}; then {life.description}"
+            run.add(
+                _power_result(point, index, description, total, life.verdict, life.state.image, life=life.generation)
+            )
+    except (OSError, replay.ReplayError) as exc:
+        run.trace.warn(
+            f"a later life after step {point.step} ({point.phase}) cannot be replayed on the simulated disk: {exc}"
+        )
 
 
 def _restart(
@@ -238,18 +293,7 @@ def _restart(
         for index, second in enumerate(restart.second_crashes(point.disk, recovery, rng)):
             verdict = judged(second.state.image, acked)
             run.add(
-                Result(
-                    "power",
-                    point.step,
-                    point.phase,
-                    index,
-                    second.description,
-                    len(acked),
-                    verdict.outcome,
-                    verdict.detail,
-                    replay.sizes(second.state.image),
-                    restart=True,
-                )
+                _power_result(point, index, second.description, len(acked), verdict, second.state.image, restart=True)
             )
     except OSError as exc:
         run.trace.warn(

@@ -5,6 +5,8 @@
     def recover(path): ...         # the program's own way to open its data after a crash -> state
     def check(state, acked): ...   # optional: raise AssertionError if `state` breaks a promise
     def observe(path, ack): ...    # optional: a reader's look at a crash point; what it acks must survive
+    def resume(path, ack, acked): ...  # optional: after a restart (recover ran), carry on writing; `acked`:
+                                   # the tokens acked so far. Enables later lives (lives.py)
 
 Load the target only after the interposer is installed (faultinject/program/interposer.py), so
 that whatever it binds at import time is the recording version.
@@ -33,6 +35,7 @@ class Target:
     setup: Callable | None = None
     check: Callable | None = None
     observe: Callable | None = None
+    resume: Callable | None = None
 
 
 def load(spec: str) -> Target:
@@ -72,7 +75,7 @@ def load(spec: str) -> Target:
 def of(holder: object, spec: str, name: str) -> Target:
     """A Target from any object (module, class, namespace) with the contract's functions."""
     functions = {}
-    for function in ("setup", "workload", "recover", "check", "observe"):
+    for function in ("setup", "workload", "recover", "check", "observe", "resume"):
         value = getattr(holder, function, None)
         if value is not None and not callable(value):
             raise TargetError(f"{spec}: {function} is not callable")
@@ -82,4 +85,6 @@ def of(holder: object, spec: str, name: str) -> Target:
         raise TargetError(f"{spec} defines no {' and no '.join(missing)} (see docs/PROGRAMS.md)")
     workload, recover = functions["workload"], functions["recover"]
     assert workload is not None and recover is not None
-    return Target(spec, name, workload, recover, functions["setup"], functions["check"], functions["observe"])
+    return Target(
+        spec, name, workload, recover, functions["setup"], functions["check"], functions["observe"], functions["resume"]
+    )

@@ -107,7 +107,7 @@ def _map_panel(
             if op_name == "snapshot":  # the span's edges, carried down through the rows
                 ax.vlines([first - 0.5, last + 0.5], -0.55, len(kinds) - 0.5, colors=SNAPSHOT, linewidth=0.6, alpha=0.7)
     ax.set_xlim(0.5, edge)
-    ax.set_ylim(len(kinds) - 0.5, -1.0 if bands else -0.5)
+    ax.set_ylim(max(len(kinds), 1) - 0.5, -1.0 if bands else -0.5)
     ax.set_yticks(
         [-0.76, *range(len(kinds))] if bands else range(len(kinds)), ["op", *kinds] if bands else kinds, fontsize=9
     )
