@@ -9,8 +9,8 @@ of the engine's labelled I/O layer. The campaign's verdict is each mutant's `cau
 the crashing workload keeps at each crash point (the campaign's observer, core/observe.py), and
 the power kind restarts after a process crash and loses power during and after that recovery
 (program/restart.py; the campaign's core/restart.py), and `resume` carries the workload on in
-later lives (program/lives.py; the campaign's core/generations.py). A mutant caught by one path and missed by
-the other is a bug in one of them: the run says DISAGREE and exits 1.
+later lives (program/lives.py; the campaign's core/generations.py). A mutant caught by one path
+and missed by the other is a bug in one of them: the run says DISAGREE and exits 1.
 
     python -m tornwrite.faultinject.program.crosscheck [--mutant NAME ...] [--ops N]
 """
