@@ -73,9 +73,11 @@ def bench(spec: str) -> str:
             started = time.perf_counter()
             run = crash_test(target, Options(kinds), os.path.join(base, "-".join(kinds)), lambda *a, **k: None)
             elapsed = time.perf_counter() - started
+            lived = sum(1 for result in run.results if result.life)
             lines.append(
                 f"  {'+'.join(kinds):14} {len(run.trace.steps):4} steps {len(run.results):6} states "
                 f"({run.judged} judged) {elapsed:6.2f} s  {len(run.results) / elapsed:8.0f} states/s"
+                + (f"  ({lived} of them in later lives)" if lived else "")
             )
         return "\n".join(lines)
     finally:
@@ -92,6 +94,7 @@ def main() -> None:
             ("journalled JSON store, 10 ops", journalled),
             ("safe_json.py, 10 ops", str(EXAMPLES / "safe_json.py")),
             ("engine_store.py, 10 ops", str(EXAMPLES / "engine_store.py")),
+            ("append_log.py, 6 ops, with resume (later lives)", str(EXAMPLES / "append_log.py")),
         ):
             print(name)
             print(bench(spec))
