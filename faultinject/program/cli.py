@@ -121,7 +121,8 @@ def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, st
     distinct = report.groups(run)
     for group in distinct[: report.MAX_GROUPS_PRINTED]:
         first = group[0]
-        print(f"- {first.outcome} ({first.kind}, {len(group)} states): {report.crash_point(run, first)}")
+        states = f"{len(group)} state{'' if len(group) == 1 else 's'}"
+        print(f"- {first.outcome} ({first.kind}, {states}): {report.crash_point(run, first)}")
         print(f"    {first.detail}")
         print(f"    repro: {report.repro(run, first)}")
     if len(distinct) > report.MAX_GROUPS_PRINTED:

@@ -68,7 +68,7 @@ class EngineProgram:
         """A later life (program/lives.py): carry on after the last op the lives so far reached, like the
         campaign's core/generations.py. The op in flight at the crash is not retried: whether it happened
         is unknown. The first token names where this life starts."""
-        first = _reached(acked) + 2
+        first = min(_reached(acked) + 2, len(self.workload_spec.ops) + 1)  # past the end: nothing left to run
         ack([LIFE, first])
         clock = FakeClock(clock_after(self.workload_spec, first - 1))
         self.store = Store.open(os.path.join(path, "db"), clock=clock)  # left open: the life ends in a crash

@@ -13,6 +13,7 @@ from tornwrite.faultinject.program.run import ProgramRun, Result
 
 CONTEXT = 30  # steps shown before the crash point (earlier ones are summarised)
 AFTER = 3  # steps shown after it, never run
+ERROR_LINES = 6  # lines of a failed restart's traceback shown
 
 
 def narrate(run: ProgramRun, result: Result) -> str:
@@ -59,7 +60,8 @@ def narrate(run: ProgramRun, result: Result) -> str:
     sizes = ", ".join(f"{name} {size} B" for name, size in result.sizes.items()) or "no files at all"
     lines += [
         f"The files it left: {sizes}.",
-        f"Acked before the crash: {result.acked} operation{'s' if result.acked != 1 else ''}.",
+        f"Acked before the crash: {result.acked} operation{'s' if result.acked != 1 else ''}"
+        + (", over every life." if result.life else "."),
         "",
         f"Outcome: {result.outcome.upper()}" + (f": {result.detail}" if result.detail else ""),
         "",
@@ -69,25 +71,30 @@ def narrate(run: ProgramRun, result: Result) -> str:
 
 
 def _lives(run: ProgramRun, result: Result) -> list[str]:
-    """The first power loss, then each later life up to this one: what its restart did, and where it crashed."""
+    """The first power loss, then each later life up to this one: what its restart did, and how it ended."""
     lived = run.lived[(result.step, result.phase)][: result.life]
     lines = [f"A power loss here: {result.description.split('; then ')[0]}. The program's recover() read that (ok)."]
     for life in lived:
         acks = list(zip(life.tokens, life.ack_after))
         lines.append(
-            f"Later life {life.generation}: the program restarts; its recover() and then resume() ran on those "
-            "files and did (traced):"
+            f"Later life {life.generation}: the program restarts on those files; its recover() and then resume() "
+            "did (traced):"
         )
         marker = f"   ---- the power fails, after its step {life.step} " + "-" * 30
         lines += [f"           ack {json.dumps(t)}" for t, after in acks if after == 0]
-        for number, call in enumerate(life.calls[: life.step + AFTER], 1):
+        for number, call in enumerate(life.calls[: life.step + (0 if life.error else AFTER)], 1):
             done = number <= life.step
             if number == life.step + 1:
                 lines.append(marker)
             lines.append(f"{'   ' if done else ' x '}{number:4}  {call}" + ("" if done else "   (never happened)"))
             if done:
                 lines += [f"           ack {json.dumps(t)}" for t, after in acks if after == number]
-        lines.append(
-            f"A power loss: {life.state.description}" + ("." if life.verdict.ok else f": {life.verdict.outcome}.")
-        )
+        if life.error:
+            tail = life.error.strip().splitlines()[-ERROR_LINES:]
+            lines += ["Then the restart failed, so the program cannot carry on from what its recovery kept:"]
+            lines += [f"      {line}" for line in tail]
+        else:
+            if life.step == len(life.calls):
+                lines.append(marker)
+            lines.append(f"Then a power loss: {life.state.description}.")
     return lines

@@ -1,7 +1,8 @@
 """Judging one crash state with the program's own recover() and check().
 
 Outcomes, worst first:
-- integrity: `recover(path)` raised: the program cannot read its own data;
+- integrity: `recover(path)` raised: the program cannot read its own data (or, in a later life,
+  the restart failed: it cannot carry on from them; lives.py);
 - durability: `check` raised `LostAck` (or an AssertionError whose message starts with
   "lost"): an acknowledged operation is missing. Kept apart because many programs never
   promise durability: their integrity failures still matter, their lost acks may not;

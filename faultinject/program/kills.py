@@ -21,11 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tornwrite.faultinject.program.interposer import INTERPOSER, REAL, REAL_OPEN, Session
-from tornwrite.faultinject.program.target import Target
+from tornwrite.faultinject.program.target import Target, TargetError
 from tornwrite.faultinject.program.trace import Trace
 
 CHILD_TIMEOUT = 60.0  # seconds a child may run before it is declared hung
 OBSERVE_TIMEOUT = 5.0  # seconds a reader's look may take (one blocked on the crashing writer gives up)
+
+
+class ChildDied(TargetError):
+    """A traced child ended without sending its trace: it exited, hung, or was killed."""
 
 
 @dataclass
@@ -35,7 +39,7 @@ class ChildReport:
     error: str = ""
 
 
-def run_child(body: Callable[[Callable[[str], None]], None], *, timeout: float = CHILD_TIMEOUT) -> ChildReport:
+def run_child(body: Callable[[Callable[[str], None]], None], *, timeout: float | None = None) -> ChildReport:
     """Fork; the child runs `body(say)`, where `say(line)` reaches the parent even across a kill."""
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -53,7 +57,7 @@ def run_child(body: Callable[[Callable[[str], None]], None], *, timeout: float =
             status = 1
         os._exit(status)
     os.close(write_end)
-    report = read_reports(read_end, pid, timeout)
+    report = read_reports(read_end, pid, CHILD_TIMEOUT if timeout is None else timeout)
     os.close(read_end)
     _, status = os.waitpid(pid, 0)
     report.killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
@@ -160,7 +164,7 @@ def _traced_in_child(body: Callable[[Session], None], directory: str, trace_file
         INTERPOSER.arm(session)
         try:
             body(session)
-        except Exception:
+        except BaseException:  # sys.exit() too: the trace up to it still comes back
             session.trace.error = traceback.format_exc()
         finally:
             INTERPOSER.disarm()
@@ -169,7 +173,8 @@ def _traced_in_child(body: Callable[[Session], None], directory: str, trace_file
 
     report = run_child(child)
     if not os.path.exists(trace_file):
-        raise RuntimeError(f"the traced run died without a trace: {report.error or 'killed'}")
+        why = report.error.strip().splitlines()[-1] if report.error.strip() else "it was killed"
+        raise ChildDied(f"died before it finished: {why}")
     with REAL_OPEN(trace_file, "rb") as f:
         trace: Trace = pickle.load(f)
     os.unlink(trace_file)

@@ -5,14 +5,16 @@ that never became durable. The data reads back fine; but the program then writes
 records land behind the garbage, and the recovery after the next crash stops there and drops
 acknowledged work. Only a later life shows it (the campaign's core/generations.py, for the engine).
 
-The harness cannot see what a program's recovery found, so it picks by what the crash did: at
-each crash point, one seeded power state among the ok ones that differ from what the killed
-process left (something was lost, cut or torn) lives on, when the target defines
-`resume(path, ack, acked)`. Its files are written to a real directory, and a forked child runs,
-under the interposer, recover() (the restart) and then resume() with every token acked so far.
-That trace is replayed on the simulated disk holding the crash state; the power fails after a
-seeded step of it, in a seeded power-loss state, and that state is judged like any other, with
-the tokens of every life so far. Up to GENERATIONS lives, stopping after one that is not ok.
+When the target defines `resume(path, ack, acked)`, at each crash point one seeded power state
+among the ok ones lives on. (The campaign picks states its engine's recovery reports repaired; a
+program's recovery is a black box, and one that leaves a torn tail in place changes no file, so
+any ok state may be the one: a torn one, or the one where nothing was lost.) Its files are
+written to a real directory, and a forked child runs, under the interposer, recover() (the
+restart) and then resume() with every token acked so far. That trace is replayed on the
+simulated disk holding the crash state; the power fails after a seeded step of it, in a seeded
+power-loss state, and that state is judged like any other, with the tokens of every life so
+far. A restart that raises, exits or hangs on files its own recovery accepted is an integrity
+failure: the program cannot carry on. Up to GENERATIONS lives, stopping after one not ok.
 """
 
 from __future__ import annotations
@@ -32,64 +34,84 @@ Judge = Callable[[Image, list], Verdict]
 
 @dataclass(frozen=True)
 class Life:
-    """One later life, ended by a power loss after its step `step` of `calls` (recover()'s, then resume()'s)."""
+    """One later life: a restart's traced calls (recover()'s, then resume()'s), ended by a power loss
+    after its step `step` (0: before any), or where the restart raised (`error`)."""
 
     generation: int  # 1, 2, ...
     step: int
     calls: tuple[str, ...]
-    ack_after: tuple[int, ...]  # for each token this life acked before its crash: the steps done by then
+    ack_after: tuple[int, ...]  # for each token this life acked before its end: the steps done by then
     tokens: tuple
     state: CrashState
     verdict: Verdict
+    error: str = ""  # the restart's traceback, when recover() or resume() raised or the child died
+    died: bool = False  # the child running the restart never reported back (it hung or was killed)
 
     @property
     def description(self) -> str:
+        acks = f"{len(self.tokens)} more ack{'' if len(self.tokens) == 1 else 's'}"
+        if self.error:
+            return f"later life {self.generation}: a restart that failed after {self.step} steps ({acks})"
         where = (
-            f"after its step {self.step}/{len(self.calls)} `{self.calls[self.step - 1]}`" if self.step else "at once"
+            f"after step {self.step} of the {len(self.calls)} it made (`{self.calls[self.step - 1]}`)"
+            if self.step
+            else "before it made any step"
         )
         return (
-            f"later life {self.generation}: restart (recover, then resume: {len(self.tokens)} more acks), power lost "
-            f"{where}: {self.state.description}"
+            f"later life {self.generation}: a restart (recover, then resume; {acks}), then power lost {where}: "
+            f"{self.state.description}"
         )
 
 
 def live_on(
-    target: Target, image: Image, acked: list, directory: str, rng_for: Callable[[int], random.Random], judged: Judge
+    target: Target,
+    image: Image,
+    acked: list,
+    directory: str,
+    rng_for: Callable[[int], random.Random],
+    judged: Judge,
+    warn: Callable[[str], None],
 ) -> Iterator[Life]:
     """The later lives from crash state `image`, whose tokens `acked` its recovery kept; `rng_for(g)`
-    samples life g; `judged(image, acked)` judges a state. Stops after a life that is not ok."""
+    samples life g; `judged(image, acked)` judges a state; `warn` hears what a trace could not vouch
+    for. Stops after a life that is not ok."""
     for generation in range(1, GENERATIONS + 1):
         rng = rng_for(generation)
         replay.materialise(image, directory)
-        trace = kills.later_life(target, directory, acked, directory + ".trace")
-        crash_after = rng.randint(1, len(trace.steps)) if trace.steps else 0
+        try:
+            trace = kills.later_life(target, directory, acked, directory + ".trace")
+        except kills.ChildDied as exc:
+            verdict = Verdict("integrity", f"the restart {exc}")
+            yield Life(generation, 0, (), (), (), CrashState("", image), verdict, str(exc), died=True)
+            return
+        for problem in [*trace.warnings, replay.unseen(image, trace, directory)]:
+            if problem:
+                warn(f"in a later life: {problem}")
+        # A restart that raised ends where it raised, its files as it left them; else power fails at a seeded step.
+        crash_after = len(trace.steps) if trace.error else rng.randint(1, len(trace.steps)) if trace.steps else 0
         disk = SimDisk.from_image(image)
         for step in trace.steps[:crash_after]:
             replay.apply(disk, step)
+        tokens = trace.acked_before(crash_after, "after")
+        calls = tuple(step.call for step in trace.steps)
+        ack_after = tuple(trace.ack_after[: len(tokens)])
+        if trace.error:
+            state = CrashState("its files as it left them", disk.process_crash_image())
+            verdict = Verdict("integrity", f"the restart raised {_last_line(trace.error)}")
+            yield Life(generation, crash_after, calls, ack_after, tuple(tokens), state, verdict, trace.error)
+            return
         states = list(disk.power_loss_states(rng))
         state = states[rng.randrange(len(states))]
-        tokens = trace.acked_before(crash_after, "after")
-        if trace.error and crash_after == len(trace.steps):  # the restart raised before the power failed
-            verdict = Verdict("integrity", f"the restart raised {_last_line(trace.error)}")
-        else:
-            verdict = judged(state.image, acked + tokens)
-        calls = tuple(step.call for step in trace.steps)
-        yield Life(generation, crash_after, calls, tuple(trace.ack_after[: len(tokens)]), tuple(tokens), state, verdict)
+        verdict = judged(state.image, acked + tokens)
+        yield Life(generation, crash_after, calls, ack_after, tuple(tokens), state, verdict)
         if not verdict.ok:
             return
         image, acked = state.image, acked + tokens
 
 
-def lived_on(
-    power_states: list[CrashState], ok: list[bool], process_fingerprint: str, rng: random.Random
-) -> int | None:
-    """Which of a crash point's power states lives on: a seeded one among the ok states a power loss
-    made different from what the killed process left; None when there is none."""
-    candidates = [
-        index
-        for index, state in enumerate(power_states)
-        if ok[index] and replay.fingerprint(state.image) != process_fingerprint
-    ]
+def lived_on(ok: list[bool], rng: random.Random) -> int | None:
+    """Which of a crash point's power states lives on: a seeded one among the ok ones; None when none is."""
+    candidates = [index for index, fine in enumerate(ok) if fine]
     return rng.choice(candidates) if candidates else None
 
 

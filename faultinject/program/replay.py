@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk, image_fingerprint
-from tornwrite.faultinject.program.interposer import REAL_OPEN
+from tornwrite.faultinject.program.interposer import NOT_SEEN, REAL_OPEN
 from tornwrite.faultinject.program.trace import Step, Trace
 
 ROOT = "/data"
@@ -67,6 +67,18 @@ def final_fingerprint(start: Image, trace: Trace) -> str:
     for step in trace.steps:
         apply(disk, step)
     return fingerprint(disk.process_crash_image())
+
+
+def unseen(start: Image, trace: Trace, directory: str) -> str:
+    """Why replaying `trace` from `start` does not end with the files a real run left in `directory`
+    (I/O the trace missed), or "" when it does."""
+    try:
+        replayed = final_fingerprint(start, trace)
+    except (ReplayError, OSError) as exc:
+        return f"the trace cannot be replayed on the simulated disk: {exc}"
+    if replayed != fingerprint(image_of(directory)):
+        return "the traced run's files differ from the replay of its trace: some I/O went unseen. " + NOT_SEEN
+    return ""
 
 
 def _point(disk: SimDisk, number: int, phase: str, seed: int, power: bool) -> Point:

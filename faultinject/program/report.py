@@ -82,7 +82,7 @@ def failure_lines(run: ProgramRun, group: list[Result]) -> list[str]:
         f"- crash point: {crash_point(run, first)}",
         f"- pending / state: {first.description}",
         f"- files: {sizes}",
-        f"- acked before the crash: {first.acked}",
+        f"- acked before the crash: {first.acked}" + (" (over every life)" if first.life else ""),
         "",
         "```",
         first.detail,

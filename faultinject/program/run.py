@@ -86,6 +86,7 @@ class ProgramRun:
     failing: int = 0
     recoveries: dict[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)  # a restart's recovery steps
     lived: dict[tuple[int, str], list[lives.Life]] = field(default_factory=dict)  # the later lives after a crash point
+    lives_stopped: bool = False  # a restart's child hung or was killed: no more later lives this run
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -167,13 +168,9 @@ def _verdict(kill: sanity.Kill) -> tuple[str, str]:
 
 def _check_replay(run: ProgramRun, start: replay.Image, traced: str) -> None:
     """Warn when the replayed trace does not end with the files the real run left: I/O went unseen."""
-    try:
-        replayed = replay.final_fingerprint(start, run.trace)
-    except (replay.ReplayError, OSError) as exc:
-        run.trace.warn(f"the trace cannot be replayed on the simulated disk: {exc}")
-        return
-    if replayed != replay.fingerprint(replay.image_of(traced)):
-        run.trace.warn("the traced run's files differ from the replay of its trace: some I/O went unseen. " + NOT_SEEN)
+    problem = replay.unseen(start, run.trace, traced)
+    if problem:
+        run.trace.warn(problem)
 
 
 def _wanted(options: Options, step: int, phase: str) -> bool:
@@ -241,11 +238,11 @@ def _live_on(
     directory: str,
     judged: Callable[[replay.Image, list], Verdict],
 ) -> None:
-    """Later lives from one state of `point` a power loss changed (lives.py); each life's crash judged."""
+    """Later lives from one ok power state of `point` (lives.py); each life's end judged."""
+    if run.lives_stopped:
+        return
     states = list(point.power_states)
-    index = lives.lived_on(
-        states, ok, point.process_fingerprint, replay.state_rng(run.options.seed, point.step, f"{point.phase}/life")
-    )
+    index = lives.lived_on(ok, replay.state_rng(run.options.seed, point.step, f"{point.phase}/life"))
     if index is None:
         return
     first = states[index]
@@ -256,9 +253,12 @@ def _live_on(
     lived = run.lived.setdefault((point.step, point.phase), [])
     total = len(acked)
     try:
-        for life in lives.live_on(run.target, first.image, acked, directory, rng_for, judged):
+        for life in lives.live_on(run.target, first.image, acked, directory, rng_for, judged, run.trace.warn):
             lived.append(life)
             total += len(life.tokens)
+            if life.died:  # a restart that hangs once would hang at every point: one such failure is enough
+                run.lives_stopped = True
+                run.trace.warn(f"later lives stop after step {point.step} ({point.phase}): the restart {life.error}")
             description = f"{first.description}; then {life.description}"
             run.add(
                 _power_result(point, index, description, total, life.verdict, life.state.image, life=life.generation)
