@@ -74,7 +74,7 @@ def _stateful_fails(mutant: str | None, examples: int) -> tuple[bool, int, str]:
 
 def _stateful_hunt(mutant: str | None, examples: int) -> tuple[bool, int, str]:
     # The machine lives with the tests (it is a test); imported here only for `make mutants`.
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
     from hypothesis.stateful import run_state_machine_as_test
 
     from tornwrite.faultinject.zoo.stateful import StoreVersusModel
@@ -91,6 +91,9 @@ def _stateful_hunt(mutant: str | None, examples: int) -> tuple[bool, int, str]:
                     report_multiple_bugs=False,
                     derandomize=True,
                     suppress_health_check=list(HealthCheck),
+                    # The explain phase (which parts of the shrunk program may vary) added ~40 s to one
+                    # hunt, and a hunt reads only the program itself.
+                    phases=[phase for phase in Phase if phase is not Phase.explain],
                 ),
             )
         except Exception as failure:  # Hypothesis re-raises the shrunk failure (a group, if several)
