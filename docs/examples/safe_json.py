@@ -32,6 +32,11 @@ def fsync_dir(path):
 
 
 def workload(path, ack):
+    save_each(path, ack, save)
+
+
+def save_each(path, ack, save):
+    """OPS saves of a growing dict, each acked once `save` returned (the broken variants reuse it)."""
     data = {}
     for i in range(OPS):
         data[f"k{i}"] = i
