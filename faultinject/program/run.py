@@ -7,8 +7,8 @@
   is written to a scratch directory and judged. Identical images with the same acks are judged once.
   At each point also a process crash, a restart whose recover() repairs on the same disk, and a
   power loss after each of that recovery's steps (restart.py). And, when the target defines
-  resume(), one state a power loss changed lives on: a restart carries on writing and loses power
-  again, up to three lives (lives.py).
+  resume(), one ok power state lives on: a restart carries on writing and loses power again, up
+  to three lives (lives.py).
 - a reader: when the target defines observe(), it looks at each crash point just before the
   crash (kills.look); what it acks counts as acknowledged in every state of that point.
 - kill (`--kill N`): N real kills at seeded random moments of an uninstrumented run (sanity.py).
