@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import select
 import shutil
 import signal
 import tempfile
@@ -27,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tornwrite.engine import IOEvent, IOLayer, Store
+from tornwrite.faultinject.core.child import read_lines
 from tornwrite.faultinject.core.describe import file_lines, recovery_lines, verdict_lines
 from tornwrite.faultinject.core.execution import FakeClock, StepCounter, clock_after, run
 from tornwrite.faultinject.core.observe import newest_visible
@@ -203,26 +203,17 @@ def kill_at(body: Callable[[Child], None], number: int, phase: str) -> ChildRepo
 
 def _read_reports(fd: int, pid: int) -> ChildReport:
     report = ChildReport()
-    buffer = b""
-    deadline = time.monotonic() + CHILD_TIMEOUT
-    while True:
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-            report.error = f"hang: the child did not reach its crash point within {CHILD_TIMEOUT:.0f} s"
-            return report
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buffer += chunk
-    for line in buffer.decode("utf-8", "replace").splitlines():
-        tag, _, value = line.partition(" ")
+    lines, hung = read_lines(fd, pid, CHILD_TIMEOUT)
+    if hung:
+        report.error = f"hang: the child did not reach its crash point within {CHILD_TIMEOUT:.0f} s"
+        return report
+    for tag, value in lines:
         if tag == "A":
             report.acked = max(report.acked, int(value))
         elif tag == "O":
             report.observed = max(report.observed, int(value))
         elif tag == "E":
-            report.error += value.replace("\\n", "\n")
+            report.error += value
     return report
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import select
 import signal
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tornwrite.faultinject.core.child import read_lines
 from tornwrite.faultinject.program.interposer import INTERPOSER, REAL, REAL_OPEN, Session
 from tornwrite.faultinject.program.target import Target, TargetError
 from tornwrite.faultinject.program.trace import Trace
@@ -66,24 +65,14 @@ def run_child(body: Callable[[Callable[[str], None]], None], *, timeout: float |
 
 def read_reports(fd: int, pid: int, timeout: float) -> ChildReport:
     report = ChildReport()
-    buffer = b""
-    deadline = time.monotonic() + timeout
-    while True:
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-            report.error = f"hang: the child was still running after {timeout:.0f} s"
-            break
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buffer += chunk
-    for line in buffer.decode("utf-8", "replace").splitlines():
-        tag, _, value = line.partition(" ")
+    lines, hung = read_lines(fd, pid, timeout)
+    if hung:
+        report.error = f"hang: the child was still running after {timeout:.0f} s"
+    for tag, value in lines:
         if tag == "A":
             report.acked.append(json.loads(value))
         elif tag == "E":
-            report.error += value.replace("\\n", "\n")
+            report.error += value
     return report
 
 
