@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tornwrite.faultinject.program import interposer
+from tornwrite.faultinject.program import install
 from tornwrite.faultinject.program.run import KINDS, Options, crash_test
 from tornwrite.faultinject.program.target import load
 
@@ -65,7 +65,7 @@ def check(state, acked):
 
 def bench(spec: str) -> str:
     base = tempfile.mkdtemp(prefix="tornwrite-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    previous = interposer.install(base)
+    previous = install.install(base)
     try:
         target = load(spec)
         lines = []
@@ -81,7 +81,7 @@ def bench(spec: str) -> str:
             )
         return "\n".join(lines)
     finally:
-        interposer.uninstall(previous)
+        install.uninstall(previous)
         shutil.rmtree(base, ignore_errors=True)
 
 

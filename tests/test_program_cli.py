@@ -70,7 +70,7 @@ def test_a_check_raising_lost_is_durability_and_any_other_assertion_is_invariant
 
 def test_explain_narrates_the_crash_point_the_state_and_the_verdict(tmp_path, capsys):
     target = str(EXAMPLES / "naive_json.py")
-    assert cli.main([target, "--kinds", "process", "--explain", "1:after"]) == 1
+    assert cli.main([target, "--kinds", "process", "--explain", "1:after", "--trace", "python"]) == 1
     story = capsys.readouterr().out
     assert "open('w') db.json (created)" in story
     assert "---- the process crash, after step 1" in story
@@ -84,7 +84,7 @@ def test_the_summary_lists_each_distinct_failure_with_its_call_and_repro(tmp_pat
     assert cli.main([str(EXAMPLES / "broken_no_dir_fsync.py"), "--kinds", "power", "--out", str(out), "--quiet"]) == 1
     summary = (out / "summary.md").read_text()
     assert "### durability (power)" in summary
-    assert "`os.replace db.json.tmp -> db.json`" in summary
+    assert "`rename db.json.tmp -> db.json`" in summary  # the system call, as the kernel saw it
     assert "Reproduce: `python -m tornwrite.faultinject program" in summary
     assert summary.count("### ") == 1  # one distinct failure, however many states show it
 
@@ -94,7 +94,8 @@ def test_the_same_seed_gives_the_same_crash_states(tmp_path):
     for name in ("a", "b"):
         out = tmp_path / name
         cli.main([str(EXAMPLES / "naive_json.py"), "--kinds", "power", "--seed", "7", "--out", str(out), "--quiet"])
-        states = json.loads((out / "results.json").read_text())["states"]
+        # real kills land where timing puts them (docs/PROGRAMS.md); the crash states are the seed's alone
+        states = [s for s in json.loads((out / "results.json").read_text())["states"] if s["kind"] != "kill"]
         runs.append([(s["step"], s["phase"], s["state"], s["description"], s["outcome"]) for s in states])
     assert runs[0] == runs[1]
 

@@ -4,16 +4,16 @@ python -m tornwrite.faultinject.program.crosscheck)."""
 
 import pytest
 
-from tornwrite.faultinject.program import crosscheck, interposer
+from tornwrite.faultinject.program import crosscheck, install
 
 OPS = 8  # a set, a snapshot, then writes: enough for these mutants, quick enough for a test
 
 
 @pytest.fixture
 def installed(tmp_path):
-    previous = interposer.install(str(tmp_path))
+    previous = install.install(str(tmp_path))
     yield str(tmp_path)
-    interposer.uninstall(previous)
+    install.uninstall(previous)
 
 
 def test_the_real_engine_run_through_the_interposer_passes_the_campaigns_judge(installed):

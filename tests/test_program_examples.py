@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tornwrite.faultinject.program import cli, interposer, sanity
+from tornwrite.faultinject.program import cli, install, sanity
 from tornwrite.faultinject.program.target import load
 from tornwrite.faultinject.zoo import mutants
 
@@ -34,8 +34,8 @@ def test_a_naive_json_save_fails_under_process_kills(tmp_path):
 def test_the_atomic_replace_recipe_passes_every_state(tmp_path):
     status, counts, results = crash_test(tmp_path, "safe_json.py")
     assert status == 0
-    assert set(counts) == {("process", "ok"), ("power", "ok")}
-    assert results["warnings"] == []  # the replay of the trace matched every real kill's files
+    assert set(counts) == {("process", "ok"), ("power", "ok"), ("kill", "ok")}  # kill: the model's confirmation
+    assert results["warnings"] == [] and results["unseen"] == []  # each real kill's files were its trace's replay
     assert (tmp_path / "out" / "summary.md").exists() and (tmp_path / "out" / "crash-map.png").exists()
 
 
@@ -64,7 +64,7 @@ def test_the_bundled_engine_run_as_an_ordinary_program_passes(tmp_path):
 def test_a_value_the_engine_example_served_to_its_reader_must_survive_the_crash(tmp_path):
     # memory-before-wal: a value visible before its record exists; only a reader can tell
     with mutants.active("memory-before-wal"):
-        status, counts, _ = crash_test(tmp_path, "engine_store.py")
+        status, counts, _ = crash_test(tmp_path, "engine_store.py", "--trace", "python")  # the mutant is in-process
     assert status == 1
     assert failing(counts, "process") == {"durability"}
     assert "durability" in failing(counts, "power")
@@ -80,7 +80,7 @@ def test_tinydb_extra_data_is_found_unaided(tmp_path):
 
 def test_tinydb_extra_data_is_reproduced_by_real_uninstrumented_kills(tmp_path):
     pytest.importorskip("tinydb")
-    previous = interposer.install(str(tmp_path))  # the parent's recover() runs as under the CLI
+    previous = install.install(str(tmp_path))  # the parent's recover() runs as under the CLI
     try:
         target = load(str(EXAMPLES / "tinydb_store.py"))
         (tmp_path / "start").mkdir()
@@ -96,7 +96,7 @@ def test_tinydb_extra_data_is_reproduced_by_real_uninstrumented_kills(tmp_path):
             None,
         )
     finally:
-        interposer.uninstall(previous)
+        install.uninstall(previous)
     assert found is not None and found.verdict.outcome == "integrity"
 
 

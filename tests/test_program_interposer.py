@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from tornwrite.faultinject.program import interposer, kills
+from tornwrite.faultinject.program import install, interposer, kills
 from tornwrite.faultinject.program.interposer import INTERPOSER, Session
 from tornwrite.faultinject.program.target import of
 
@@ -20,7 +20,7 @@ def traced(tmp_path):
     """traced(body) -> Trace: run body(directory) with the interposer armed on tmp_path/data."""
     directory = tmp_path / "data"
     directory.mkdir()
-    previous = interposer.install(str(tmp_path))
+    previous = install.install(str(tmp_path))
 
     def run(body):
         session = Session(os.path.realpath(directory))
@@ -32,7 +32,7 @@ def traced(tmp_path):
         return session.trace
 
     yield run
-    interposer.uninstall(previous)
+    install.uninstall(previous)
 
 
 def calls(trace):
@@ -217,7 +217,7 @@ def test_a_kill_loses_what_was_still_in_pythons_buffer(tmp_path):
     base = tmp_path / "base"
     directory = base / "data"
     directory.mkdir(parents=True)
-    previous = interposer.install(str(base))
+    previous = install.install(str(base))
 
     class Target:
         @staticmethod
@@ -233,7 +233,7 @@ def test_a_kill_loses_what_was_still_in_pythons_buffer(tmp_path):
     try:
         report = kills.kill_at(of(Target, "t", "t"), str(directory), 2, "after")
     finally:
-        interposer.uninstall(previous)
+        install.uninstall(previous)
     assert report.killed
     assert (directory / "log").read_bytes() == b""
 

@@ -15,13 +15,14 @@ PRELUDE = f"import json, os, subprocess, sys, time\nsys.path.insert(0, {str(EXAM
 PRELUDE += "from append_log import LOG, OPS, append, check, read, recover, resume, run, setup, workload  # noqa\n"
 
 
-def crash_test(tmp_path, body: str) -> tuple[int, list[dict], list[str]]:
-    """(exit status, every state, the warnings) of a power-only run of an append_log variant."""
+def crash_test(tmp_path, body: str, *options: str) -> tuple[int, list[dict], list[str]]:
+    """(exit status, every state, the warnings and reasons the trace is incomplete) of a power-only
+    run of an append_log variant."""
     target, out = tmp_path / "target.py", tmp_path / "out"
     target.write_text(PRELUDE + body)
-    status = cli.main([str(target), "--kinds", "power", "--out", str(out), "--quiet"])
+    status = cli.main([str(target), "--kinds", "power", "--kill", "0", "--out", str(out), "--quiet", *options])
     results = json.loads((out / "results.json").read_text())
-    return status, results["states"], results["warnings"]
+    return status, results["states"], results["warnings"] + results["unseen"]
 
 
 def failures(states: list[dict]) -> list[dict]:
@@ -69,9 +70,11 @@ def test_a_resume_that_exits_is_an_integrity_failure_not_a_crash_of_the_harness(
     assert {s["detail"] for s in failures(states)} == {"the restart raised SystemExit: 0"}
 
 
-def test_a_resume_that_hangs_fails_once_and_stops_the_later_lives(tmp_path, monkeypatch):
+@pytest.mark.parametrize("source", ["syscall", "python"])
+def test_a_resume_that_hangs_fails_once_and_stops_the_later_lives(tmp_path, monkeypatch, source):
     monkeypatch.setattr(kills, "CHILD_TIMEOUT", 1.0)
-    status, states, warnings = crash_test(tmp_path, "def resume(path, ack, acked):\n    time.sleep(60)\n")
+    hang = "def resume(path, ack, acked):\n    time.sleep(60)\n"
+    status, states, warnings = crash_test(tmp_path, hang, "--trace", source, "--timeout", "1")
     assert status == 1
     [hung] = failures(states)
     assert hung["outcome"] == "integrity" and "hang" in hung["detail"]
@@ -85,8 +88,20 @@ def test_a_later_life_whose_io_the_interposer_cannot_see_is_warned_about(tmp_pat
         "    subprocess.run(['sh', '-c', f\"printf '%s\\\\n' '{line}' >> {LOG}\"], cwd=path, check=True)\n"
         "    ack([2, 0])\n"
     )
-    _, _, warnings = crash_test(tmp_path, body)
-    assert any(w.startswith("in a later life: the traced run's files differ from the replay") for w in warnings)
+    status, _, unseen = crash_test(tmp_path, body, "--trace", "python")
+    assert status == 3  # no verdict: the interposer knows it did not see the child's write
+    assert any(w.startswith("in a later life: a child process") for w in unseen)
+
+
+def test_a_later_lifes_child_process_is_traced_by_the_system_call_source(tmp_path):
+    body = (
+        "def resume(path, ack, acked):\n"
+        "    line = json.dumps({'life': 2, 'i': 0})\n"
+        "    subprocess.run(['sh', '-c', f\"printf '%s\\\\n' '{line}' >> {LOG}\"], cwd=path, check=True)\n"
+        "    ack([2, 0])\n"
+    )
+    status, _, unseen = crash_test(tmp_path, body, "--trace", "syscall")
+    assert unseen == [] and status in (0, 1)
 
 
 @pytest.mark.parametrize("example", ["safe_json.py", "engine_store.py"])

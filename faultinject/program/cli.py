@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 
-from tornwrite.faultinject.program import interposer, sources
+from tornwrite.faultinject.program import install, sources
 from tornwrite.faultinject.program.run import (
     BLIND_KILLS,
     CONFIRM_KILLS,
@@ -127,7 +127,7 @@ def main(argv: list[str]) -> int:
         print(f"note: {note}", file=sys.stderr)
     options = Options(args.kinds, args.kill, args.seed, point[:2] if point else None, source, args.timeout)
     base = tempfile.mkdtemp(prefix="tornwrite-program-", dir=SCRATCH_PARENT if os.path.isdir(SCRATCH_PARENT) else None)
-    previous = interposer.install(base)
+    previous = install.install(base)
     try:
         target = load(args.target)
         run = crash_test(target, options, base, Progress(quiet=args.quiet))
@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        interposer.uninstall(previous)
+        install.uninstall(previous)
         shutil.rmtree(base, ignore_errors=True)
     return _finish(run, args, point)
 

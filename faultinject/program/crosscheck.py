@@ -30,7 +30,7 @@ from tornwrite.faultinject.core.execution import FakeClock, apply, clock_after
 from tornwrite.faultinject.core.observe import newest_visible
 from tornwrite.faultinject.core.verdicts import judge, recover_directory, silence_recovery_warnings
 from tornwrite.faultinject.core.workloads import Workload, build
-from tornwrite.faultinject.program import interposer, replay
+from tornwrite.faultinject.program import install, interposer, replay
 from tornwrite.faultinject.program.judge import LostAck
 from tornwrite.faultinject.program.run import KINDS, Options, crash_test
 from tornwrite.faultinject.program.target import Target, of
@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
     silence_recovery_warnings()  # the op model judges what recovery kept
     disagreements = 0
     base = tempfile.mkdtemp(prefix="tornwrite-cross-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    previous = interposer.install(base)
+    previous = install.install(base)
     try:
         for name in [None, *names]:
             ops = args.ops if args.ops != OPS else LONGER.get(name or "", OPS)
@@ -173,7 +173,7 @@ def main(argv: list[str]) -> int:
                 flush=True,
             )
     finally:
-        interposer.uninstall(previous)
+        install.uninstall(previous)
         shutil.rmtree(base, ignore_errors=True)
     return 1 if disagreements else 0
 

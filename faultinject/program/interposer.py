@@ -1,6 +1,6 @@
 """The interposer: Python-level file I/O of a target program, recorded where it reaches the kernel.
 
-`install(base)` replaces, process-wide, the `os` functions that change files or directories
+`install.install(base)` replaces, process-wide, the `os` functions that change files or directories
 (open with O_CREAT/O_TRUNC, write, pwrite, writev, sendfile, ftruncate, truncate, fsync,
 fdatasync, rename, replace, unlink, remove, mkdir, rmdir, link: faultinject/program/oscalls.py)
 and `builtins.open`, `io.open` and `io.FileIO` (faultinject/program/fileio.py). Install it
@@ -13,13 +13,15 @@ recorded at `write(2)`: bytes still in a Python buffer are not in the trace, and
 a kill, as in reality. A file descriptor is named by /proc/self/fd (Linux), so files opened
 before tracing began, and files renamed since they were opened, are named correctly.
 
-Not seen, and said so in every report: I/O done in C (sqlite3, mmap, C extensions), by child
-processes, and calls given `dir_fd=` (passed through, with a warning).
+Not seen: I/O done in C (sqlite3, mmap, C extensions), by child processes, and calls given
+`dir_fd=`. Where the interposer knows it was blind (a child process started, a shared writable
+mapping, sqlite3.connect, an O_SYNC/O_DSYNC open, a `dir_fd=` call) it marks the trace
+incomplete (`blind`), and the run gives no verdict rather than a wrong one (blind.py wraps the
+calls that are not file calls).
 """
 
 from __future__ import annotations
 
-import builtins
 import io
 import json
 import os
@@ -142,8 +144,12 @@ class Interposer:
             session.trace.warn(f"{fields['call']}: fsyncs a file the trace never saw written")
 
     def untraced(self, call: str) -> None:
+        self.blind(f"{call}: called with dir_fd=, which the interposer does not trace")
+
+    def blind(self, reason: str) -> None:
+        """The armed run did something the interposer cannot see into: its trace is incomplete."""
         if self.session is not None:
-            self.session.trace.warn(f"{call}: called with dir_fd=, which the interposer does not trace")
+            self.session.trace.miss(f"{reason} (use --trace syscall, which sees it)")
 
 
 INTERPOSER = Interposer()
@@ -191,37 +197,11 @@ def opening_step(func: str, path: str, flags: int) -> tuple[str, tuple, str] | N
     where = INTERPOSER.scope(path)
     if where is None:
         return None
+    if flags & (os.O_SYNC | os.O_DSYNC):
+        INTERPOSER.blind(f"{func} {where[1]} with O_SYNC/O_DSYNC: writes durable on return are not modelled here")
     exists = os.path.lexists(path)
     if flags & os.O_CREAT and not exists:
         return "create", where, f"{func} {where[1]} (created)"
     if flags & os.O_TRUNC and exists and flags & (os.O_WRONLY | os.O_RDWR):
         return "truncate", where, f"{func} {where[1]} (truncated to 0 B)"
     return None
-
-
-def install(base: str) -> str | None:
-    """Interpose on file I/O under `base` from now on; call before importing the target. Returns the
-    base of an interposer installed before (the pytest plugin's), for `uninstall` to put back."""
-    from tornwrite.faultinject.program import fileio, oscalls
-
-    previous = INTERPOSER.base
-    INTERPOSER.base = os.path.realpath(base)
-    for name, wrapper in oscalls.WRAPPERS.items():
-        setattr(os, name, wrapper)
-    builtins.open = io.open = fileio.traced_open
-    io.FileIO = fileio.TracedFileIO  # type: ignore[misc]
-    return previous
-
-
-def uninstall(previous: str | None = None) -> None:
-    """Put the real functions back (modules that bound the wrappers at import keep them), or,
-    given the `previous` base `install` returned, leave the interposer installed on that base."""
-    INTERPOSER.session = None
-    if previous is not None:
-        INTERPOSER.base = previous
-        return
-    for name, real in REAL.items():
-        setattr(os, name, real)
-    builtins.open = io.open = REAL_OPEN
-    io.FileIO = REAL_FILEIO  # type: ignore[misc]
-    INTERPOSER.base = None

@@ -71,12 +71,12 @@ def live_on(
     directory: str,
     rng_for: Callable[[int], random.Random],
     judged: Judge,
-    warn: Callable[[str], None],
+    miss: Callable[[str], None],
     restart: Callable[[Target, str, list], Trace],
 ) -> Iterator[Life]:
     """The later lives from crash state `image`, whose tokens `acked` its recovery kept; `rng_for(g)`
-    samples life g; `judged(image, acked)` judges a state; `warn` hears what a trace could not vouch
-    for. Stops after a life that is not ok."""
+    samples life g; `judged(image, acked)` judges a state; `miss` hears what a life's trace could
+    not see (the run's trace is then incomplete); `restart` traces one restart (sources.Source). Stops after a life that is not ok."""
     for generation in range(1, GENERATIONS + 1):
         rng = rng_for(generation)
         replay.materialise(image, directory)
@@ -86,9 +86,9 @@ def live_on(
             verdict = Verdict("integrity", f"the restart {exc}")
             yield Life(generation, 0, (), (), (), CrashState("", image), verdict, str(exc), died=True)
             return
-        for problem in [*trace.warnings, *trace.unseen, replay.unseen(image, trace, directory)]:
+        for problem in [*trace.unseen, replay.unseen(image, trace, directory)]:
             if problem:
-                warn(f"in a later life: {problem}")
+                miss(f"in a later life: {problem}")
         # A restart that raised ends where it raised, its files as it left them; else power fails at a seeded step.
         crash_after = len(trace.steps) if trace.error else rng.randint(1, len(trace.steps)) if trace.steps else 0
         disk = SimDisk.from_image(image)

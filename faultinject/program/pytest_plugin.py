@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from tornwrite.faultinject.program import interposer, report, target
+from tornwrite.faultinject.program import install, report, target
 from tornwrite.faultinject.program.run import KINDS, Options, ProgramRun, crash_test
 
 _BASE: list[str] = []  # the interposer's base directory for this pytest process
@@ -28,12 +28,12 @@ _BASE: list[str] = []  # the interposer's base directory for this pytest process
 def pytest_configure(config: pytest.Config) -> None:
     parent = "/dev/shm" if os.path.isdir("/dev/shm") else None
     _BASE.append(tempfile.mkdtemp(prefix="tornwrite-pytest-", dir=parent))
-    interposer.install(_BASE[0])
+    install.install(_BASE[0])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _BASE:
-        interposer.uninstall()
+        install.uninstall()
         shutil.rmtree(_BASE.pop(), ignore_errors=True)
 
 

@@ -165,7 +165,7 @@ def crash_test(target: Target, options: Options, base: str, progress: Callable[.
         raise TargetError(f"the workload raised on its own, with no crash (fix it first):\n{trace.error}")
     if not trace.steps and trace.complete:
         seen = "the system calls of its process tree" if options.trace == "syscall" else "the interposer"
-        raise EmptyTraceError(f"the workload changed no file in its directory that {seen} could see.")
+        raise EmptyTraceError(f"the workload did no file I/O in its directory that {seen} could see.")
     run = ProgramRun(target, options, trace)
     if options.trace == "python":
         _check_replay(run, start, traced)
@@ -392,7 +392,7 @@ def _live_on(
     total = len(acked)
     try:
         lived_lives = lives.live_on(
-            run.target, first.image, acked, directory, rng_for, judged, run.trace.warn, source.later_life
+            run.target, first.image, acked, directory, rng_for, judged, run.trace.miss, source.later_life
         )
         for life in lived_lives:
             lived.append(life)

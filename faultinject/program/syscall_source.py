@@ -178,16 +178,17 @@ def _wait(
         if now - started > timeout:
             _kill_tree(tracer, run_id)
             raise TargetError(
-                f"the traced program was still running after {timeout:.0f} s (--timeout): it was killed, "
+                f"hang: the traced program was still running after {timeout:g} s (--timeout): it was killed, "
                 "with every process it started"
             )
         time.sleep(0.0005 if kill_after is not None else 0.005)
     tracer.wait()
     for pid in _marked(run_id):  # nothing of the run outlives it
         _kill(pid)
-    if tracer.returncode not in (0, None) and not recorded.killed and body_started is None:
+    started_body = any(line.startswith("S ") for line in _ack_lines(ack_file))
+    if not started_body and not recorded.killed:
         err = tracer.stderr.read().decode(errors="replace") if tracer.stderr else ""
-        raise Untraceable(f"strace failed (exit {tracer.returncode}): {err.strip()[-500:]}")
+        raise Untraceable(f"the traced program never started (strace exit {tracer.returncode}): {err.strip()[-500:]}")
     if tracer.stderr is not None:
         tracer.stderr.close()
     return escaped

@@ -20,7 +20,7 @@ import os
 import sys
 import traceback
 
-from tornwrite.faultinject.program import interposer, kills
+from tornwrite.faultinject.program import install, interposer, kills
 from tornwrite.faultinject.program.target import load
 
 
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     status = 0
     try:
         if mode == "workload":
-            interposer.install(directory)  # before the target binds os.fsync & co.: observe's pause points
+            install.install(directory)  # before the target binds os.fsync & co.: observe's pause points
         target = load(spec)
         if mode == "workload":
             if target.observe is not None:

@@ -1,0 +1,87 @@
+"""The calls the interposer cannot see into: each one marks an armed run's trace incomplete.
+
+A child process (os.fork, os.system, subprocess), a shared writable mmap of a traced file,
+sqlite3 (its I/O is in C) and os.syncfs. (Opening a traced file O_SYNC/O_DSYNC is noted where
+opens are recorded, interposer.opening_step.) The call itself runs unchanged; only the verdict
+changes, to "no verdict" (exit 3) unless a real kill confirms a failure.
+
+os.sync() is no blind spot: it is recorded as the durability point it is, a `sync` step
+(docs/CRASH-MODEL.md).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from tornwrite.faultinject.program.interposer import INTERPOSER, fd_path
+
+CHILD = "a child process: its file I/O is not traced by the interposer"
+_REAL: dict[str, Any] = {
+    "fork": os.fork,
+    "system": os.system,
+    "sync": os.sync,
+    "syncfs": getattr(os, "syncfs", None),
+    "fork_exec": subprocess._fork_exec,  # type: ignore[attr-defined]
+    "posix_spawn": os.posix_spawn,
+    "posix_spawnp": os.posix_spawnp,
+    "mmap": mmap.mmap,
+    "connect": sqlite3.connect,
+}
+
+
+def _noting(reason: str, real: Callable) -> Callable:
+    def call(*args, **kwargs):
+        INTERPOSER.blind(reason)
+        return real(*args, **kwargs)
+
+    call.__name__ = getattr(real, "__name__", "call")
+    return call
+
+
+class _Mmap(mmap.mmap):
+    """mmap.mmap, noting a shared writable mapping of a traced file."""
+
+    def __new__(cls, fileno, length, *args, **kwargs):
+        mapping = super().__new__(cls, fileno, length, *args, **kwargs)
+        access = kwargs.get("access", args[2] if len(args) > 2 else mmap.ACCESS_DEFAULT)
+        flags = kwargs.get("flags", args[0] if args else mmap.MAP_SHARED)
+        writable = access in (mmap.ACCESS_WRITE, mmap.ACCESS_DEFAULT) and flags & mmap.MAP_SHARED
+        if fileno != -1 and writable and INTERPOSER.scope(fd_path(fileno)) is not None:
+            INTERPOSER.blind("a shared writable mmap of a traced file: stores to it are not calls")
+        return mapping
+
+
+def _sync() -> None:
+    """os.sync(): every file and directory durable, a `sync` step when a run is armed."""
+    session = INTERPOSER.session
+    if session is None:
+        return _REAL["sync"]()
+    return INTERPOSER.step((session, "."), "sync", _REAL["sync"], lambda _: {"call": "os.sync (everything durable)"})
+
+
+def install() -> None:
+    os.fork = _noting(CHILD, _REAL["fork"])
+    os.system = _noting(CHILD, _REAL["system"])
+    os.sync = _sync
+    if _REAL["syncfs"] is not None:
+        os.syncfs = _noting("os.syncfs(): durability the interposer does not model", _REAL["syncfs"])
+    subprocess._fork_exec = _noting(CHILD, _REAL["fork_exec"])  # type: ignore[attr-defined]
+    os.posix_spawn = _noting(CHILD, _REAL["posix_spawn"])
+    os.posix_spawnp = _noting(CHILD, _REAL["posix_spawnp"])
+    mmap.mmap = _Mmap  # type: ignore[misc]
+    sqlite3.connect = _noting("sqlite3: its file I/O is done in C", _REAL["connect"])
+
+
+def uninstall() -> None:
+    os.fork, os.system, os.sync = _REAL["fork"], _REAL["system"], _REAL["sync"]
+    if _REAL["syncfs"] is not None:
+        os.syncfs = _REAL["syncfs"]
+    subprocess._fork_exec = _REAL["fork_exec"]  # type: ignore[attr-defined]
+    os.posix_spawn, os.posix_spawnp = _REAL["posix_spawn"], _REAL["posix_spawnp"]
+    mmap.mmap = _REAL["mmap"]  # type: ignore[misc]
+    sqlite3.connect = _REAL["connect"]
