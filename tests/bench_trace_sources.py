@@ -80,17 +80,41 @@ WRITES = "open,openat,openat2,creat,write,pwrite64,writev,pwritev,pwritev2,sendf
 SIZES_AND_SYNCS = "ftruncate,truncate,fallocate,fsync,fdatasync,sync_file_range,sync,syncfs,msync,mmap"
 NAMES = "rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,rmdir,link,linkat,symlink,symlinkat"
 POSITIONS = "read,readv,lseek,close,dup,dup2,dup3,fcntl,clone,clone3,fork,vfork,execve,chdir,fchdir"
-SYSCALLS = ",".join((WRITES, SIZES_AND_SYNCS, NAMES, POSITIONS))
+ITEM_ONE = ",".join((WRITES, SIZES_AND_SYNCS, NAMES))
+SYSCALLS = ",".join((ITEM_ONE, POSITIONS))
 STRING_LIMIT = 16 * 1024 * 1024  # -s: writes up to 16 MiB in full (docs/TRACING.md, "How long a string")
 # Read data is never needed, only the count: raw= prints read's buffer as an address, not 4 bytes a byte.
-STRACE_FLAGS = ["-f", "-qq", "-y", "-xx", "-s", str(STRING_LIMIT), "-ttt", "-e", f"trace={SYSCALLS}"]
-STRACE_FLAGS += ["-e", "raw=read,readv"]
+SOURCES = (
+    "untraced",
+    "strace-seccomp",
+    "strace-no-seccomp",
+    "strace-seccomp-item-1-only",
+    "python-ptrace",
+    "interposer",
+)
+
+
+def strace_flags(syscalls: str) -> list[str]:
+    return [
+        "-f",
+        "-qq",
+        "-y",
+        "-xx",
+        "-s",
+        str(STRING_LIMIT),
+        "-ttt",
+        "-e",
+        f"trace={syscalls}",
+        "-e",
+        "raw=read,readv",
+    ]
 
 
 @dataclass
 class Sample:
     wall: float
     cpu: float  # user + sys of every process the run started, tracer included
+    trace_bytes: int = 0  # the size of strace's output, for the strace sources
 
 
 @dataclass
@@ -134,11 +158,12 @@ def untraced(python: str, script: str) -> Callable[[str, int, str], tuple[Sample
     return run
 
 
-def straced(strace: str, seccomp: bool, python: str, script: str):
+def straced(strace: str, flags: list[str], python: str, script: str):
     def run(data: str, ops: int, scratch: str) -> tuple[Sample, tuple[int, int]]:
         trace = os.path.join(scratch, "trace")
-        argv = [strace, *(["--seccomp-bpf"] if seccomp else []), *STRACE_FLAGS, "-o", trace, python, script, data]
+        argv = [strace, *flags, "-o", trace, python, script, data]
         sample = spawn([*argv, str(ops)], os.path.join(scratch, "out"))
+        sample.trace_bytes = os.path.getsize(trace)
         return sample, counted(trace)
 
     return run
@@ -276,19 +301,16 @@ def sources(python: str, scratch: str) -> tuple[list[Source], list[str]]:
     skipped = []
     strace = shutil.which("strace")
     if strace is None:
-        skipped.append("strace, strace-no-seccomp: no strace on PATH")
+        skipped.append("strace-*: no strace on PATH")
     else:
-        flags = shlex.join(STRACE_FLAGS)
-        found.append(
-            Source(
-                "strace-seccomp",
-                f"strace --seccomp-bpf {flags} -o TRACE {run_store}",
-                straced(strace, True, python, script),
-            )
-        )
-        found.append(
-            Source("strace-no-seccomp", f"strace {flags} -o TRACE {run_store}", straced(strace, False, python, script))
-        )
+        for name, flags in (
+            ("strace-seccomp", ["--seccomp-bpf", *strace_flags(SYSCALLS)]),
+            ("strace-no-seccomp", strace_flags(SYSCALLS)),
+            # What following file positions costs: the issue's item 1 calls only, no read/lseek/close/...
+            ("strace-seccomp-item-1-only", ["--seccomp-bpf", *strace_flags(ITEM_ONE)]),
+        ):
+            command = f"strace {shlex.join(flags)} -o TRACE {run_store}"
+            found.append(Source(name, command, straced(strace, flags, python, script)))
     try:
         import ptrace  # noqa: F401
     except ImportError:
@@ -322,8 +344,10 @@ def measure(chosen: list[Source], ops_list: list[int], runs: int, scratch: str, 
 
 
 def table(chosen: list[Source], ops_list: list[int]) -> str:
-    rows = ["| source | ops | wall min | wall median | CPU min | CPU median | wall / untraced | CPU / untraced |"]
-    rows.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    rows = [
+        "| source | ops | wall min | wall median | CPU min | CPU median | wall / untraced | CPU / untraced | trace |"
+    ]
+    rows.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     base = chosen[0]
     for ops in ops_list:
         base_wall = statistics.median(s.wall for s in base.samples[ops])
@@ -334,9 +358,14 @@ def table(chosen: list[Source], ops_list: list[int]) -> str:
             rows.append(
                 f"| {source.name} | {ops} | {min(walls) * 1000:.0f} ms | {statistics.median(walls) * 1000:.0f} ms "
                 f"| {min(cpus) * 1000:.0f} ms | {statistics.median(cpus) * 1000:.0f} ms "
-                f"| {statistics.median(walls) / base_wall:.2f}x | {statistics.median(cpus) / base_cpu:.2f}x |"
+                f"| {statistics.median(walls) / base_wall:.2f}x | {statistics.median(cpus) / base_cpu:.2f}x "
+                f"| {kib(statistics.median(s.trace_bytes for s in source.samples[ops]))} |"
             )
     return "\n".join(rows)
+
+
+def kib(size: float) -> str:
+    return f"{size / 1024:.0f} KiB" if size else "-"
 
 
 def machine() -> str:
@@ -376,17 +405,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--ops must be comma-separated integers, got {args.ops!r}")
     if any(ops < 1 for ops in ops_list):
         parser.error("--ops must be positive")
+    wanted = {"untraced", *filter(None, args.sources.split(","))} if args.sources else set(SOURCES)
+    if not wanted <= set(SOURCES):
+        parser.error(f"--sources: unknown {sorted(wanted - set(SOURCES))}; known: {', '.join(SOURCES)}")
     python = sys.executable
     # tmpfs when there is one: fsync is then nearly free, and what is left to compare is the tracing.
     with tempfile.TemporaryDirectory(
         prefix="tornwrite-trace-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
     ) as scratch:
         available, skipped = sources(python, scratch)
-        wanted = {"untraced", *filter(None, args.sources.split(","))} if args.sources else None
-        known = {source.name for source in available}
-        if wanted is not None and not wanted <= known | {"strace-seccomp", "strace-no-seccomp", "python-ptrace"}:
-            parser.error(f"--sources: unknown {sorted(wanted - known)}; known: {sorted(known)}")
-        chosen = [source for source in available if wanted is None or source.name in wanted]
+        chosen = [source for source in available if source.name in wanted]
         repro = shlex.join([python, "-m", "tests.bench_trace_sources", *(argv if argv is not None else sys.argv[1:])])
         print(machine())
         print(f"data on {scratch}; {args.runs} counted runs after one warm-up, sources interleaved")
