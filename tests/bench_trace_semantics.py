@@ -46,6 +46,9 @@ elif mode == "fork":  # parent writes 1 2, its child 3 4, the parent 5 6
     w(5); w(6)
 elif mode == "write-fsync":  # write 1, fsync, write 2, fsync, ...
     for n in range(1, 7): w(n); fs()
+elif mode == "stderr-first":  # one write to stderr, then 1 .. 6 to the file
+    os.write(2, b"stderr ")
+    for n in range(1, 7): w(n)
 elif mode == "big":  # one write of int(argv[3]) bytes
     os.write(fd, b"x" * int(sys.argv[3]))
 """
@@ -129,6 +132,11 @@ def part_b(strace: str, scratch: str) -> None:
         flags = ["-f", *seccomp, "-e", "trace=write,fsync", "-e", "inject=write,fsync:error=EIO:when=3"]
         status, wrote = writes_done(strace, flags, "write-fsync", scratch)
         print(f"  {' '.join(seccomp) or 'no seccomp':14} exit {status}  wrote {wrote}")
+    print("(b) every descriptor counts, unless -P names the path: one write to stderr, then 1 .. 6 to the file")
+    for path_filter in ([], ["-P", os.path.join(scratch, "out")]):
+        flags = ["-f", *path_filter, "-e", "trace=write", "-e", "inject=write:signal=SIGKILL:when=3"]
+        status, wrote = writes_done(strace, flags, "stderr-first", scratch)
+        print(f"  {'-P OUT' if path_filter else 'no -P':14} exit {status}  wrote {wrote}")
 
 
 def largest_s(strace: str) -> int:
