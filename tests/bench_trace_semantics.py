@@ -155,7 +155,7 @@ def part_c(strace: str, scratch: str) -> None:
     print(f"(c) -s: the largest value strace accepts is {limit}")
     print("    one write of SIZE bytes, strace --seccomp-bpf -f -qq -xx -s S -e trace=write; peak RSS is the")
     print("    largest of strace and the writer; the writer alone holds SIZE bytes")
-    for size in (1 << 20, 16 << 20, 64 << 20):
+    for size in (10, 1 << 20, 16 << 20, 64 << 20):
         for string_limit in (16 << 20, limit):
             trace = os.path.join(scratch, "trace")
             argv = [strace, "--seccomp-bpf", "-f", "-qq", "-xx", "-s", str(string_limit), "-e", "trace=write"]
@@ -167,8 +167,8 @@ def part_c(strace: str, scratch: str) -> None:
             line = next(line for line in Path(trace).read_text().splitlines() if f", {size}) = " in line)
             whole = '"...,' not in line  # strace marks a cut string with ... after its quote
             print(
-                f"    SIZE {size >> 20:3} MiB  -s {string_limit:>10}: {seconds:5.2f} s, peak RSS "
-                f"{usage.ru_maxrss >> 10:4} MiB, trace {os.path.getsize(trace) >> 20:4} MiB, "
+                f"    SIZE {size:>8}  -s {string_limit:>10}: {seconds:5.2f} s, peak RSS "
+                f"{usage.ru_maxrss / 1024:5.1f} MiB, trace {os.path.getsize(trace) / (1 << 20):5.1f} MiB, "
                 f"{'whole' if whole else 'cut at -s'}"
             )
             os.unlink(trace)
