@@ -2,13 +2,14 @@
 
 A small JSON store saves atomically (temp file, write, fsync, rename, fsync the directory) 10 and
 80 times, each run a fresh interpreter, start-up included. Timed untraced, and under each
-candidate source: strace with and without --seccomp-bpf on the issue's system-call set, a
-minimal python-ptrace tracer (below, the measured candidate, not product code), and the
-Python-level interposer. Wall and CPU (user+sys of the tracer and every tracee, from wait4 and
-RUSAGE_SELF/RUSAGE_CHILDREN) as min and median of --runs runs, sources interleaved run by run so
-that drift in the machine's speed hits them alike; ratios are medians over the untraced median.
-Never asserted (the machine is shared); every traced run is checked to have recorded the
-workload's fsyncs and renames, and a run that did not prints its repro and exits 1.
+candidate source: strace with and without --seccomp-bpf on the issue's system-call set (and,
+to show what following file positions costs, on item 1's calls alone), a minimal python-ptrace
+tracer (below, the measured candidate, not product code), and the Python-level interposer.
+Wall and CPU (user+sys of the tracer and every tracee, from wait4 and RUSAGE_SELF/CHILDREN) as
+min and median of --runs runs, sources interleaved run by run so that drift in the machine's
+speed hits them alike; ratios are medians over the untraced median. Never asserted (the machine
+is shared); every run is checked to have saved, every traced run to have recorded the store's
+fsyncs and renames, and a run that did not prints its repro and exits 1.
 
     python -m tests.bench_trace_sources [--runs 5] [--ops 10,80] [--sources untraced,strace-seccomp,...]
 """
@@ -83,7 +84,6 @@ POSITIONS = "read,readv,lseek,close,dup,dup2,dup3,fcntl,clone,clone3,fork,vfork,
 ITEM_ONE = ",".join((WRITES, SIZES_AND_SYNCS, NAMES))
 SYSCALLS = ",".join((ITEM_ONE, POSITIONS))
 STRING_LIMIT = 16 * 1024 * 1024  # -s: writes up to 16 MiB in full (docs/TRACING.md, "How long a string")
-# Read data is never needed, only the count: raw= prints read's buffer as an address, not 4 bytes a byte.
 SOURCES = (
     "untraced",
     "strace-seccomp",
@@ -95,19 +95,11 @@ SOURCES = (
 
 
 def strace_flags(syscalls: str) -> list[str]:
-    return [
-        "-f",
-        "-qq",
-        "-y",
-        "-xx",
-        "-s",
-        str(STRING_LIMIT),
-        "-ttt",
-        "-e",
-        f"trace={syscalls}",
-        "-e",
-        "raw=read,readv",
-    ]
+    """The flags of the system-call source (docs/TRACING.md): children and threads, paths of
+    descriptors, whole write data in hex. Read data is never needed, only its count: raw= prints
+    read's buffer as an address instead of 4 characters a byte."""
+    flags = ["-f", "-qq", "-y", "-xx", "-s", str(STRING_LIMIT), "-ttt", "-e", f"trace={syscalls}"]
+    return [*flags, "-e", "raw=read,readv"]
 
 
 Recorded = tuple[int, int] | None  # (fsyncs, renames) a source recorded
@@ -145,7 +137,7 @@ def spawn(argv: list[str], stdout: str) -> Sample:
 
 
 class RunFailed(Exception):
-    """A run exited non-zero or recorded fewer fsyncs/renames than the workload made."""
+    """A run exited non-zero, saved nothing, or recorded fewer fsyncs/renames than the store made."""
 
 
 def counted(trace: str) -> tuple[int, int]:
