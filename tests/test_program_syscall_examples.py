@@ -1,0 +1,131 @@
+"""Every example and I/O-class pair: its verdict from the system-call source, never the wrong one from the interposer.
+
+The examples (docs/examples/) run what only a system-call trace sees: SQLite's C code, a
+compiled C program, a forked child, a shell script's cp and mv, os.sync(), O_DSYNC and mmap.
+The pairs (tests/targets/) are, for each I/O class of issue 16's item 1, a correct program and
+its broken twin; each module's docstring says why the correct one survives every crash and
+how the broken one fails. Each program's own check() states its promise.
+
+Exit statuses (docs/PROGRAMS.md): 0 every state ok from a complete trace; 1 a failure the
+harness stands behind; 3 no verdict (the run knows it missed I/O). Through the system-call
+source each program must get exactly its verdict; through the interposer, which sees only
+Python-level calls, its verdict or 3, never the opposite one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tornwrite.faultinject.program import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_VERDICT = 3
+LOST = frozenset({"durability"})  # an acked operation is missing
+LOST_OR_UNREADABLE = frozenset({"durability", "integrity"})
+
+
+@dataclass(frozen=True)
+class Case:
+    spec: str  # relative to the repository: docs/examples/FILE.py or tests/targets/MODULE.py:NAME
+    statuses: frozenset[int]  # the right verdicts from a complete system-call trace
+    outcomes: frozenset[str] = frozenset()  # what its failing states may be, when it fails
+    needs: str = ""  # an executable it cannot run without
+
+    @property
+    def id(self) -> str:
+        return self.spec.rsplit("/", 1)[-1].replace(".py", "")
+
+
+def ok(spec: str, needs: str = "") -> Case:
+    return Case(spec, frozenset({0}), needs=needs)
+
+
+def broken(spec: str, outcomes: frozenset[str], needs: str = "") -> Case:
+    return Case(spec, frozenset({1}), outcomes, needs)
+
+
+def pairs(module: str, names: list[str], outcomes: frozenset[str]) -> list[Case]:
+    """NAME_ok (every state ok) and NAME_broken (fails with `outcomes`) of tests/targets/MODULE.py."""
+    spec = f"tests/targets/{module}.py"
+    return [case for name in names for case in (ok(f"{spec}:{name}_ok"), broken(f"{spec}:{name}_broken", outcomes))]
+
+
+EXAMPLES = [
+    ok("docs/examples/sqlite_wal_full.py"),
+    broken("docs/examples/sqlite_wal_off.py", LOST_OR_UNREADABLE),
+    ok("docs/examples/c_append.py", needs="cc"),
+    broken("docs/examples/broken_c_append_no_fsync.py", LOST, needs="cc"),
+    ok("docs/examples/os_sync_save.py"),
+    ok("docs/examples/dsync_log.py"),
+    # stores to a mapping are no system calls: found by a real kill (1), or no verdict (3); never 0
+    Case("docs/examples/mmap_table.py", frozenset({1, NO_VERDICT}), frozenset({"invariant"})),
+    broken("docs/examples/child_save.py", LOST_OR_UNREADABLE),
+    ok("docs/examples/shell_cp_mv.py", needs="sh"),
+    broken("docs/examples/broken_shell_cp_mv.py", LOST_OR_UNREADABLE, needs="sh"),
+]
+PAIRS = [
+    ok("tests/targets/open_flags.py:o_sync_append_ok"),
+    broken("tests/targets/open_flags.py:o_append_broken", LOST),
+    ok("tests/targets/open_flags.py:o_trunc_temp_ok"),
+    broken("tests/targets/open_flags.py:o_trunc_in_place_broken", LOST_OR_UNREADABLE),
+    *pairs("write_family", ["write", "pwrite", "writev", "pwritev", "sendfile", "copy_file_range"], LOST),
+    *pairs("truncate_family", ["ftruncate", "truncate", "fallocate"], LOST),
+    *pairs("sync_family", ["fsync", "fdatasync", "sync_file_range", "sync", "syncfs"], LOST),
+    *pairs("namespace_ops", ["rename", "renameat2"], LOST_OR_UNREADABLE),
+    *pairs("namespace_ops", ["unlink", "mkdir", "rmdir", "link", "symlink"], LOST),
+    *pairs("at_forms", ["renameat"], LOST_OR_UNREADABLE),
+    *pairs("at_forms", ["unlinkat"], LOST),
+]
+CASES = [pytest.param(case, id=case.id) for case in EXAMPLES + PAIRS]
+
+
+@functools.cache
+def ptrace_refused() -> str:
+    """Why the system-call source cannot run here ("" when it can): no strace, or ptrace refused."""
+    if shutil.which("strace") is None:
+        return "no strace on PATH"
+    probe = subprocess.run(["strace", "-f", "-o", "/dev/null", "true"], capture_output=True, text=True)
+    return f"ptrace refused: {probe.stderr.strip()}" if probe.returncode else ""
+
+
+def crash_test(tmp_path: Path, case: Case, source: str) -> tuple[int, set[str], str]:
+    """(exit status, the outcomes of its failing states, the repro command) of the CLI on `case`."""
+    if case.needs and shutil.which(case.needs) is None:
+        pytest.skip(f"{case.id} needs `{case.needs}`, which is not on PATH")
+    where, _, attribute = case.spec.partition(":")
+    spec = str(ROOT / where) + (f":{attribute}" if attribute else "")
+    out = tmp_path / "out"
+    status = cli.main([spec, "--trace", source, "--seed", "0", "--out", str(out), "--quiet", "--no-figures"])
+    results = out / "results.json"
+    states = json.loads(results.read_text())["states"] if results.exists() else []
+    failing = {state["outcome"] for state in states if state["outcome"] != "ok"}
+    return status, failing, f"python -m tornwrite.faultinject program {case.spec} --trace {source} --seed 0"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_syscall_source_gives_each_program_its_verdict(tmp_path, case):
+    if ptrace_refused():
+        pytest.skip(ptrace_refused())
+    status, failing, repro = crash_test(tmp_path, case, "syscall")
+    assert status in case.statuses, f"exit {status}, expected {sorted(case.statuses)}; repro: {repro}"
+    if status == 1:
+        assert failing and failing <= case.outcomes, (
+            f"failing as {failing}, expected {set(case.outcomes)}; repro: {repro}"
+        )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_interposer_gives_each_program_its_verdict_or_none_never_the_wrong_one(tmp_path, case):
+    status, failing, repro = crash_test(tmp_path, case, "python")
+    assert status in case.statuses | {NO_VERDICT}, (
+        f"exit {status}, expected {sorted(case.statuses)} or 3; repro: {repro}"
+    )
+    if status == 1:
+        assert failing <= case.outcomes, f"failing as {failing}, expected {set(case.outcomes)}; repro: {repro}"
