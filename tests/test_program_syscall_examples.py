@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,3 +131,76 @@ def test_the_interposer_gives_each_program_its_verdict_or_none_never_the_wrong_o
     )
     if status == 1:
         assert failing <= case.outcomes, f"failing as {failing}, expected {set(case.outcomes)}; repro: {repro}"
+
+
+# What each pair is about, as strace prints it: one of its lines must match, in the ok and the
+# broken target alike, or the pair would not test its class at all.
+CALLS = {
+    "o_sync_append": r"openat\(.*O_APPEND\|O_SYNC",
+    "o_append": r"openat\(.*O_APPEND",
+    "o_trunc_temp": r"openat\(.*O_TRUNC",
+    "o_trunc_in_place": r"openat\(.*db\.json\", .*O_TRUNC",
+    "write": r"write\(\d+, \"record",
+    "pwrite": r"pwrite64\(",
+    "writev": r"writev\(",
+    "pwritev": r"pwritev2?\(",
+    "sendfile": r"sendfile\(",
+    "copy_file_range": r"copy_file_range\(",
+    "ftruncate": r"ftruncate\(",
+    "truncate": r"truncate\(",
+    "fallocate": r"fallocate\(",
+    "fsync": r"fsync\(",
+    "fdatasync": r"fdatasync\(",
+    "sync_file_range": r"sync_file_range\(",
+    "sync": r"sync\(\)",
+    "syncfs": r"syncfs\(",
+    "rename": r"rename\(",
+    "renameat2": r"renameat2\(.*RENAME_EXCHANGE",
+    "unlink": r"unlink\(",
+    "mkdir": r"mkdir\(",
+    "rmdir": r"rmdir\(",
+    "link": r"link(at)?\(",
+    "symlink": r"symlink(at)?\(",
+    "renameat": r"renameat2?\(\d+",  # a directory descriptor, not AT_FDCWD
+    "unlinkat": r"unlinkat\(\d+",
+}
+RUN_EACH = """import importlib.util, os, sys, tempfile
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+spec = importlib.util.spec_from_file_location("pairs", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+marks = os.open(os.devnull, os.O_WRONLY)
+for name, target in vars(module).items():
+    if name.endswith(("_ok", "_broken")):
+        path = tempfile.mkdtemp(dir=sys.argv[2])
+        if getattr(target, "setup", None):
+            target.setup(path)
+        os.write(marks, f"BEGIN {name}".encode())
+        target.workload(path, lambda token: None)
+        os.write(marks, b"END")
+"""
+PAIR_MODULES = ["open_flags", "write_family", "truncate_family", "sync_family", "namespace_ops", "at_forms"]
+
+
+@pytest.mark.parametrize("module", PAIR_MODULES)
+def test_each_pair_makes_the_system_calls_of_its_class(tmp_path, module):
+    if ptrace_refused():
+        pytest.skip(ptrace_refused())
+    script = ROOT / "tests" / "targets" / f"{module}.py"
+    trace = tmp_path / "strace.out"
+    command = ["strace", "-f", "-o", str(trace), sys.executable, "-c", RUN_EACH, str(script), str(tmp_path)]
+    subprocess.run(command, check=True)
+    calls: dict[str, list[str]] = {}
+    current = None
+    for line in trace.read_text().splitlines():
+        call = line.split(None, 1)[-1]  # without the pid
+        mark = re.match(r'write\(\d+, "BEGIN (\w+)"', call)
+        if mark or re.match(r'write\(\d+, "END"', call):
+            current = mark.group(1) if mark else None
+        elif current:
+            calls.setdefault(current, []).append(call)
+    listed = {case.spec.rsplit(":", 1)[-1] for case in PAIRS if case.spec.startswith(f"tests/targets/{module}.py:")}
+    assert set(calls) == listed, f"ran {sorted(calls)}, the verdict tests list {sorted(listed)}"
+    for name, made in calls.items():
+        pattern = CALLS[name.rsplit("_", 1)[0]]
+        assert any(re.match(pattern, call) for call in made), f"{module}:{name} never made {pattern}"
