@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -204,3 +206,59 @@ def test_each_pair_makes_the_system_calls_of_its_class(tmp_path, module):
     for name, made in calls.items():
         pattern = CALLS[name.rsplit("_", 1)[0]]
         assert any(re.match(pattern, call) for call in made), f"{module}:{name} never made {pattern}"
+
+
+# A real SIGKILL on entry to the Nth call of one kind (strace's fault injection), the harness
+# out of the loop: each broken twin that a process kill should catch loses an acked operation
+# there, and its correct twin, killed at the same call, keeps every one.
+KILL_AT_ONE_CALL = """import importlib.util, json, os, sys
+where, _, name = sys.argv[1].partition(":")
+sys.path.insert(0, os.path.dirname(where))
+spec = importlib.util.spec_from_file_location("killed", where)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+target = getattr(module, name) if name else module
+acks = os.open(sys.argv[3], os.O_WRONLY | os.O_APPEND)
+target.workload(sys.argv[2], lambda token: os.writev(acks, [(json.dumps(token) + "\\n").encode()]))
+"""  # acks go out with writev, a call none of these kills counts
+
+
+@pytest.mark.parametrize(
+    "spec, call, nth, survives",
+    [
+        ("docs/examples/mmap_table.py", "msync", 1, False),  # debited, never credited
+        ("tests/targets/open_flags.py:o_trunc_in_place_broken", "write", 2, False),  # the live file emptied
+        ("tests/targets/open_flags.py:o_trunc_temp_ok", "write", 2, True),
+        ("tests/targets/truncate_family.py:ftruncate_broken", "write", 2, False),  # just after the cut to 0
+        ("tests/targets/truncate_family.py:truncate_broken", "write", 2, False),
+        ("tests/targets/truncate_family.py:ftruncate_ok", "pwrite64", 2, True),  # just after the growth
+        ("tests/targets/truncate_family.py:truncate_ok", "pwrite64", 2, True),
+        ("tests/targets/namespace_ops.py:symlink_broken", "symlink", 2, False),  # no `current` link
+        ("tests/targets/namespace_ops.py:symlink_ok", "symlink", 2, True),
+    ],
+)
+def test_a_real_kill_at_the_call_between_two_steps_catches_the_broken_twin_only(tmp_path, spec, call, nth, survives):
+    if ptrace_refused():
+        pytest.skip(ptrace_refused())
+    from tornwrite.faultinject.program.target import load
+
+    target = load(str(ROOT / spec))
+    data, acks = tmp_path / "data", tmp_path / "acks"
+    data.mkdir()
+    acks.touch()
+    if target.setup:
+        target.setup(str(data))
+    inject = f"inject={call}:signal=KILL:when={nth}"
+    command = ["strace", "-f", "-o", os.devnull, "-e", f"trace={call}", "-e", inject, sys.executable, "-c"]
+    killed = subprocess.run([*command, KILL_AT_ONE_CALL, str(ROOT / spec), str(data), str(acks)])
+    repro = f"strace -f -e trace={call} -e {inject} python -c KILL_AT_ONE_CALL {spec} DIR ACKS"
+    assert killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), f"not killed at {call} #{nth}; repro: {repro}"
+    acked = [json.loads(line) for line in acks.read_text().splitlines()]
+    assert acked or not survives, f"nothing was acked before the kill: nothing to keep; repro: {repro}"
+    try:
+        assert target.check is not None
+        target.check(target.recover(str(data)), acked)
+        kept = True
+    except Exception:  # recover raised (integrity) or check did (an acked op lost, an invariant broken)
+        kept = False
+    assert kept == survives, f"{spec} {'lost' if survives else 'kept'} its promise after the kill; repro: {repro}"
