@@ -10,6 +10,10 @@ Exit statuses (docs/PROGRAMS.md): 0 every state ok from a complete trace; 1 a fa
 harness stands behind; 3 no verdict (the run knows it missed I/O). Through the system-call
 source each program must get exactly its verdict; through the interposer, which sees only
 Python-level calls, its verdict or 3, never the opposite one.
+
+Two checks keep the harness out of the loop: strace shows each pair making the calls of its
+class, and a SIGKILL that strace injects at one call shows the broken twins a process kill
+should catch losing an acked operation there, and their correct twins keeping it.
 """
 
 from __future__ import annotations
