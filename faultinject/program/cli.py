@@ -1,7 +1,11 @@
-"""python -m tornwrite.faultinject program TARGET: crash-test any Python program's files.
+"""python -m tornwrite.faultinject program TARGET: crash-test a program's files, in any language.
 
-Exit status: 0 when every crash state is ok, 1 on any failure, 2 on a usage error, a target
-that breaks the contract, or a workload whose file I/O the interposer could not see at all.
+Exit status:
+  0  every crash state is ok, and the trace is complete;
+  1  a failure the harness stands behind (from a complete trace, or confirmed by a real kill);
+  2  a usage error: bad arguments, a target that breaks the contract, a trace source that cannot
+     run here when asked for by name, or a workload that changed no file in its directory;
+  3  no verdict: the run knows its trace missed I/O, and no failure was confirmed.
 """
 
 from __future__ import annotations
@@ -13,8 +17,17 @@ import shutil
 import sys
 import tempfile
 
-from tornwrite.faultinject.program import interposer
-from tornwrite.faultinject.program.run import KINDS, Options, ProgramRun, Progress, crash_test
+from tornwrite.faultinject.program import interposer, sources
+from tornwrite.faultinject.program.run import (
+    BLIND_KILLS,
+    CONFIRM_KILLS,
+    KINDS,
+    Options,
+    ProgramRun,
+    Progress,
+    crash_test,
+)
+from tornwrite.faultinject.program.syscall_source import DEFAULT_TIMEOUT
 from tornwrite.faultinject.program.target import TargetError, load
 
 SCRATCH_PARENT = "/dev/shm"  # tmpfs: a process crash keeps the page cache, so fsync need not cost anything
@@ -28,7 +41,22 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("target", help="path/to/target.py or package.module[:attribute] (setup/workload/recover/check)")
     p.add_argument("--kinds", type=_kinds, default=KINDS, help="comma-separated: process,power (default: both)")
-    p.add_argument("--kill", type=int, default=0, metavar="N", help="also N real kills at seeded random moments")
+    p.add_argument(
+        "--trace",
+        choices=("syscall", "python"),
+        help="trace source: syscall (strace: the whole process tree, any language; the default where ptrace "
+        "is permitted) or python (the interposer: Python-level file calls only)",
+    )
+    p.add_argument(
+        "--kill",
+        type=int,
+        metavar="N",
+        help=f"N real kills at seeded random moments (default: {CONFIRM_KILLS} under --trace syscall to "
+        f"confirm the model, {BLIND_KILLS} when the trace is incomplete, else 0)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S", help="seconds a traced run may take (60)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="report directory (default: reports/program/<target name>)")
     p.add_argument(
@@ -87,7 +115,17 @@ def main(argv: list[str]) -> int:
     if not args.kinds and not args.kill:
         print("error: nothing to do: give --kinds or --kill", file=sys.stderr)
         return 2
-    options = Options(args.kinds, args.kill, args.seed, point[:2] if point else None)
+    if args.kill is not None and args.kill < 0 or args.timeout <= 0:
+        print("error: --kill takes a count >= 0 and --timeout a positive number of seconds", file=sys.stderr)
+        return 2
+    try:
+        source, note = sources.choose(args.trace)
+    except TargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    options = Options(args.kinds, args.kill, args.seed, point[:2] if point else None, source, args.timeout)
     base = tempfile.mkdtemp(prefix="tornwrite-program-", dir=SCRATCH_PARENT if os.path.isdir(SCRATCH_PARENT) else None)
     previous = interposer.install(base)
     try:
@@ -107,6 +145,8 @@ def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, st
 
     for warning in run.trace.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for reason in run.trace.unseen:
+        print(f"unseen: {reason}", file=sys.stderr)
     if point is not None:
         chosen = [r for r in run.results if (r.step, r.phase, r.label) == point]
         if not chosen:
@@ -122,7 +162,8 @@ def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, st
     for group in distinct[: report.MAX_GROUPS_PRINTED]:
         first = group[0]
         states = f"{len(group)} state{'' if len(group) == 1 else 's'}"
-        print(f"- {first.outcome} ({first.kind}, {states}): {report.crash_point(run, first)}")
+        unconfirmed = "" if run.confirmed(first) else ", UNCONFIRMED: the trace is incomplete"
+        print(f"- {first.outcome} ({first.kind}, {states}{unconfirmed}): {report.crash_point(run, first)}")
         print(f"    {first.detail}")
         print(f"    repro: {report.repro(run, first)}")
     if len(distinct) > report.MAX_GROUPS_PRINTED:

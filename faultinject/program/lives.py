@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 from tornwrite.faultinject.core.generations import GENERATIONS
 from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk
-from tornwrite.faultinject.program import kills, replay
+from tornwrite.faultinject.program import replay
 from tornwrite.faultinject.program.judge import Verdict
-from tornwrite.faultinject.program.target import Target
+from tornwrite.faultinject.program.target import Target, TargetError
+from tornwrite.faultinject.program.trace import Trace
 
 Judge = Callable[[Image, list], Verdict]
 
@@ -71,6 +72,7 @@ def live_on(
     rng_for: Callable[[int], random.Random],
     judged: Judge,
     warn: Callable[[str], None],
+    restart: Callable[[Target, str, list], Trace],
 ) -> Iterator[Life]:
     """The later lives from crash state `image`, whose tokens `acked` its recovery kept; `rng_for(g)`
     samples life g; `judged(image, acked)` judges a state; `warn` hears what a trace could not vouch
@@ -79,12 +81,12 @@ def live_on(
         rng = rng_for(generation)
         replay.materialise(image, directory)
         try:
-            trace = kills.later_life(target, directory, acked, directory + ".trace")
-        except kills.ChildDied as exc:
+            trace = restart(target, directory, acked)
+        except TargetError as exc:
             verdict = Verdict("integrity", f"the restart {exc}")
             yield Life(generation, 0, (), (), (), CrashState("", image), verdict, str(exc), died=True)
             return
-        for problem in [*trace.warnings, replay.unseen(image, trace, directory)]:
+        for problem in [*trace.warnings, *trace.unseen, replay.unseen(image, trace, directory)]:
             if problem:
                 warn(f"in a later life: {problem}")
         # A restart that raised ends where it raised, its files as it left them; else power fails at a seeded step.

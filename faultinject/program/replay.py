@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk, image_fingerprint
-from tornwrite.faultinject.program.interposer import NOT_SEEN, REAL_OPEN
+from tornwrite.faultinject.program.interposer import REAL_OPEN
 from tornwrite.faultinject.program.trace import Step, Trace
 
 ROOT = "/data"
@@ -38,6 +38,7 @@ class Point:
     phase: str
     power_states: tuple[CrashState, ...]
     process_fingerprint: str  # the files exactly as the process left them
+    process_image: Image  # those files
     disk: SimDisk | None = None  # the live disk at this point (power only): valid until the next point is drawn
     unsynced: str = ""  # what a power loss here may undo, in words ("" when everything is durable)
 
@@ -60,25 +61,38 @@ def points(start: Image, trace: Trace, seed: int, *, power: bool = True) -> Iter
         yield _point(disk, step.number, "after", seed, power)
 
 
-def final_fingerprint(start: Image, trace: Trace) -> str:
+def final_image(start: Image, trace: Trace) -> Image:
     """The replay's files after the last step: equal to the real ones when the trace missed nothing."""
     disk = SimDisk.from_image(start)
     disk.mkdir(ROOT)
     for step in trace.steps:
         apply(disk, step)
-    return fingerprint(disk.process_crash_image())
+    return disk.process_crash_image()
 
 
 def unseen(start: Image, trace: Trace, directory: str) -> str:
     """Why replaying `trace` from `start` does not end with the files a real run left in `directory`
     (I/O the trace missed), or "" when it does."""
     try:
-        replayed = final_fingerprint(start, trace)
+        replayed = final_image(start, trace)
     except (ReplayError, OSError) as exc:
         return f"the trace cannot be replayed on the simulated disk: {exc}"
-    if replayed != fingerprint(image_of(directory)):
-        return "the traced run's files differ from the replay of its trace: some I/O went unseen. " + NOT_SEEN
-    return ""
+    real = image_of(directory)
+    if fingerprint(replayed) == fingerprint(real):
+        return ""
+    ours, theirs = _files(replayed), _files(real)
+    differ = sorted(name for name in ours.keys() | theirs.keys() if ours.get(name) != theirs.get(name))
+    shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+    return f"the files the run left differ from the replay of its trace ({shown}): some I/O went unseen"
+
+
+def _files(image: Image) -> dict[str, bytes]:
+    return {
+        f"{path[len(ROOT) + 1 :]}/{name}".lstrip("/"): data
+        for path, files in image.items()
+        if path == ROOT or path.startswith(ROOT + "/")
+        for name, data in files.items()
+    }
 
 
 def _point(disk: SimDisk, number: int, phase: str, seed: int, power: bool) -> Point:
@@ -86,9 +100,8 @@ def _point(disk: SimDisk, number: int, phase: str, seed: int, power: bool) -> Po
     changes = [
         change for path in sorted(disk.dirs) if path.startswith(ROOT) for part in disk.unsynced(path) for change in part
     ]
-    return Point(
-        number, phase, states, fingerprint(disk.process_crash_image()), disk if power else None, "; ".join(changes)
-    )
+    image = disk.process_crash_image()
+    return Point(number, phase, states, fingerprint(image), image, disk if power else None, "; ".join(changes))
 
 
 def apply(disk: SimDisk, step: Step) -> None:
@@ -104,6 +117,11 @@ def apply(disk: SimDisk, step: Step) -> None:
         disk.fsync(disk.open_append(path))
     elif step.op == "fsync_dir":
         disk.fsync_dir(path)
+    elif step.op == "sync":  # sync() / syncfs(): every file and directory durable (docs/CRASH-MODEL.md)
+        for directory in [d for d in disk.dirs if d == ROOT or d.startswith(ROOT + "/")]:
+            for name in disk.listdir(directory):
+                disk.fsync(disk.open_append(f"{directory}/{name}"))
+            disk.fsync_dir(directory)
     elif step.op == "rename":
         disk.rename(path, _virtual(step.target))
     elif step.op == "unlink":

@@ -12,7 +12,6 @@ import os
 import shlex
 from collections import Counter
 
-from tornwrite.faultinject.program.interposer import NOT_SEEN
 from tornwrite.faultinject.program.judge import OUTCOMES, signature, worst
 from tornwrite.faultinject.program.run import ProgramRun, Result
 
@@ -111,10 +110,20 @@ def summary(run: ProgramRun, figure_note: str = "") -> str:
         f"- {len(run.results)} crash states ({run.judged} judged, the rest identical to one judged), "
         f"{run.elapsed:.1f} s",
         f"- rerun: `{command(run, '--kinds', ','.join(run.options.kinds))}`",
-        f"- verdict: **{'every state ok' if not failing else f'{failing} failing states'}**",
-        f"- {NOT_SEEN}",
+        f"- trace source: {run.options.trace}" + ("" if trace.complete else " (incomplete: see below)"),
+        f"- verdict: **{verdict(run)}** (exit status {run.status}: {STATUS_MEANING[run.status]})",
         "",
     ]
+    if not trace.complete:
+        lines += ["## No verdict: the trace is incomplete", "", "The run knows it missed I/O:", ""]
+        lines += [f"- {reason}" for reason in trace.unseen]
+        lines += ["", f"{run.kills_run} real kills were run to look for a failure that needs no trace."]
+        if run.unconfirmed:
+            lines.append(
+                f"{len(run.unconfirmed)} failing states below come from the incomplete trace: they are "
+                "**unconfirmed** (the trace may lack the very step that would make them ok)."
+            )
+        lines.append("")
     if trace.warnings or trace.error:
         lines += ["## Warnings", ""] + [f"- {w}" for w in trace.warnings]
         if trace.error:
@@ -136,14 +145,23 @@ def results_json(run: ProgramRun) -> dict:
             "kinds": list(run.options.kinds),
             "kill": run.options.kill,
             "seed": run.options.seed,
+            "trace": run.options.trace,
         },
+        "status": run.status,
+        "status_meaning": STATUS_MEANING[run.status],
+        "trace_complete": run.trace.complete,
+        "unseen": run.trace.unseen,
+        "real_kills": run.kills_run,
         "elapsed": round(run.elapsed, 3),
         "judged": run.judged,
         "warnings": run.trace.warnings,
         "workload_error": run.trace.error,
         "trace": [step.to_json() for step in run.trace.steps],
         "acks": [{"token": t, "after_step": a} for t, a in zip(run.trace.tokens, run.trace.ack_after)],
-        "states": [{**vars(r), **({"repro": repro(run, r)} if not r.ok else {})} for r in run.results],
+        "states": [
+            {**vars(r), **({"repro": repro(run, r), "confirmed": run.confirmed(r)} if not r.ok else {})}
+            for r in run.results
+        ],
     }
 
 
@@ -184,7 +202,24 @@ def crash_map(run: ProgramRun, path: str) -> None:
     figures.crash_map(points, [line], path, kinds=kinds, title=f"Crash map of {run.target.spec}")
 
 
-def outcome_line(run: ProgramRun) -> str:
+STATUS_MEANING = {
+    0: "every state ok, and the trace is complete",
+    1: "a failure the harness stands behind (a complete trace, or a real kill)",
+    2: "a usage error",
+    3: "no verdict: the trace is known to be incomplete, and no failure was confirmed",
+}
+
+
+def verdict(run: ProgramRun) -> str:
+    """The run's verdict in words: what its exit status means for this run."""
     failing = len(run.failures)
-    verdict = "every state ok" if not failing else f"{failing} failing ({worst(r.outcome for r in run.failures)} worst)"
-    return f"{len(run.results)} crash states, {run.judged} judged, {run.elapsed:.1f} s: {verdict}"
+    if run.status == 3:
+        unconfirmed = f"; {failing} unconfirmed failing states" if failing else ""
+        return f"NO VERDICT: the trace missed I/O ({len(run.trace.unseen)} reasons){unconfirmed}"
+    if failing:
+        return f"{failing} failing ({worst(r.outcome for r in run.failures)} worst)"
+    return "every state ok"
+
+
+def outcome_line(run: ProgramRun) -> str:
+    return f"{len(run.results)} crash states, {run.judged} judged, {run.elapsed:.1f} s: {verdict(run)}"

@@ -1,8 +1,15 @@
 """One crash test of a program: setup, a traced dry run, then every crash point under each kind.
 
-- process: a forked child runs the workload again and is SIGKILLed at the point; its files are
-  judged as they are. Each kill's files are also compared with the trace's replay at that point,
-  which checks the trace (and so the power states built from it) against reality.
+The trace comes from one of two sources (sources.py): the system-call source (strace, the whole
+process tree) or the Python interposer. A trace known to be incomplete (`Trace.unseen`) gives no
+verdict: its failures are reported as unconfirmed, and the run exits 3 unless a real kill
+confirms one (`ProgramRun.status`).
+
+- process: under a complete system-call trace, the files a SIGKILL leaves at a step are exactly
+  what the trace wrote so far: the replay's page-cache image at that point is judged. Under the
+  interposer, a forked child runs the workload again and is SIGKILLed at the point; its files
+  are judged as they are, and compared with the trace's replay there, which checks the trace
+  (and so the power states built from it) against reality.
 - power: the trace is replayed into the simulated disk; every power-loss state at every point
   is written to a scratch directory and judged. Identical images with the same acks are judged once.
   At each point also a process crash, a restart whose recover() repairs on the same disk, and a
@@ -11,7 +18,11 @@
   to three lives (lives.py).
 - a reader: when the target defines observe(), it looks at each crash point just before the
   crash (kills.look); what it acks counts as acknowledged in every state of that point.
-- kill (`--kill N`): N real kills at seeded random moments of an uninstrumented run (sanity.py).
+- kill (`--kill N`): N real kills at seeded random moments. Under the system-call source each
+  killed run is traced too, and the files it left must be its own trace's replay: a seeded
+  sample (CONFIRM_KILLS) confirms the model by default, and BLIND_KILLS when the trace is
+  incomplete, so that a failure a mapping or a C library hides can still be confirmed. Under the
+  interposer the kills are uninstrumented (sanity.py).
 
 Everything random is seeded by `Options.seed`; the same target and seed give the same states.
 """
@@ -27,26 +38,36 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tornwrite.faultinject.program import kills, lives, replay, restart, sanity
+from tornwrite.faultinject.program import kills, lives, replay, restart, sanity, syscall_source
 from tornwrite.faultinject.program.interposer import INTERPOSER, NOT_SEEN
 from tornwrite.faultinject.program.judge import Verdict, judge, signature
+from tornwrite.faultinject.program.sources import Source
 from tornwrite.faultinject.program.target import Target, TargetError
 from tornwrite.faultinject.program.trace import Trace
 
 KINDS = ("process", "power")
 PROGRESS_EVERY = 1.0  # seconds between progress lines
+CONFIRM_KILLS = 4  # system-call source, complete trace: real kills that check the model
+BLIND_KILLS = 100  # incomplete trace: real kills that may still confirm a failure the trace cannot show
+STATUS_OK, STATUS_FAIL, STATUS_USAGE, STATUS_NO_VERDICT = 0, 1, 2, 3
 
 
 class EmptyTraceError(TargetError):
-    """The workload did no file I/O the interposer could see: nothing to crash-test (exit 2)."""
+    """The workload did no file I/O the trace source could see: nothing to crash-test (exit 2)."""
 
 
 @dataclass(frozen=True)
 class Options:
     kinds: tuple[str, ...] = KINDS
-    kill: int = 0  # real kills at random moments, uninstrumented
+    kill: int | None = None  # real kills at random moments (None: the source's default, see above)
     seed: int = 0
     only: tuple[int, str] | None = None  # (step, phase): this crash point alone
+    trace: str = "python"  # the trace source: "syscall" or "python" (the CLI picks syscall where it can)
+    timeout: float = syscall_source.DEFAULT_TIMEOUT  # seconds a traced run may take before it is killed
+
+    @property
+    def kills(self) -> int | None:
+        return self.kill
 
 
 @dataclass(frozen=True)
@@ -92,13 +113,26 @@ class ProgramRun:
         self.results.append(result)
         self.failing += not result.ok
 
+    kills_run: int = 0  # real kills done (and how many of them the model explained)
+
     @property
     def failures(self) -> list[Result]:
         return [r for r in self.results if not r.ok]
 
+    def confirmed(self, result: Result) -> bool:
+        """A failure the harness stands behind: from a complete trace, or found by a real kill."""
+        return not result.ok and (result.kind == "kill" or self.trace.complete)
+
+    @property
+    def unconfirmed(self) -> list[Result]:
+        return [r for r in self.failures if not self.confirmed(r)]
+
     @property
     def status(self) -> int:
-        return 1 if self.failures else 0
+        """0 every state ok on a complete trace; 1 a confirmed failure; 3 no verdict (trace incomplete)."""
+        if any(self.confirmed(r) for r in self.failures):
+            return STATUS_FAIL
+        return STATUS_NO_VERDICT if not self.trace.complete else STATUS_OK
 
 
 class Progress:
@@ -125,28 +159,133 @@ def crash_test(target: Target, options: Options, base: str, progress: Callable[.
     start = replay.image_of(template)
     traced = os.path.join(base, "traced")
     shutil.copytree(template, traced)
-    trace = kills.dry_run(target, traced, os.path.join(base, "trace.pickle"))
+    source = Source(options.trace, options.timeout)
+    trace = source.dry_run(target, traced)
     if trace.error:
         raise TargetError(f"the workload raised on its own, with no crash (fix it first):\n{trace.error}")
-    if not trace.steps:
-        raise EmptyTraceError(
-            "the workload did no file I/O in its directory that the interposer could see. " + NOT_SEEN
-        )
+    if not trace.steps and trace.complete:
+        seen = "the system calls of its process tree" if options.trace == "syscall" else "the interposer"
+        raise EmptyTraceError(f"the workload changed no file in its directory that {seen} could see.")
     run = ProgramRun(target, options, trace)
-    _check_replay(run, start, traced)
+    if options.trace == "python":
+        _check_replay(run, start, traced)
     progress(f"traced {len(trace.steps)} steps, {len(trace.tokens)} acks; crashing at every point", force=True)
+    judged = _judge_cache(run, os.path.join(base, "judge"))
     if "power" in options.kinds:
-        _power(run, start, os.path.join(base, "judge"), progress)
+        _power(run, start, source, judged, os.path.join(base, "power"), progress)
     if "process" in options.kinds:
-        _process(run, start, template, os.path.join(base, "killed"), progress)
-    if options.kill:
-        for kill in sanity.random_kills(target, template, options.kill, options.seed):
-            run.judged += 1
-            run.add(Result("kill", 0, "-", kill.number, kill.description, len(kill.acked), *_verdict(kill), kill.sizes))
-            progress(f"kill: {kill.number + 1}/{options.kill} real kills")
+        if options.trace == "syscall":
+            _process_from_replay(run, start, judged, progress)
+        else:
+            _process(run, start, template, os.path.join(base, "killed"), progress)
+    kill_count = options.kill
+    if kill_count is None:
+        kill_count = BLIND_KILLS if not trace.complete else CONFIRM_KILLS if options.trace == "syscall" else 0
+    if kill_count and options.only is None:
+        if options.trace == "syscall":
+            _traced_kills(run, start, template, kill_count, os.path.join(base, "kill"), progress)
+        else:
+            for kill in sanity.random_kills(target, template, kill_count, options.seed):
+                run.judged += 1
+                run.kills_run += 1
+                run.add(
+                    Result("kill", 0, "-", kill.number, kill.description, len(kill.acked), *_verdict(kill), kill.sizes)
+                )
+                progress(f"kill: {kill.number + 1}/{kill_count} real kills")
         _cross_check_kills(run)
+    shutil.rmtree(os.path.join(base, "judge"), ignore_errors=True)
     run.elapsed = time.monotonic() - started
     return run
+
+
+def _judge_cache(run: ProgramRun, scratch: str) -> Callable[[replay.Image, list], Verdict]:
+    """judge() of an image, once per distinct (files, acks): many crash states leave the same files."""
+    cache: dict[tuple[str, str], Verdict] = {}
+
+    def judged(image: replay.Image, acked: list) -> Verdict:
+        key = (replay.fingerprint(image), json.dumps(acked, sort_keys=True))
+        if key not in cache:
+            replay.materialise(image, scratch)
+            cache[key] = judge(run.target, scratch, acked)
+            run.judged += 1
+        return cache[key]
+
+    return judged
+
+
+def _process_from_replay(
+    run: ProgramRun, start: replay.Image, judged: Callable[[replay.Image, list], Verdict], progress: Callable[..., None]
+) -> None:
+    """Process kills read from a system-call trace: a SIGKILL at a step leaves exactly what the
+    trace wrote so far (the page cache survives), so the replay's image there is the crash state."""
+    total = len(run.trace.steps)
+    try:
+        for point in replay.points(start, run.trace, 0, power=False):
+            if not _wanted(run.options, point.step, point.phase):
+                continue
+            acked = run.trace.acked_at(point.step, point.phase)
+            verdict = judged(point.process_image, acked)
+            description = "killed (SIGKILL): the files as the trace left them" + (
+                f"; not yet durable: {point.unsynced}" if point.unsynced else ""
+            )
+            run.add(
+                Result(
+                    "process",
+                    point.step,
+                    point.phase,
+                    0,
+                    description,
+                    len(acked),
+                    verdict.outcome,
+                    verdict.detail,
+                    replay.sizes(point.process_image),
+                )
+            )
+            if point.phase == "after":
+                progress(f"process: step {point.step}/{total}, {len(run.results)} states, {run.failing} failing")
+    except replay.ReplayError as exc:
+        run.trace.miss(f"process states stop early: {exc}")
+
+
+def _traced_kills(
+    run: ProgramRun, start: replay.Image, template: str, count: int, scratch: str, progress: Callable[..., None]
+) -> None:
+    """`count` real SIGKILLs of the whole process tree at seeded moments of traced runs. Each one's
+    files must be its own trace's replay (else the model missed something: the trace is incomplete),
+    and each is judged as a real crash: its failures need no trace to stand."""
+    rng = random.Random(f"{run.options.seed}/kill")
+    duration = max(run.trace.duration, 0.001)
+    for number in range(count):
+        delay = rng.uniform(0, duration)
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.copytree(template, scratch)
+        recorded = syscall_source.record(run.target, scratch, timeout=run.options.timeout, kill_after=delay)
+        for reason in recorded.trace.unseen:
+            run.trace.miss(f"a real kill {delay * 1000:.1f} ms in: {reason}")
+        description = (
+            f"real SIGKILL {delay * 1000:.2f} ms into a {duration * 1000:.2f} ms run"
+            if recorded.killed
+            else f"the run ended before its kill at {delay * 1000:.2f} ms"
+        )
+        verdict = judge(run.target, scratch, recorded.acked)
+        run.judged += 1
+        run.kills_run += 1
+        image = replay.image_of(scratch)
+        run.add(
+            Result(
+                "kill",
+                0,
+                "-",
+                number,
+                description,
+                len(recorded.acked),
+                verdict.outcome,
+                verdict.detail,
+                replay.sizes(image),
+            )
+        )
+        progress(f"kill: {number + 1}/{count} real kills")
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _cross_check_kills(run: ProgramRun) -> None:
@@ -170,28 +309,26 @@ def _check_replay(run: ProgramRun, start: replay.Image, traced: str) -> None:
     """Warn when the replayed trace does not end with the files the real run left: I/O went unseen."""
     problem = replay.unseen(start, run.trace, traced)
     if problem:
-        run.trace.warn(problem)
+        run.trace.miss(problem)
 
 
 def _wanted(options: Options, step: int, phase: str) -> bool:
     return options.only is None or options.only == (step, phase)
 
 
-def _power(run: ProgramRun, start: replay.Image, scratch: str, progress: Callable[..., None]) -> None:
-    cache: dict[tuple[str, str], Verdict] = {}
+def _power(
+    run: ProgramRun,
+    start: replay.Image,
+    source: Source,
+    judged: Callable[[replay.Image, list], Verdict],
+    scratch: str,
+    progress: Callable[..., None],
+) -> None:
     recoveries: dict[str, Trace] = {}  # by the process-crash image: recover() is deterministic on the same files
     total = len(run.trace.steps)
-    if INTERPOSER.base is None:
+    restarts = source.name == "syscall" or INTERPOSER.base is not None
+    if not restarts:
         run.trace.warn(restart.NOT_INSTALLED)
-
-    def judged(image: replay.Image, acked: list) -> Verdict:
-        key = (replay.fingerprint(image), json.dumps(acked, sort_keys=True))
-        if key not in cache:
-            replay.materialise(image, scratch)
-            cache[key] = judge(run.target, scratch, acked)
-            run.judged += 1
-        return cache[key]
-
     try:
         for point in replay.points(start, run.trace, run.options.seed):
             if not _wanted(run.options, point.step, point.phase):
@@ -201,9 +338,9 @@ def _power(run: ProgramRun, start: replay.Image, scratch: str, progress: Callabl
             for index, (state, verdict) in enumerate(zip(point.power_states, verdicts)):
                 run.add(_power_result(point, index, state.description, len(acked), verdict, state.image))
             if run.target.resume is not None:
-                _live_on(run, point, acked, [v.ok for v in verdicts], scratch + ".life", judged)
-            if INTERPOSER.base is not None and point.disk is not None:
-                _restart(run, point, acked, recoveries, scratch + ".restart", judged)
+                _live_on(run, point, acked, [v.ok for v in verdicts], source, scratch + ".life", judged)
+            if restarts and point.disk is not None:
+                _restart(run, point, acked, recoveries, source, scratch + ".restart", judged)
             progress(f"power: step {point.step}/{total}, {len(run.results)} states, {run.failing} failing")
     except replay.ReplayError as exc:
         run.trace.warn(f"power states stop early: {exc}")
@@ -235,6 +372,7 @@ def _live_on(
     point: replay.Point,
     acked: list,
     ok: list[bool],
+    source: Source,
     directory: str,
     judged: Callable[[replay.Image, list], Verdict],
 ) -> None:
@@ -253,7 +391,10 @@ def _live_on(
     lived = run.lived.setdefault((point.step, point.phase), [])
     total = len(acked)
     try:
-        for life in lives.live_on(run.target, first.image, acked, directory, rng_for, judged, run.trace.warn):
+        lived_lives = lives.live_on(
+            run.target, first.image, acked, directory, rng_for, judged, run.trace.warn, source.later_life
+        )
+        for life in lived_lives:
             lived.append(life)
             total += len(life.tokens)
             if life.died:  # a restart that hangs once would hang at every point: one such failure is enough
@@ -274,6 +415,7 @@ def _restart(
     point: replay.Point,
     acked: list,
     recoveries: dict[str, Trace],
+    source: Source,
     directory: str,
     judged: Callable[[replay.Image, list], Verdict],
 ) -> None:
@@ -281,9 +423,7 @@ def _restart(
     power loss after each of its steps (restart.py); each state judged with the point's acks."""
     assert point.disk is not None
     if point.process_fingerprint not in recoveries:
-        recoveries[point.process_fingerprint] = restart.recovery_trace(
-            run.target, point.disk.process_crash_image(), directory
-        )
+        recoveries[point.process_fingerprint] = source.recovery(run.target, point.process_image, directory)
     recovery = recoveries[point.process_fingerprint]
     if not recovery.steps:
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 # What each step kind does to the simulated disk (faultinject/program/states.py replays them).
-STEP_OPS = ("create", "write", "truncate", "fsync", "fsync_dir", "rename", "unlink", "mkdir", "rmdir", "link")
+STEP_OPS = ("create", "write", "truncate", "fsync", "fsync_dir", "sync", "rename", "unlink", "mkdir", "rmdir", "link")
 PREVIEW = 24  # bytes of a write shown in its call
 
 
@@ -38,14 +38,21 @@ class Step:
 
 @dataclass
 class Trace:
-    """Everything one traced run of the workload did, plus what the interposer could not vouch for."""
+    """Everything one traced run of the workload did, plus what its trace source could not see.
+
+    `unseen` lists why the trace is known to be incomplete (a call the source does not model, a
+    shared writable mapping, files that differ from the replay, ...): a run on such a trace
+    gives no verdict unless a real kill confirms a failure (docs/PROGRAMS.md, exit status 3).
+    `warnings` are things worth saying that do not make the trace incomplete."""
 
     steps: list[Step] = field(default_factory=list)
     tokens: list = field(default_factory=list)  # acked tokens, in order
     ack_after: list[int] = field(default_factory=list)  # ack_after[i]: steps done when token i was acked
     seen: dict[tuple[int, str], list] = field(default_factory=dict)  # (step, phase): what observe acked there
     warnings: list[str] = field(default_factory=list)
+    unseen: list[str] = field(default_factory=list)
     error: str = ""  # the workload raised this (the trace up to it is still crash-tested)
+    duration: float = 0.0  # seconds the traced body ran (the system-call source's kills draw moments from it)
 
     def acked_before(self, number: int, phase: str) -> list:
         """Tokens acked before a crash at step `number` (1-based), `phase` "before" or "after"."""
@@ -60,6 +67,15 @@ class Trace:
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def miss(self, reason: str) -> None:
+        """Record that the trace is incomplete, and why."""
+        if reason not in self.unseen:
+            self.unseen.append(reason)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unseen
 
     def op_of(self, number: int) -> int:
         """The 1-based operation step `number` belongs to: one more than the acks before it."""

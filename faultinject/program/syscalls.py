@@ -1,0 +1,625 @@
+"""System calls to durable steps: what each call did to the files under one directory.
+
+`Model` reads a process tree's calls (strace_log.Call, in the order they returned) and keeps
+what the kernel keeps for it: each process's descriptor table (shared by threads and
+CLONE_FILES children, copied by fork), each open file description's offset and flags (shared
+by dup and fork), each process's working directory, and the size and existence of every file
+under the directory (from the starting image, then the steps). From that it emits a `Step`
+for every call that changes a file or directory there, the ack markers the workload wrote,
+and a reason for every call it cannot turn into steps: the trace is then incomplete
+(`Trace.unseen`), and the run gives no verdict on it (docs/PROGRAMS.md, exit status 3).
+
+Durability points beyond fsync (docs/CRASH-MODEL.md, "Durability points"):
+- a write through a descriptor opened O_SYNC or O_DSYNC, or pwritev2 with RWF_SYNC/RWF_DSYNC,
+  is a write followed by an fsync of that file (open(2): "the write ... will not complete
+  until the data has been transferred to the underlying hardware");
+- sync() and syncfs() on the directory's file system make every file and directory durable;
+- sync_file_range() is no durability point: it writes no metadata and flushes no disk cache
+  (sync_file_range(2): "This system call is extremely dangerous ...").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from tornwrite.faultinject.program.strace_log import Call, decode_path, fd_and_path, string
+from tornwrite.faultinject.program.trace import Step, Trace, describe_write
+
+O_ACCMODE, O_WRONLY, O_RDWR = 0o3, 0o1, 0o2
+_FLAG_BITS = {
+    "O_CREAT": os.O_CREAT,
+    "O_TRUNC": os.O_TRUNC,
+    "O_APPEND": os.O_APPEND,
+    "O_WRONLY": os.O_WRONLY,
+    "O_RDWR": os.O_RDWR,
+    "O_SYNC": os.O_SYNC,
+    "O_DSYNC": os.O_DSYNC,
+    "O_EXCL": os.O_EXCL,
+    "O_CLOEXEC": os.O_CLOEXEC,
+    "O_DIRECTORY": os.O_DIRECTORY,
+    "O_TMPFILE": getattr(os, "O_TMPFILE", 0o20200000),
+}
+# Calls that change files in ways the simulated disk does not model: seen, but not replayable.
+NOT_MODELLED = {
+    "symlink": "a symbolic link",
+    "symlinkat": "a symbolic link",
+    "splice": "splice into a file",
+    "tee": "tee into a file",
+    "io_uring_setup": "io_uring (its I/O needs no system call per write)",
+    "mknod": "a device node",
+    "mknodat": "a device node",
+}
+
+
+@dataclass
+class OpenFile:
+    """An open file description: shared by dup'ed and inherited descriptors, as in the kernel."""
+
+    path: str  # absolute, as the kernel named it at open
+    flags: int
+    position: int = 0
+
+    @property
+    def writes_synchronously(self) -> bool:
+        return bool(self.flags & (os.O_SYNC | os.O_DSYNC))
+
+
+@dataclass
+class Process:
+    """What a call needs of its process: its descriptors (shared among threads) and working directory."""
+
+    fds: dict[int, OpenFile] = field(default_factory=dict)
+    cloexec: set[int] = field(default_factory=set)
+    cwd: list[str] = field(default_factory=lambda: ["/"])  # a cell: shared under CLONE_FS
+
+
+class Model:
+    """Turns one process tree's calls into a Trace of the steps under `directory`."""
+
+    def __init__(self, directory: str, files: dict[str, bytes], dirs: set[str], ack_path: str, cwd: str):
+        self.directory = directory
+        self.files = {name: bytearray(data) for name, data in files.items()}  # relative path -> what it holds
+        self.dirs = set(dirs)  # relative paths of the directories under it ("." included)
+        self.ack_path = ack_path
+        self.trace = Trace()
+        self.processes: dict[int, Process] = {}
+        self.root_cwd = cwd
+        self.mapped: set[str] = set()
+        self.cut_off: list[str] = []  # calls on the directory whose process died inside them
+
+    # --- entry point ---------------------------------------------------------------------------
+
+    def feed(self, call: Call) -> None:
+        """Account for one call (in the order calls returned)."""
+        process = self._process(call.pid)
+        if call.unfinished:
+            self._unfinished(call)
+            return
+        handler = getattr(self, "_" + call.name, None)
+        if call.name in NOT_MODELLED:
+            self._not_modelled(call, process)
+        elif handler is not None and (call.result is not None or call.name in ("exit_group",)):
+            handler(call, process)
+
+    def _process(self, pid: int) -> Process:
+        if pid not in self.processes:  # the first process of the tree: its cwd is where it was started
+            self.processes[pid] = Process(cwd=[self.root_cwd])
+        return self.processes[pid]
+
+    # --- naming --------------------------------------------------------------------------------
+
+    def relative(self, path: str) -> str | None:
+        """`path` (absolute, normalised) relative to the directory, None outside it."""
+        if path == self.directory:
+            return "."
+        if path.startswith(self.directory + "/"):
+            return path[len(self.directory) + 1 :]
+        return None
+
+    def _resolve(self, process: Process, base_arg: str | None, path_arg: str) -> str:
+        """The absolute path a call names: `path_arg` against a directory descriptor (`*at`) or the cwd."""
+        raw, _ = string(path_arg)
+        path = raw.decode("utf-8", "surrogateescape")
+        if path.startswith("/"):
+            return os.path.normpath(path)
+        if base_arg is not None:
+            _, base = fd_and_path(base_arg)
+        else:
+            base = process.cwd[0]
+        return os.path.normpath(os.path.join(base or process.cwd[0], path))
+
+    def _fd(self, process: Process, arg: str) -> tuple[OpenFile | None, str | None]:
+        """(description, relative path) of a descriptor argument; path None outside the directory."""
+        number, annotated = fd_and_path(arg)
+        if number is None:
+            return None, None
+        entry = process.fds.get(number)
+        path = annotated if annotated.startswith("/") else (entry.path if entry else "")
+        if annotated.endswith(" (deleted)"):
+            path = annotated[: -len(" (deleted)")]
+        if entry is None or entry.path != path:  # opened before tracing, or renamed since: trust the kernel's name
+            entry = OpenFile(path, entry.flags if entry else 0, entry.position if entry else 0)
+            process.fds[number] = entry
+        return entry, self.relative(path)
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def step(self, call: Call, op: str, relative: str, description: str, **fields) -> None:
+        trace = self.trace
+        trace.steps.append(
+            Step(
+                len(trace.steps) + 1,
+                op,
+                description,
+                path=relative,
+                acked=len(trace.tokens),
+                thread=f"pid {call.pid}",
+                **fields,
+            )
+        )
+
+    def miss(self, reason: str) -> None:
+        self.trace.miss(reason)
+
+    def _unfinished(self, call: Call) -> None:
+        """A call its process died inside: whether it took effect is unknown, unless it changes nothing here."""
+        if call.name in ("read", "readv", "lseek", "close", "exit_group", "execve", "wait4", "clone", "clone3"):
+            return
+        if any(self.directory in decode_path(a) for a in call.args):
+            self.cut_off.append(f"{call.name} in {self.directory} was cut off by the end of its process")
+
+    def _not_modelled(self, call: Call, process: Process) -> None:
+        if call.result is None:
+            return
+        paths = [decode_path(a) for a in call.args]
+        if any(self.directory in p for p in paths) or call.name.startswith("io_uring"):
+            self.miss(f"{call.name}: {NOT_MODELLED[call.name]} is not modelled by the simulated disk")
+
+    # --- processes -----------------------------------------------------------------------------
+
+    def _clone(self, call: Call, process: Process) -> None:
+        self._child(call, process, call.arg(1) if call.arg(1).startswith("flags=") else call.arg(0))
+
+    def _clone3(self, call: Call, process: Process) -> None:
+        self._child(call, process, call.arg(0))
+
+    def _fork(self, call: Call, process: Process) -> None:
+        self._child(call, process, "")
+
+    _vfork = _fork
+
+    def _child(self, call: Call, process: Process, flags: str) -> None:
+        assert call.result is not None
+        if "CLONE_FILES" in flags:
+            fds, cloexec = process.fds, process.cloexec
+        else:
+            fds, cloexec = dict(process.fds), set(process.cloexec)
+        cwd = process.cwd if "CLONE_FS" in flags else [process.cwd[0]]
+        self.processes[call.result] = Process(fds, cloexec, cwd)
+
+    def _execve(self, call: Call, process: Process) -> None:
+        for number in list(process.cloexec):
+            process.fds.pop(number, None)
+        process.cloexec.clear()
+
+    _execveat = _execve
+
+    def _chdir(self, call: Call, process: Process) -> None:
+        process.cwd[0] = self._resolve(process, None, call.arg(0))
+
+    def _fchdir(self, call: Call, process: Process) -> None:
+        _, path = fd_and_path(call.arg(0))
+        if path:
+            process.cwd[0] = path
+
+    # --- descriptors ---------------------------------------------------------------------------
+
+    def _open(self, call: Call, process: Process) -> None:
+        self._opened(call, process, None, call.arg(0), call.arg(1))
+
+    def _openat(self, call: Call, process: Process) -> None:
+        self._opened(call, process, call.arg(0), call.arg(1), call.arg(2))
+
+    def _openat2(self, call: Call, process: Process) -> None:
+        how = call.arg(2)
+        flags = how.split("flags=", 1)[1].split(",", 1)[0] if "flags=" in how else "0"
+        self._opened(call, process, call.arg(0), call.arg(1), flags)
+
+    def _creat(self, call: Call, process: Process) -> None:
+        self._opened(call, process, None, call.arg(0), "O_WRONLY|O_CREAT|O_TRUNC")
+
+    def _opened(self, call: Call, process: Process, base: str | None, path_arg: str, flags_text: str) -> None:
+        assert call.result is not None
+        flags = parse_flags(flags_text)
+        path = call.result_path if call.result_path.startswith("/") else self._resolve(process, base, path_arg)
+        process.fds[call.result] = OpenFile(path, flags)
+        if flags & os.O_CLOEXEC:
+            process.cloexec.add(call.result)
+        else:
+            process.cloexec.discard(call.result)
+        relative = self.relative(path)
+        if relative is None or relative in self.dirs:
+            return
+        if flags & _FLAG_BITS["O_TMPFILE"] == _FLAG_BITS["O_TMPFILE"]:
+            self.miss(f"open {relative} with O_TMPFILE: an unnamed file is not modelled")
+            return
+        existed = relative in self.files
+        if flags & os.O_CREAT and not existed:
+            self.files[relative] = bytearray()
+            self.step(call, "create", relative, f"{call.name} {relative} (created)")
+        elif flags & os.O_TRUNC and existed and flags & O_ACCMODE in (O_WRONLY, O_RDWR):
+            self.files[relative] = bytearray()
+            self.step(call, "truncate", relative, f"{call.name} {relative} O_TRUNC (truncated to 0 B)", size=0)
+
+    def _close(self, call: Call, process: Process) -> None:
+        number, _ = fd_and_path(call.arg(0))
+        if number is not None:
+            process.fds.pop(number, None)
+            process.cloexec.discard(number)
+
+    def _close_range(self, call: Call, process: Process) -> None:
+        low, high = int(call.arg(0), 0), int(call.arg(1), 0)
+        for number in [n for n in process.fds if low <= n <= high]:
+            process.fds.pop(number, None)
+            process.cloexec.discard(number)
+
+    def _dup(self, call: Call, process: Process) -> None:
+        assert call.result is not None
+        entry, _ = self._fd(process, call.arg(0))
+        if entry is not None:
+            process.fds[call.result] = entry
+            process.cloexec.discard(call.result)
+
+    def _dup2(self, call: Call, process: Process) -> None:
+        self._dup(call, process)
+
+    def _dup3(self, call: Call, process: Process) -> None:
+        self._dup(call, process)
+        if "O_CLOEXEC" in call.arg(2):
+            assert call.result is not None
+            process.cloexec.add(call.result)
+
+    def _fcntl(self, call: Call, process: Process) -> None:
+        command = call.arg(1)
+        if command.startswith("F_DUPFD"):
+            self._dup(call, process)
+            if command == "F_DUPFD_CLOEXEC":
+                assert call.result is not None
+                process.cloexec.add(call.result)
+        elif command == "F_SETFL":
+            entry, _ = self._fd(process, call.arg(0))
+            if entry is not None:  # only O_APPEND of ours can change this way
+                flags = parse_flags(call.arg(2))
+                entry.flags = (entry.flags & ~os.O_APPEND) | (flags & os.O_APPEND)
+        elif command == "F_SETFD":
+            number, _ = fd_and_path(call.arg(0))
+            if number is not None:
+                (process.cloexec.add if "FD_CLOEXEC" in call.arg(2) else process.cloexec.discard)(number)
+
+    def _read(self, call: Call, process: Process) -> None:
+        entry = process.fds.get(int(call.arg(0), 0))
+        if entry is not None and call.result:
+            entry.position += call.result
+
+    _readv = _read
+
+    def _lseek(self, call: Call, process: Process) -> None:
+        entry, _ = self._fd(process, call.arg(0))
+        if entry is not None and call.result is not None:
+            entry.position = call.result
+
+    def _mmap(self, call: Call, process: Process) -> None:
+        if "MAP_SHARED" not in call.arg(3) or "PROT_WRITE" not in call.arg(2):
+            return
+        _, relative = self._fd(process, call.arg(4))
+        if relative is not None and relative not in self.mapped:
+            self.mapped.add(relative)
+            self.miss(
+                f"{relative} is mapped shared and writable (mmap): stores to it are not system calls, so what "
+                "it holds between two calls is unseen"
+            )
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def _write(self, call: Call, process: Process) -> None:
+        entry, relative = self._fd(process, call.arg(0))
+        if entry is not None and entry.path == self.ack_path:
+            self._ack(call)
+            return
+        if entry is None or relative is None:
+            return
+        data, cut = string(call.arg(1))
+        self._wrote(call, entry, relative, None, data, cut)
+
+    def _pwrite64(self, call: Call, process: Process) -> None:
+        entry, relative = self._fd(process, call.arg(0))
+        if entry is None or relative is None:
+            return
+        data, cut = string(call.arg(1))
+        self._wrote(call, entry, relative, int(call.arg(3), 0), data, cut)
+
+    def _writev(self, call: Call, process: Process) -> None:
+        entry, relative = self._fd(process, call.arg(0))
+        if entry is None or relative is None:
+            return
+        data, cut = _iovec(call.arg(1))
+        self._wrote(call, entry, relative, None, data, cut)
+
+    def _pwritev(self, call: Call, process: Process) -> None:
+        entry, relative = self._fd(process, call.arg(0))
+        if entry is None or relative is None:
+            return
+        data, cut = _iovec(call.arg(1))
+        self._wrote(call, entry, relative, int(call.arg(3), 0), data, cut)
+
+    def _pwritev2(self, call: Call, process: Process) -> None:
+        entry, relative = self._fd(process, call.arg(0))
+        if entry is None or relative is None:
+            return
+        data, cut = _iovec(call.arg(1))
+        flags = call.arg(4)
+        offset = int(call.arg(3), 0)
+        if "RWF_APPEND" in flags or offset == -1:
+            offset_or_none = None
+        else:
+            offset_or_none = offset
+        self._wrote(call, entry, relative, offset_or_none, data, cut, sync="RWF_SYNC" in flags or "RWF_DSYNC" in flags)
+
+    def _wrote(
+        self,
+        call: Call,
+        entry: OpenFile,
+        relative: str,
+        offset: int | None,
+        data: bytes,
+        cut: bool,
+        sync: bool = False,
+    ) -> None:
+        """A write of `call.result` bytes at `offset` (None: at the description's position)."""
+        written = call.result or 0
+        if not written:
+            return
+        if cut or len(data) < written:
+            self.miss(f"{call.name} of {written} B to {relative}: longer than the trace's capture limit")
+            data = data + bytes(written - len(data))
+        data = data[:written]
+        moves = offset is None
+        content = self.files.setdefault(relative, bytearray())
+        if offset is None:
+            offset = len(content) if entry.flags & os.O_APPEND else entry.position
+        if moves:
+            entry.position = offset + written
+        if len(content) < offset:
+            content.extend(bytes(offset - len(content)))
+        content[offset : offset + written] = data
+        self.step(
+            call,
+            "write",
+            relative,
+            describe_write(call.name, relative, offset, data),
+            offset=offset,
+            size=written,
+            data=data,
+        )
+        if sync or entry.writes_synchronously:
+            why = "O_SYNC/O_DSYNC descriptor" if entry.writes_synchronously else "RWF_SYNC/RWF_DSYNC"
+            self.step(call, "fsync", relative, f"{call.name} returns durable ({why}): {relative}")
+
+    def _sendfile(self, call: Call, process: Process) -> None:
+        self._copied(call, process, call.arg(1), call.arg(2), call.arg(0), None)
+
+    def _copy_file_range(self, call: Call, process: Process) -> None:
+        self._copied(call, process, call.arg(0), call.arg(1), call.arg(2), call.arg(3))
+
+    def _copied(self, call: Call, process: Process, src: str, src_off: str, dst: str, dst_off: str | None) -> None:
+        """sendfile / copy_file_range: bytes from one descriptor to another, read from the model's files."""
+        source, source_relative = self._fd(process, src)
+        entry, relative = self._fd(process, dst)
+        written = call.result or 0
+        start: int | None
+        if source is not None and (src_off in ("NULL", "")):
+            start = source.position
+            source.position += written
+        else:
+            start = _pointed(src_off)
+        if entry is None or relative is None or not written:
+            return
+        held = self.files.get(source_relative) if source_relative is not None else None
+        content = bytes(held) if held is not None else None
+        if content is None or start is None:
+            self.miss(
+                f"{call.name} into {relative} from {source.path if source else src}: the bytes copied are unknown"
+            )
+            content, start = bytes(written), 0
+        offset = _pointed(dst_off) if dst_off not in (None, "NULL", "") else None
+        self._wrote(call, entry, relative, offset, content[start : start + written], False)
+
+    def _ftruncate(self, call: Call, process: Process) -> None:
+        _, relative = self._fd(process, call.arg(0))
+        if relative is not None:
+            self._truncated(call, relative, int(call.arg(1), 0))
+
+    def _truncate(self, call: Call, process: Process) -> None:
+        relative = self.relative(self._resolve(process, None, call.arg(0)))
+        if relative is not None:
+            self._truncated(call, relative, int(call.arg(1), 0))
+
+    def _truncated(self, call: Call, relative: str, size: int) -> None:
+        content = self.files.setdefault(relative, bytearray())
+        del content[size:]
+        content.extend(bytes(size - len(content)))
+        self.step(call, "truncate", relative, f"{call.name} {relative} to {size} B", size=size)
+
+    def _fallocate(self, call: Call, process: Process) -> None:
+        _, relative = self._fd(process, call.arg(0))
+        if relative is None:
+            return
+        mode, offset, length = call.arg(1), int(call.arg(2), 0), int(call.arg(3), 0)
+        if mode in ("0", "FALLOC_FL_KEEP_SIZE"):
+            end = offset + length
+            if mode == "0" and end > len(self.files.get(relative, b"")):
+                self._truncated(call, relative, end)  # the new bytes read as zeros, as after ftruncate up
+            return
+        self.miss(f"fallocate {relative} mode {mode}: not modelled by the simulated disk")
+
+    # --- durability ----------------------------------------------------------------------------
+
+    def _fsync(self, call: Call, process: Process) -> None:
+        _, relative = self._fd(process, call.arg(0))
+        if relative is None:
+            return
+        if relative in self.dirs:
+            self.step(call, "fsync_dir", relative, f"{call.name} directory {relative}")
+        else:
+            self.step(call, "fsync", relative, f"{call.name} {relative}")
+
+    _fdatasync = _fsync
+
+    def _sync(self, call: Call, process: Process) -> None:
+        self.step(call, "sync", ".", "sync() (every file and directory durable)")
+
+    def _syncfs(self, call: Call, process: Process) -> None:
+        self.step(call, "sync", ".", f"syncfs({decode_path(call.arg(0))}) (every file and directory durable)")
+
+    # --- names ---------------------------------------------------------------------------------
+
+    def _rename(self, call: Call, process: Process) -> None:
+        self._renamed(call, self._resolve(process, None, call.arg(0)), self._resolve(process, None, call.arg(1)))
+
+    def _renameat(self, call: Call, process: Process) -> None:
+        old = self._resolve(process, call.arg(0), call.arg(1))
+        self._renamed(call, old, self._resolve(process, call.arg(2), call.arg(3)))
+
+    def _renameat2(self, call: Call, process: Process) -> None:
+        flags = call.arg(4)
+        old = self._resolve(process, call.arg(0), call.arg(1))
+        new = self._resolve(process, call.arg(2), call.arg(3))
+        if "RENAME_EXCHANGE" in flags or "RENAME_WHITEOUT" in flags:
+            if self.relative(old) is not None or self.relative(new) is not None:
+                self.miss(f"renameat2 {flags} of {old}: not modelled by the simulated disk")
+            return
+        self._renamed(call, old, new)  # RENAME_NOREPLACE: it succeeded, so it was a plain rename
+
+    def _renamed(self, call: Call, old: str, new: str) -> None:
+        source, target = self.relative(old), self.relative(new)
+        if source is None and target is None:
+            return
+        if source is None:
+            self.miss(f"{call.name} moves {old} into the directory as {target}: its content was never traced")
+            return
+        if target is None:
+            self._forget(source)
+            self.step(call, "unlink", source, f"{call.name} {source} out of the directory (to {new})")
+            return
+        if source in self.dirs:
+            self.miss(f"{call.name} of the directory {source}: renaming directories is not modelled")
+            return
+        self.files[target] = self.files.pop(source, bytearray())
+        self.step(call, "rename", source, f"{call.name} {source} -> {target}", target=target)
+
+    def _unlink(self, call: Call, process: Process) -> None:
+        self._removed(call, self._resolve(process, None, call.arg(0)), False)
+
+    def _unlinkat(self, call: Call, process: Process) -> None:
+        self._removed(call, self._resolve(process, call.arg(0), call.arg(1)), "AT_REMOVEDIR" in call.arg(2))
+
+    def _rmdir(self, call: Call, process: Process) -> None:
+        self._removed(call, self._resolve(process, None, call.arg(0)), True)
+
+    def _removed(self, call: Call, path: str, directory: bool) -> None:
+        relative = self.relative(path)
+        if relative is None:
+            return
+        if directory:
+            self.dirs.discard(relative)
+            self.step(call, "rmdir", relative, f"{call.name} {relative}")
+        else:
+            self._forget(relative)
+            self.step(call, "unlink", relative, f"{call.name} {relative}")
+
+    def _forget(self, relative: str) -> None:
+        self.files.pop(relative, None)
+
+    def _mkdir(self, call: Call, process: Process) -> None:
+        self._made(call, self._resolve(process, None, call.arg(0)))
+
+    def _mkdirat(self, call: Call, process: Process) -> None:
+        self._made(call, self._resolve(process, call.arg(0), call.arg(1)))
+
+    def _made(self, call: Call, path: str) -> None:
+        relative = self.relative(path)
+        if relative is not None:
+            self.dirs.add(relative)
+            self.step(call, "mkdir", relative, f"{call.name} {relative}")
+
+    def _link(self, call: Call, process: Process) -> None:
+        self._linked(call, self._resolve(process, None, call.arg(0)), self._resolve(process, None, call.arg(1)))
+
+    def _linkat(self, call: Call, process: Process) -> None:
+        old = self._resolve(process, call.arg(0), call.arg(1))
+        self._linked(call, old, self._resolve(process, call.arg(2), call.arg(3)))
+
+    def _linked(self, call: Call, old: str, new: str) -> None:
+        source, target = self.relative(old), self.relative(new)
+        if target is None:
+            return
+        if source is None:
+            self.miss(f"{call.name} {old} into the directory as {target}: its content was never traced")
+            return
+        self.files[target] = bytearray(self.files.get(source, b""))
+        self.step(call, "link", source, f"{call.name} {source} -> {target}", target=target)
+
+    # --- acks ----------------------------------------------------------------------------------
+
+    def _ack(self, call: Call) -> None:
+        """The workload's ack: a line `A <json>` appended to the ack file, in order with its I/O."""
+        data, _ = string(call.arg(1))
+        done = len(self.trace.steps)
+        for line in data.decode("utf-8", "replace").splitlines():
+            if line.startswith("A "):
+                self.trace.tokens.append(json.loads(line[2:]))
+                self.trace.ack_after.append(done)
+            elif line.startswith("O "):  # a reader's look at the files as they are after step `done`
+                for point in ((done, "after"), (done + 1, "before")):
+                    seen = self.trace.seen.setdefault(point, [])
+                    seen += [token for token in json.loads(line[2:]) if token not in seen]
+
+
+def parse_flags(text: str) -> int:
+    """O_* names joined by | (and octal or hex numbers) as an int."""
+    flags = 0
+    for part in text.split("|"):
+        part = part.strip()
+        if part in _FLAG_BITS:
+            flags |= _FLAG_BITS[part]
+        elif part[:1].isdigit():
+            try:
+                flags |= int(part, 0)
+            except ValueError:
+                pass
+    return flags
+
+
+def _iovec(arg: str) -> tuple[bytes, bool]:
+    """The bytes of a printed iovec array, `[{iov_base="\\x61", iov_len=1}, ...]`, and whether any was cut."""
+    data, cut = b"", False
+    for piece in arg.split("iov_base=")[1:]:
+        text = piece.split(", iov_len=", 1)[0]
+        chunk, chunk_cut = string(text)
+        data += chunk
+        cut = cut or chunk_cut
+    if arg.rstrip("]").endswith("..."):  # more iovecs than strace prints
+        cut = True
+    return data, cut
+
+
+def _pointed(arg: str | None) -> int | None:
+    """The offset an `loff_t *` argument points at, `[12]` or `[12] => [20]`; None for NULL."""
+    if not arg or arg == "NULL" or not arg.startswith("["):
+        return None
+    try:
+        return int(arg[1:].split("]", 1)[0], 0)
+    except ValueError:
+        return None
