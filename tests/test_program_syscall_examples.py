@@ -217,10 +217,11 @@ def test_each_pair_makes_the_system_calls_of_its_class(tmp_path, module):
         elif current:
             calls.setdefault(current, []).append(call)
     listed = {case.spec.rsplit(":", 1)[-1] for case in PAIRS if case.spec.startswith(f"tests/targets/{module}.py:")}
-    assert set(calls) == listed, f"ran {sorted(calls)}, the verdict tests list {sorted(listed)}"
+    repro = f"pytest tests/test_program_syscall_examples.py -k 'system_calls_of_its_class and {module}'"
+    assert set(calls) == listed, f"ran {sorted(calls)}, the verdict tests list {sorted(listed)}; repro: {repro}"
     for name, made in calls.items():
         pattern = CALLS[name.rsplit("_", 1)[0]]
-        assert any(re.match(pattern, call) for call in made), f"{module}:{name} never made {pattern}"
+        assert any(re.match(pattern, call) for call in made), f"{module}:{name} never made {pattern}; repro: {repro}"
 
 
 # A real SIGKILL on entry to the Nth call of one kind (strace's fault injection), the harness
@@ -266,7 +267,7 @@ def test_a_real_kill_at_the_call_between_two_steps_catches_the_broken_twin_only(
     inject = f"inject={call}:signal=KILL:when={nth}"
     command = ["strace", "-f", "-o", os.devnull, "-e", f"trace={call}", "-e", inject, sys.executable, "-c"]
     killed = subprocess.run([*command, KILL_AT_ONE_CALL, str(ROOT / spec), str(data), str(acks)])
-    repro = f"strace -f -e trace={call} -e {inject} python -c KILL_AT_ONE_CALL {spec} DIR ACKS"
+    repro = f"pytest tests/test_program_syscall_examples.py -k 'real_kill and {spec.rsplit('/', 1)[-1]}'"
     assert killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), f"not killed at {call} #{nth}; repro: {repro}"
     acked = [json.loads(line) for line in acks.read_text().splitlines()]
     assert acked or not survives, f"nothing was acked before the kill: nothing to keep; repro: {repro}"
