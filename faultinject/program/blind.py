@@ -11,6 +11,7 @@ os.sync() is no blind spot: it is recorded as the durability point it is, a `syn
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import os
 import sqlite3
@@ -31,7 +32,9 @@ _REAL: dict[str, Any] = {
     "posix_spawnp": os.posix_spawnp,
     "mmap": mmap.mmap,
     "connect": sqlite3.connect,
+    "cdll_init": ctypes.CDLL.__init__,
 }
+LOADED_C: list[str] = []  # C libraries loaded through ctypes since install(): their calls are unseen
 
 
 def _noting(reason: str, real: Callable) -> Callable:
@@ -56,6 +59,19 @@ class _Mmap(mmap.mmap):
         return mapping
 
 
+def _cdll_init(self, name, *args, **kwargs):
+    LOADED_C.append(str(name))
+    return _REAL["cdll_init"](self, name, *args, **kwargs)
+
+
+def armed() -> None:
+    """At the start of a traced run: a C library loaded through ctypes may do file I/O unseen."""
+    if LOADED_C:
+        INTERPOSER.blind(
+            f"C code loaded through ctypes ({LOADED_C[0] or 'the process itself'}): its calls are not seen"
+        )
+
+
 def _sync() -> None:
     """os.sync(): every file and directory durable, a `sync` step when a run is armed."""
     session = INTERPOSER.session
@@ -75,6 +91,7 @@ def install() -> None:
     os.posix_spawnp = _noting(CHILD, _REAL["posix_spawnp"])
     mmap.mmap = _Mmap  # type: ignore[misc]
     sqlite3.connect = _noting("sqlite3: its file I/O is done in C", _REAL["connect"])
+    ctypes.CDLL.__init__ = _cdll_init  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -85,3 +102,4 @@ def uninstall() -> None:
     os.posix_spawn, os.posix_spawnp = _REAL["posix_spawn"], _REAL["posix_spawnp"]
     mmap.mmap = _REAL["mmap"]  # type: ignore[misc]
     sqlite3.connect = _REAL["connect"]
+    ctypes.CDLL.__init__ = _REAL["cdll_init"]  # type: ignore[method-assign]

@@ -68,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
         "state after a restart's recovery; N-lifeG: later life G after power state N",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--no-figures", action="store_true", help="skip the crash map (summary.md and results.json only)")
     return p
 
 
@@ -155,7 +156,7 @@ def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, st
         print(explain.narrate(run, chosen[0]), end="")
         return 0 if chosen[0].ok else 1
     out = args.out or os.path.join("reports", "program", run.target.name)
-    report.write(run, out)
+    report.write(run, out, figures=not args.no_figures)
     print(report.table(run))
     print(report.outcome_line(run))
     distinct = report.groups(run)

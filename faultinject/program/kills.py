@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tornwrite.faultinject.core.child import read_lines
+from tornwrite.faultinject.program import blind
 from tornwrite.faultinject.program.interposer import INTERPOSER, REAL, REAL_OPEN, Session
 from tornwrite.faultinject.program.target import Target, TargetError
 from tornwrite.faultinject.program.trace import Trace
@@ -151,6 +152,7 @@ def _traced_in_child(body: Callable[[Session], None], directory: str, trace_file
     def child(say: Callable[[str], None]) -> None:
         session = Session(os.path.realpath(directory))
         INTERPOSER.arm(session)
+        blind.armed()
         try:
             body(session)
         except BaseException:  # sys.exit() too: the trace up to it still comes back

@@ -76,7 +76,8 @@ def live_on(
 ) -> Iterator[Life]:
     """The later lives from crash state `image`, whose tokens `acked` its recovery kept; `rng_for(g)`
     samples life g; `judged(image, acked)` judges a state; `miss` hears what a life's trace could
-    not see (the run's trace is then incomplete); `restart` traces one restart (sources.Source). Stops after a life that is not ok."""
+    not see (the run's trace is then incomplete); `restart` traces one restart (sources.Source).
+    Stops after a life that is not ok."""
     for generation in range(1, GENERATIONS + 1):
         rng = rng_for(generation)
         replay.materialise(image, directory)

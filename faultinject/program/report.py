@@ -165,16 +165,18 @@ def results_json(run: ProgramRun) -> dict:
     }
 
 
-def write(run: ProgramRun, out: str) -> None:
+def write(run: ProgramRun, out: str, figures: bool = True) -> None:
     """OUT/results.json, OUT/summary.md and OUT/crash-map.png (a figure that fails is named, not fatal)."""
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results_json(run), f)
-    note = ""
-    try:
-        crash_map(run, os.path.join(out, CRASH_MAP))
-    except Exception as exc:  # the summary must survive a figure that cannot be drawn
-        note = f"(crash map not drawn: {type(exc).__name__}: {exc})"
+    note = "(crash map not drawn: --no-figures)"
+    if figures:
+        try:
+            crash_map(run, os.path.join(out, CRASH_MAP))
+            note = ""
+        except Exception as exc:  # the summary must survive a figure that cannot be drawn
+            note = f"(crash map not drawn: {type(exc).__name__}: {exc})"
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(summary(run, note))
 

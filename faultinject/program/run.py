@@ -163,12 +163,14 @@ def crash_test(target: Target, options: Options, base: str, progress: Callable[.
     trace = source.dry_run(target, traced)
     if trace.error:
         raise TargetError(f"the workload raised on its own, with no crash (fix it first):\n{trace.error}")
+    if options.trace == "python":
+        problem = replay.unseen(start, trace, traced)
+        if problem:
+            trace.miss(problem)
     if not trace.steps and trace.complete:
         seen = "the system calls of its process tree" if options.trace == "syscall" else "the interposer"
         raise EmptyTraceError(f"the workload did no file I/O in its directory that {seen} could see.")
     run = ProgramRun(target, options, trace)
-    if options.trace == "python":
-        _check_replay(run, start, traced)
     progress(f"traced {len(trace.steps)} steps, {len(trace.tokens)} acks; crashing at every point", force=True)
     judged = _judge_cache(run, os.path.join(base, "judge"))
     if "power" in options.kinds:
@@ -303,13 +305,6 @@ def _cross_check_kills(run: ProgramRun) -> None:
 
 def _verdict(kill: sanity.Kill) -> tuple[str, str]:
     return kill.verdict.outcome, kill.verdict.detail
-
-
-def _check_replay(run: ProgramRun, start: replay.Image, traced: str) -> None:
-    """Warn when the replayed trace does not end with the files the real run left: I/O went unseen."""
-    problem = replay.unseen(start, run.trace, traced)
-    if problem:
-        run.trace.miss(problem)
 
 
 def _wanted(options: Options, step: int, phase: str) -> bool:

@@ -532,8 +532,9 @@ class Model:
         relative = self.relative(path)
         if relative is None:
             return
-        if directory:
+        if directory:  # durable only once its parent is fsynced; the simulated disk makes it durable at once
             self.dirs.discard(relative)
+            self.miss(f"{call.name} {relative}: removing a directory is not modelled by the simulated disk")
             self.step(call, "rmdir", relative, f"{call.name} {relative}")
         else:
             self._forget(relative)
