@@ -19,6 +19,7 @@ VERSIONS = ["format-v1", "format-v2"]
 def _expected(name: str) -> tuple[float, dict]:
     loaded = json.loads((FIXTURES / name / "expected.json").read_text(encoding="utf-8"))
     state = {}
+    value: object
     for key, (kind, shown, expire_at) in loaded["state"].items():
         if kind == "string":
             value = bytes.fromhex(shown)
