@@ -19,6 +19,7 @@ from tests.bench_recovery import build_wal, filesystem, machine
 from tornwrite.engine import Store
 from tornwrite.engine.codec import encode_record
 from tornwrite.engine.format import wal_header, wal_name
+from tornwrite.engine.locks import OwnedLock
 
 
 def durable_sets(directory: str, count: int) -> tuple[float, float]:
@@ -117,7 +118,7 @@ def recovery(directory: str, records: int) -> tuple[float, float, int]:
 class TimedLock:
     """Wraps the store's write lock to measure the longest time anyone held it."""
 
-    def __init__(self, lock: threading.Lock):
+    def __init__(self, lock: OwnedLock):
         self.lock, self.longest, self.taken = lock, 0.0, 0.0
 
     def __enter__(self) -> None:
