@@ -224,16 +224,16 @@ class Store(ReadCommands):
     def append(self, key: object, value: object) -> int:
         """Append `value` to the string at `key`, an absent key counting as b""; the new length.
 
-        A live string keeps its TTL. Logged as a `set` of the whole new value with that TTL
-        (docs/FORMAT.md, "Records", says why). WrongTypeError on a list or hash.
+        A live string keeps its TTL. Logged as an `append` record of the suffix alone, so the
+        log grows by what is appended (docs/FORMAT.md, "Records"). WrongTypeError on a list or hash.
         """
         key = arguments.key(key)
         suffix = arguments.value(value)
         with self._write_lock:
             found = self._ks.live_string(key, self._writable())
-            new_value, expire_at = (suffix, None) if found is None else (found[0] + suffix, found[1])
-            self._commit("set", (key, new_value, expire_at))
-            return len(new_value)
+            # new: absent or expired, so the record replaces whatever replay finds, as a set would.
+            self._commit("append", (key, found is None, suffix))
+            return len(suffix) if found is None else len(found[0]) + len(suffix)
 
     def delete(self, *keys: object) -> int:
         names = tuple(dict.fromkeys(arguments.key(k) for k in keys))

@@ -21,7 +21,7 @@ import pytest
 from tests.support import FakeClock, record_offsets
 from tornwrite.engine import CorruptDataError, Store
 from tornwrite.engine.cli import main
-from tornwrite.engine.format import wal_name
+from tornwrite.engine.format import wal_header, wal_name
 from tornwrite.models.format_reader import read_directory
 
 RECORDS = 5
@@ -171,7 +171,7 @@ def test_a_torn_record_that_is_not_at_the_end_of_the_log_is_damage(tmp_path):
     data = segment.read_bytes()
     last = record_offsets(segment)[-1]
     segment.write_bytes(data[:-7])  # torn, as a crash leaves it; but a later segment follows
-    (directory / wal_name(RECORDS)).write_bytes(f"REDISLITE-WAL 2 {RECORDS}\n".encode())
+    (directory / wal_name(RECORDS)).write_bytes(wal_header(RECORDS))
     code, report = _check(str(directory))
     assert (code, report["discarded"][0]["offset"], report["discarded"][0]["damage"]) == (4, last, True)
     with pytest.raises(CorruptDataError):
