@@ -8,10 +8,13 @@ The guarantees are in docs/COMMANDS.md (semantics) and docs/FORMAT.md (what is o
 """
 
 from tornwrite.engine.errors import (
+    ClockError,
     CorruptDataError,
+    InvalidArgumentError,
     InvalidKeyError,
     InvalidValueError,
     RedisLiteError,
+    ReentrantCallError,
     SnapshotError,
     StoreClosedError,
     StoreFailedError,
@@ -33,6 +36,9 @@ __all__ = [
     "WrongTypeError",
     "InvalidKeyError",
     "InvalidValueError",
+    "InvalidArgumentError",
+    "ClockError",
+    "ReentrantCallError",
     "StoreClosedError",
     "StoreLockedError",
     "StoreFailedError",

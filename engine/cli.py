@@ -5,9 +5,11 @@ then what recovery would do. check sorts the directory into one verdict, each wi
 exit code (docs/FORMAT.md, "Reading the files by hand"):
 
   0  clean    opening would change nothing
-  3  residue  only what a crash leaves: a torn tail holding no whole checksummed record,
-              temp files, files a snapshot covers; opening removes them and loses no record
-  4  discard  opening would discard checksummed records (it keeps them in quarantine/)
+  3  residue  only what a crash leaves: a prefix of the last record (maybe zero-filled), a
+              torn header, temp files, files a snapshot covers; opening removes them (cut
+              bytes copied to quarantine/ first) and loses no record
+  4  discard  opening would discard damage no crash leaves, and every record after it
+              (it keeps them in quarantine/)
   5  refuse   opening would refuse (CorruptDataError)
   1  the check itself failed (an I/O error); 2 a usage error
 """
@@ -27,7 +29,7 @@ from tornwrite.engine.errors import CorruptDataError
 from tornwrite.engine.format import LOCK_NAME, TMP_SUFFIX, parse_name
 from tornwrite.engine.io import IOLayer
 from tornwrite.engine.quarantine import QUARANTINE_DIR, quarantine_dir
-from tornwrite.engine.recovery import Scan, scan
+from tornwrite.engine.recovery import Scan, scan, strict_refusal
 
 EXIT_CODES = {"clean": 0, "residue": 3, "discard": 4, "refuse": 5}
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -93,16 +95,10 @@ def judge(directory: str, *, strict: bool = False) -> Judgement:
         result = scan(IOLayer(), directory)
     except CorruptDataError as exc:
         return Judgement("refuse", None, exc, strict)
-    lost = [stretch for stretch in result.discarded if stretch.records]
-    if lost and strict:
-        first = lost[0]
-        refusal = CorruptDataError(
-            f"{first.records} checksummed record(s) follow damage ({first.reason}); strict mode refuses",
-            path=first.path,
-            offset=first.offset,
-        )
+    refusal = strict_refusal(result)
+    if refusal is not None and strict:
         return Judgement("refuse", result, refusal, strict)
-    if lost:
+    if refusal is not None:
         return Judgement("discard", result, None, strict)
     if result.discarded or result.unlink or result.quarantine_leftovers:
         return Judgement("residue", result, None, strict)
@@ -148,6 +144,7 @@ def _as_json(directory: str, judged: Judgement) -> dict[str, Any]:
                 "offset": stretch.offset,
                 "bytes": stretch.nbytes,
                 "records": stretch.records,
+                "damage": stretch.damage,
                 "reason": stretch.reason,
             }
             for stretch in (result.discarded if result is not None else [])
@@ -179,8 +176,8 @@ def _describe(result: Scan, out: TextIO) -> None:
     for stretch in result.discarded:
         print(
             f"recovery: DISCARD {os.path.basename(stretch.path)} from offset {stretch.offset} "
-            f"({stretch.nbytes} bytes, {stretch.records} checksummed line(s)"
-            f"{', copied to quarantine first' if stretch.records else ''}): {stretch.reason}",
+            f"({stretch.nbytes} bytes, {stretch.records} checksummed line(s), "
+            f"{'damage' if stretch.damage else 'crash residue'}, copied to quarantine first): {stretch.reason}",
             file=out,
         )
     for path, label in result.unlink:
@@ -195,14 +192,16 @@ def _summary(judged: Judgement) -> str:
     assert judged.result is not None  # only a refusal comes without a scan
     discarded = judged.result.discarded
     if judged.verdict == "discard":
-        lost = [stretch for stretch in discarded if stretch.records]
+        lost = [stretch for stretch in discarded if stretch.damage]
         return (
-            f"DISCARD: opening would discard {sum(s.records for s in lost)} checksummed record(s), "
-            f"keeping them in {QUARANTINE_DIR}/: {lost[0].path} at offset {lost[0].offset}: {lost[0].reason}"
+            f"DISCARD: opening would discard {sum(s.records for s in discarded)} checksummed record(s) "
+            f"and damage no crash leaves, keeping them in {QUARANTINE_DIR}/: "
+            f"{lost[0].path} at offset {lost[0].offset}: {lost[0].reason}"
         )
     if judged.verdict == "residue":
         where = f": {discarded[0].path} at offset {discarded[0].offset}: {discarded[0].reason}" if discarded else ""
-        return f"RESIDUE: crash leftovers only, opening removes them and loses no record{where}"
+        kept = f"(copying cut bytes to {QUARANTINE_DIR}/ first)"
+        return f"RESIDUE: crash leftovers only, opening removes them {kept} and loses no record{where}"
     return "CLEAN: ok, opening would change nothing"
 
 
@@ -242,9 +241,10 @@ def inspect(directory: str, out: TextIO | None = None, *, strict: bool = False) 
 
 _EPILOG = """exit codes of check and inspect:
   0  clean: opening would change nothing
-  3  crash residue only: a torn tail with no whole checksummed record, temp files, files a
-     snapshot covers; opening removes them and loses no record
-  4  opening would discard checksummed records (after copying them into quarantine/)
+  3  crash residue only: a prefix of the last record (maybe zero-filled), a torn header,
+     temp files, files a snapshot covers; opening removes them and loses no record
+  4  opening would discard damage no crash leaves and the records after it (after copying
+     them into quarantine/)
   5  opening would refuse (CorruptDataError)
   1  the check itself failed (I/O error);  2  usage error"""
 
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         sub.add_argument("directory")
         sub.add_argument(
-            "--strict", action="store_true", help="judge as Store.open(strict=True): discarding records is a refusal"
+            "--strict", action="store_true", help="judge as Store.open(strict=True): discarding damage is a refusal"
         )
         if name == "check":
             sub.add_argument("--json", action="store_true", help="print one JSON object instead of text")

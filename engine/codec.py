@@ -1,13 +1,14 @@
 """Encoding of WAL records and snapshot entries (docs/FORMAT.md, "Lines").
 
 Every line is ``<crc32 as 8 hex digits> <body>\\n``, the checksum taken over the body's bytes.
-Bodies carry JSON. `encode_*` write format version 2, where a value is the JSON string of its
+Bodies carry JSON. `encode_*` write format version 3, where a value is the JSON string of its
 UTF-8 text, or ``{"b64": "<base64>"}`` when it is not UTF-8 or its text would be longer: text
 stays readable with `less`, and no value costs more than 4 * ceil(n / 3) + 10 bytes.
 
 `decode_*` take the version from the file's header (1: a value is the JSON string of its
-Latin-1 decoding), accept exactly what FORMAT.md allows in that version and raise `LineError`
-for anything else: a damaged line must never decode into a plausible but different record.
+Latin-1 decoding; 2: as 3, without the `append` record), accept exactly what FORMAT.md allows
+in that version and raise `LineError` for anything else: a damaged line must never decode into
+a plausible but different record.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from base64 import b64decode, b64encode
 from collections.abc import Callable
 from typing import Any, cast
 
-from tornwrite.engine.format import FORMAT_VERSION, READ_VERSIONS, RECORD_OPS, ExpireAt, Value
+from tornwrite.engine.format import FORMAT_VERSION, OP_SINCE, READ_VERSIONS, RECORD_OPS, ExpireAt, Value
 
 
 class LineError(ValueError):
@@ -144,7 +145,7 @@ def _bytes_v2(value: object) -> bytes:
 
 
 # The value decoder of each format version the engine reads (docs/FORMAT.md, "Versions").
-_VALUE_DECODERS: dict[int, Callable[[object], bytes]] = {1: _bytes_v1, 2: _bytes_v2}
+_VALUE_DECODERS: dict[int, Callable[[object], bytes]] = {1: _bytes_v1, 2: _bytes_v2, 3: _bytes_v2}
 assert set(_VALUE_DECODERS) == set(READ_VERSIONS)
 
 
@@ -192,10 +193,11 @@ _ARG_ENCODERS: dict[str, Callable[[tuple[Any, ...]], object]] = {
     "expire": lambda a: [a[0], a[1]],
     "persist": lambda a: [a[0]],
     "flushall": lambda a: [],
+    "append": lambda a: [a[0], a[1], _encoded(a[2])],
 }
 
 _OPS = {op.encode(): op for op in RECORD_OPS}
-_ARITY = {"rpush": 3, "hset": 3, "hdel": 2, "expire": 2, "persist": 1, "flushall": 0}
+_ARITY = {"rpush": 3, "hset": 3, "hdel": 2, "expire": 2, "persist": 1, "flushall": 0, "append": 3}
 
 
 def _decode_args(op: str, raw: list[object], value: Callable[[object], bytes]) -> tuple[Any, ...]:
@@ -207,6 +209,9 @@ def _decode_args(op: str, raw: list[object], value: Callable[[object], bytes]) -
         _want(len(raw) > 0, "del names no key")
         return (tuple(_key(k) for k in raw),)
     _want(len(raw) == _ARITY[op], f"{op} takes {_ARITY[op]} arguments")
+    if op == "append":
+        _want(type(raw[1]) is bool, "append 'new' flag is not a boolean")
+        return (_key(raw[0]), raw[1], value(raw[2]))
     if op in ("rpush", "hset"):
         _want(type(raw[1]) is bool, f"{op} 'new' flag is not a boolean")
         return (_key(raw[0]), raw[1], _values(raw[2], value) if op == "rpush" else _mapping(raw[2], value))
@@ -237,8 +242,8 @@ def decode_record(line: bytes, version: int = FORMAT_VERSION) -> tuple[int, str,
     if len(parts) != 3 or not parts[0].isdigit() or not parts[0].isascii():
         raise LineError("record is not <LSN> <op> <arguments>")
     op = _OPS.get(parts[1])
-    if op is None:
-        raise LineError(f"unknown record op {parts[1]!r}")
+    if op is None or version < OP_SINCE.get(op, 0):
+        raise LineError(f"unknown record op {parts[1]!r} in format version {version}")
     try:
         raw = _loads(parts[2].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

@@ -17,6 +17,19 @@ class InvalidValueError(RedisLiteError, ValueError):
     """A value, number or argument list the command does not accept; nothing was written."""
 
 
+class InvalidArgumentError(InvalidValueError):
+    """An option of `Store.open` of the wrong type or out of range; the directory was not touched."""
+
+
+class ClockError(RedisLiteError):
+    """The store's clock returned something other than a finite number; nothing was written."""
+
+
+class ReentrantCallError(RedisLiteError):
+    """A command called from inside the store's own callback (its clock, an I/O hook) on the thread
+    that is running a write or a snapshot: waiting for the lock that thread holds would never end."""
+
+
 class StoreClosedError(RedisLiteError):
     """The store was closed."""
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-FORMAT_VERSION = 2  # what the engine writes
-READ_VERSIONS = (1, 2)  # what it reads: each file by the version in its header
+FORMAT_VERSION = 3  # what the engine writes
+READ_VERSIONS = (1, 2, 3)  # what it reads: each file by the version in its header
 
 LOCK_NAME = "LOCK"
 WAL_MAGIC = "REDISLITE-WAL"
@@ -32,7 +32,9 @@ Entries = dict[str, Entry]  # key -> entry: the keyspace's dict, and a snapshot'
 KIND: dict[type, str] = {bytes: "string", list: "list", dict: "hash"}
 
 # Record ops as written in the WAL (docs/FORMAT.md, "Records").
-RECORD_OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall")
+RECORD_OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall", "append")
+# Ops that exist only from some version on: in an older segment such a line is a bad line.
+OP_SINCE = {"append": 3}
 
 
 def wal_name(first_lsn: int) -> str:

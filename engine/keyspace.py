@@ -87,6 +87,16 @@ def _set(data: Entries, key: str, value: bytes, expire_at: ExpireAt) -> None:
     data[key] = (value, expire_at)
 
 
+def _append(data: Entries, key: str, new: bool, suffix: bytes) -> None:
+    if new:
+        data[key] = (suffix, None)
+        return
+    entry = data.get(key)
+    if entry is None or type(entry[0]) is not bytes:
+        raise ReplayError(f"record needs an existing string at {key!r}")
+    data[key] = (entry[0] + suffix, entry[1])
+
+
 def _del(data: Entries, keys: tuple[str, ...]) -> None:
     for key in keys:
         if data.pop(key, None) is None:
@@ -144,6 +154,7 @@ _APPLY: dict[str, Callable[..., None]] = {
     "expire": _expire,
     "persist": _persist,
     "flushall": _flushall,
+    "append": _append,
 }
 
 

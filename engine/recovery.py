@@ -3,18 +3,21 @@
 Two phases, so that a failure part-way changes nothing it should not:
 1. `scan` reads every file and decides, without writing anything: which snapshot, which records
    replay, where the log stops and why, and the repairs that follow.
-2. `repair` carries those repairs out through the I/O layer: copy every discarded stretch that
-   holds checksummed records into the quarantine (engine/quarantine.py), durably, before
-   anything else; then truncate the torn tail durably, remove what is dead (segments past the
+2. `repair` carries those repairs out through the I/O layer: copy every discarded stretch
+   into the quarantine (engine/quarantine.py), durably, before anything else, so that recovery
+   never destroys a byte it removes; then truncate the torn tail durably, remove what is dead (segments past the
    stop, segments the snapshot covers, older snapshots, leftover temp files), fsync the directory.
 Both are idempotent: a crash during `repair` leaves files that scan to the same decision.
 
+What is discarded is either a crash's residue or damage (docs/FORMAT.md, "Recovery" rule 5):
+residue is only ever the very end of the log, a torn header or a prefix of the last record
+(maybe zero-filled), as docs/CRASH-MODEL.md says a crash leaves; anything else is damage.
+
 Recovery policies (named as RocksDB names its WAL recovery modes, docs/FORMAT.md):
 - "point-in-time" (default): stop at the first bad record and discard everything after it,
-  keeping in the quarantine, with a logged warning, the checksummed records that go with it.
-- "tolerate-corrupted-tail" (`strict=True`): as above when only garbage follows the bad
-  record, the trace a crash leaves; but if checksummed records follow it, something other than
-  a crash damaged the log, and opening is refused with CorruptDataError.
+  kept in the quarantine; damage also logs a warning.
+- "tolerate-corrupted-tail" (`strict=True`): as above for a crash's residue; damage means
+  something other than a crash broke the log, and opening is refused with CorruptDataError.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ class Discarded:
     nbytes: int
     records: int  # whole checksummed lines in the stretch (0 for a torn tail)
     reason: str
-    quarantine: str | None = None  # the copy of its bytes; None for a torn tail, or before repair
+    quarantine: str | None = None  # the copy of its bytes; None before repair
+    damage: bool = True  # False only for a crash's residue at the very end of the log
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,10 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
         if segment.fatal:
             raise CorruptDataError(segment.damage or "unreadable segment header", path=path, offset=0)
         if not segment.header_ok or (due is not None and first != due):
-            reason = segment.damage or f"segment starts at LSN {first} but LSN {due} was due"
-            _discard(result, path, data, 0, reason)
+            gap = due is not None and first != due
+            reason = segment.damage if not gap else f"segment starts at LSN {first} but LSN {due} was due"
+            # A torn header is residue only in the newest segment: nothing is written after it.
+            _discard(result, path, data, 0, reason or "", residue=segment.residue and not gap and first == live[-1])
             continue
         for offset, lsn, op, args in segment.records:
             if lsn > result.snapshot_lsn:
@@ -153,7 +159,10 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
         tail = segment
         result.replayed_from.append(path)
         if segment.damage is not None:
-            _discard(result, path, data, segment.end, segment.damage, unlink=False)
+            # A torn record is residue only at the very end of the log: each record is fsynced
+            # before the next is written, so a crash tears at most the last one.
+            residue = segment.residue and first == live[-1]
+            _discard(result, path, data, segment.end, segment.damage, unlink=False, residue=residue)
             result.truncate = (path, segment.end)
     old_and_empty = tail is not None and tail.version != FORMAT_VERSION and not tail.records
     if tail is not None and (tail.next_lsn != result.last_lsn + 1 or old_and_empty):
@@ -166,8 +175,11 @@ def _replay(io: IOLayer, result: Scan, segments: dict[int, str]) -> None:
     result.append_to = tail
 
 
-def _discard(result: Scan, path: str, data: bytes, offset: int, reason: str, *, unlink: bool = True) -> None:
-    result.discarded.append(Discarded(path, offset, len(data) - offset, count_checksummed_lines(data, offset), reason))
+def _discard(
+    result: Scan, path: str, data: bytes, offset: int, reason: str, *, unlink: bool = True, residue: bool = False
+) -> None:
+    records = count_checksummed_lines(data, offset)
+    result.discarded.append(Discarded(path, offset, len(data) - offset, records, reason, damage=not residue))
     if unlink:
         result.unlink.append((path, "wal.unlink"))
 
@@ -177,14 +189,9 @@ def recover(io: IOLayer, directory: str, *, strict: bool) -> tuple[Keyspace, int
     started = time.perf_counter()
     result = scan(io, directory)
     if strict:
-        for stretch in result.discarded:
-            if stretch.records:
-                raise CorruptDataError(
-                    f"{stretch.records} checksummed record(s) follow damage "
-                    f"({stretch.reason}); refusing to discard them in strict mode",
-                    path=stretch.path,
-                    offset=stretch.offset,
-                )
+        refusal = strict_refusal(result)
+        if refusal is not None:
+            raise refusal
     wal = repair(io, directory, result)
     report = RecoveryReport(
         result.snapshot,
@@ -198,14 +205,28 @@ def recover(io: IOLayer, directory: str, *, strict: bool) -> tuple[Keyspace, int
     return result.keyspace, result.last_lsn + 1, wal, report
 
 
+def strict_refusal(result: Scan) -> CorruptDataError | None:
+    """Why "tolerate-corrupted-tail" refuses this scan: its first damage, by file and offset."""
+    for stretch in result.discarded:
+        if stretch.damage:
+            return CorruptDataError(
+                f"damage no crash leaves ({stretch.reason}), {stretch.records} checksummed record(s) "
+                "from it on; refusing to discard it in strict mode",
+                path=stretch.path,
+                offset=stretch.offset,
+            )
+    return None
+
+
 def repair(io: IOLayer, directory: str, result: Scan) -> Wal:
     """Carry out the scan's decisions durably; returns the WAL writer positioned after them.
 
-    First every discarded stretch holding checksummed records is copied durably into the
-    quarantine (`result.discarded` then says where). Then everything the recovered state rests
-    on is made durable: after a process crash the files were read from the page cache, whose
-    bytes and names a power loss could still drop (PostgreSQL fsyncs its data directory at
-    startup for the same reason). Only then is the torn tail cut and the dead deleted.
+    First every discarded stretch is copied durably into the quarantine (`result.discarded`
+    then says where): residue too, so that recovery never destroys a byte it removes. Then
+    everything the recovered state rests on is made durable: after a process crash the files
+    were read from the page cache, whose bytes and names a power loss could still drop
+    (PostgreSQL fsyncs its data directory at startup for the same reason). Only then is the
+    torn tail cut and the dead deleted.
     """
     _quarantine(io, directory, result)
     relied_on = ([(result.snapshot, "snapshot.fsync")] if result.snapshot else []) + [
@@ -235,14 +256,22 @@ def repair(io: IOLayer, directory: str, result: Scan) -> Wal:
 
 
 def _quarantine(io: IOLayer, directory: str, result: Scan) -> None:
-    doomed = [i for i, stretch in enumerate(result.discarded) if stretch.records]
-    if not doomed and not result.quarantine_leftovers:
+    if not result.discarded and not result.quarantine_leftovers:
         return
-    stretches = [(result.discarded[i].path, result.discarded[i].offset) for i in doomed]
-    for i, copy in zip(doomed, keep(io, directory, stretches, result.quarantine_leftovers)):
+    stretches = [(stretch.path, stretch.offset) for stretch in result.discarded]
+    for i, copy in enumerate(keep(io, directory, stretches, result.quarantine_leftovers)):
         stretch = result.discarded[i] = replace(result.discarded[i], quarantine=copy)
+        if not stretch.damage:
+            log.info(
+                "%s: cutting a crash's torn tail at offset %d; its bytes are kept in %s",
+                stretch.path,
+                stretch.offset,
+                copy,
+            )
+            continue
         log.warning(
-            "%s: discarding %d checksummed record(s) from offset %d (%d bytes): %s; their bytes are kept in %s",
+            "%s: discarding damage and %d checksummed record(s) from offset %d (%d bytes): %s; "
+            "their bytes are kept in %s",
             stretch.path,
             stretch.records,
             stretch.offset,

@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tornwrite.engine import arguments
+from tornwrite.engine import arguments, options
 from tornwrite.engine.codec import encode_record
 from tornwrite.engine.errors import (
+    ClockError,
     InvalidValueError,
     SnapshotError,
     StoreClosedError,
@@ -32,6 +33,7 @@ from tornwrite.engine.expiry import Deadlines, Reaper
 from tornwrite.engine.format import LOCK_NAME
 from tornwrite.engine.io import IOLayer
 from tornwrite.engine.keyspace import Keyspace
+from tornwrite.engine.locks import OwnedLock
 from tornwrite.engine.reads import ReadCommands
 from tornwrite.engine.recovery import RecoveryReport, recover
 from tornwrite.engine.snapshot import remove_covered, write_snapshot
@@ -59,13 +61,26 @@ class Store(ReadCommands):
         io: the I/O layer, the real OS by default; faultinject passes a simulated disk.
         snapshot_every: take a snapshot in the background after this many records (off: None).
         reaper_interval: remove expired keys every this many seconds in a thread (off: None).
-        Raises StoreLockedError if the directory is open elsewhere, CorruptDataError if it
-        cannot be recovered safely (unknown files or format version included), and OSError if it
-        cannot be created, locked or repaired (NotADirectoryError if a file is in the way,
-        PermissionError if it is not writable); each before anything in it has changed.
+        clock: a callable returning the time in seconds; a reading that is not a finite int or
+            float fails the command that took it with ClockError, before anything is logged.
+        Raises InvalidArgumentError for an option of the wrong type or range (clock not
+        callable, strict not a bool, snapshot_every not a positive int, reaper_interval not a
+        positive finite number) before the directory is touched; StoreLockedError if the
+        directory is open elsewhere, CorruptDataError if it cannot be recovered safely (unknown
+        files or format version included), and OSError if it cannot be created, locked or
+        repaired (NotADirectoryError if a file is in the way, PermissionError if it is not
+        writable, EINVAL if the path holds a NUL byte); each before anything in it has changed.
         """
+        directory = options.directory(path)
+        options.check(
+            clock=clock,
+            strict=strict,
+            snapshot_every=snapshot_every,
+            reaper_interval=reaper_interval,
+            io=io,
+            io_type=IOLayer,
+        )
         io = io if io is not None else IOLayer()
-        directory = os.fspath(path)
         if not io.is_dir(directory):
             try:
                 io.mkdir(directory, "dir.create")
@@ -105,9 +120,10 @@ class Store(ReadCommands):
         self._next_lsn = next_lsn
         self._wal = wal
         self._recovery = report
-        self._clock = clock
-        self._write_lock = threading.Lock()  # one writer at a time, validate through apply
-        self._snapshot_lock = threading.Lock()  # one snapshot at a time
+        self._clock = options.checked_clock(clock)
+        # Owned: a clock or I/O hook that calls back into the store raises instead of hanging.
+        self._write_lock = OwnedLock("write")  # one writer at a time, validate through apply
+        self._snapshot_lock = OwnedLock("snapshot")  # one snapshot at a time
         self._snapshot_lsn = report.snapshot_lsn
         self._snapshot_every = snapshot_every
         self._background_snapshot: threading.Thread | None = None
@@ -185,7 +201,10 @@ class Store(ReadCommands):
         self._ks.apply_record(op, args)
         self._next_lsn = lsn + 1
         if self._snapshot_every is not None and lsn - self._snapshot_lsn >= self._snapshot_every:
-            self._start_background_snapshot()
+            try:
+                self._start_background_snapshot()
+            except RuntimeError as exc:  # no thread to be had: the write is durable and must return
+                self.last_snapshot_error = SnapshotError(f"a background snapshot could not start: {exc}")
 
     def set(self, key: object, value: object, *, ttl: object = None, expire_at: object = None) -> None:
         key = arguments.key(key)
@@ -205,16 +224,16 @@ class Store(ReadCommands):
     def append(self, key: object, value: object) -> int:
         """Append `value` to the string at `key`, an absent key counting as b""; the new length.
 
-        A live string keeps its TTL. Logged as a `set` of the whole new value with that TTL
-        (docs/FORMAT.md, "Records", says why). WrongTypeError on a list or hash.
+        A live string keeps its TTL. Logged as an `append` record of the suffix alone, so the
+        log grows by what is appended (docs/FORMAT.md, "Records"). WrongTypeError on a list or hash.
         """
         key = arguments.key(key)
         suffix = arguments.value(value)
         with self._write_lock:
             found = self._ks.live_string(key, self._writable())
-            new_value, expire_at = (suffix, None) if found is None else (found[0] + suffix, found[1])
-            self._commit("set", (key, new_value, expire_at))
-            return len(new_value)
+            # new: absent or expired, so the record replaces whatever replay finds, as a set would.
+            self._commit("append", (key, found is None, suffix))
+            return len(suffix) if found is None else len(found[0]) + len(suffix)
 
     def delete(self, *keys: object) -> int:
         names = tuple(dict.fromkeys(arguments.key(k) for k in keys))
@@ -355,3 +374,5 @@ class Store(ReadCommands):
             self.reap_expired()
         except StoreClosedError:
             pass  # the reaper stops with the store
+        except ClockError:
+            pass  # a bad reading: reap at the next tick; every command taking one reports it

@@ -6,18 +6,21 @@ written and fsynced, and the directory fsynced before any record goes into it, s
 log relies on can never vanish in a power loss.
 
 Reading: `scan_segment` walks one segment's bytes and stops at the first line that is torn,
-fails its checksum, does not parse or breaks the LSN sequence. The caller decides what that
-stop means (docs/FORMAT.md, "Recovery").
+fails its checksum, does not parse or breaks the LSN sequence, and says whether what follows
+the stop could be a crash's residue (docs/CRASH-MODEL.md): a prefix of the record being
+appended, maybe zero-filled from some point on. The caller decides what that stop means
+(docs/FORMAT.md, "Recovery").
 """
 
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from tornwrite.engine.codec import LineError, decode_record, unframe
-from tornwrite.engine.format import FORMAT_VERSION, READ_VERSIONS, WAL_MAGIC, wal_header, wal_name
+from tornwrite.engine.format import FORMAT_VERSION, READ_VERSIONS, RECORD_OPS, WAL_MAGIC, wal_header, wal_name
 from tornwrite.engine.io import IOLayer
 
 
@@ -99,6 +102,7 @@ class SegmentScan:
     size: int = 0
     damage: str | None = None  # why reading stopped before `size`, None for a clean end
     fatal: bool = False  # damage no crash can cause (foreign file, unknown version): never truncate it
+    residue: bool = False  # what follows `end` could be a crash's residue, if nothing follows this segment
     header_ok: bool = False
     version: int = FORMAT_VERSION  # the format version its header names, which decodes its records
 
@@ -114,6 +118,7 @@ def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
     version = next((v for v in READ_VERSIONS if data.startswith(wal_header(first_lsn, v))), None)
     if version is None:
         scan.damage, scan.fatal = _describe_header(data, first_lsn)
+        scan.residue = not scan.fatal
         return scan
     header = wal_header(first_lsn, version)
     scan.header_ok, scan.version = True, version
@@ -124,11 +129,19 @@ def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
     while pos < size:
         newline = data.find(b"\n", pos)
         if newline < 0:
-            scan.damage = "torn record: no newline before the end of the file"
+            not_torn = _not_a_torn_record(data[pos:], expected)
+            scan.damage = (
+                f"not a crash's torn record: {not_torn}"
+                if not_torn
+                else "torn record: no newline before the end of the file"
+            )
+            scan.residue = not_torn is None
             break
         try:
             lsn, op, args = decode_record(data[pos : newline + 1], version)
         except LineError as exc:
+            # A whole line: the newline that ends a record is its last byte, so a crash keeps
+            # the newline only with the record whole (docs/CRASH-MODEL.md). So this is damage.
             scan.damage = f"bad record: {exc}"
             break
         if lsn != expected:
@@ -139,6 +152,41 @@ def scan_segment(path: str, data: bytes, first_lsn: int) -> SegmentScan:
         pos = newline + 1
     scan.end = pos
     return scan
+
+
+_HEX = frozenset(b"0123456789abcdef")
+_OP_STARTS = tuple(op.encode() + b" [" for op in RECORD_OPS)
+
+
+def _not_a_torn_record(tail: bytes, lsn: int) -> str | None:
+    """Why `tail` (no newline in it) is not what a crash leaves of appending record `lsn`, or None.
+
+    A crash keeps a prefix of the record's line, and may zero-fill it from a sector boundary on
+    (its new size reached the disk before its data). So the bytes before any trailing zeros
+    must begin as a record `<crc> <lsn> <op> [` does, and must not hold a whole body whose
+    checksum matches followed by more bytes: that line would be longer than one record can be.
+    """
+    kept = tail.rstrip(b"\0")  # no record holds a NUL byte: JSON escapes it
+    if b"\0" in kept:
+        return "zero bytes followed by data"
+    crc, body = kept[:8], kept[9:]
+    if not _HEX.issuperset(crc) or kept[8:9] not in (b"", b" "):
+        return "it does not start as a record line (<crc> <body>)"
+    number = b"%d " % lsn
+    if not number.startswith(body[: len(number)]):
+        return f"it does not start as record LSN {lsn} would"
+    rest = body[len(number) :]
+    if rest and not any(start.startswith(rest[: len(start)]) for start in _OP_STARTS):
+        return "no record op follows its LSN"
+    if len(crc) == 8:
+        expected, running, done = int(crc, 16), 0, 0
+        end = body.find(b"]")
+        while end >= 0 and end + 1 < len(body):
+            running, done = zlib.crc32(body[done : end + 1], running), end + 1
+            if running == expected:
+                return "a whole record followed by more bytes, longer than one record can be"
+            end = body.find(b"]", done)
+    return None
 
 
 def _describe_header(data: bytes, first_lsn: int) -> tuple[str, bool]:

@@ -30,13 +30,14 @@ from tornwrite.models.opmodel import is_expired
 Entry = tuple[str, Any, float | int | None]  # (kind, value, expire_at)
 State = dict[str, Entry]  # key -> entry: the shape of the op model's states
 
-# Constants of docs/FORMAT.md, version 2; files of version 1 are read too ("Versions").
+# Constants of docs/FORMAT.md, version 3; files of versions 1 and 2 are read too ("Versions").
 LOCK_NAME = "LOCK"
 QUARANTINE_DIR = "quarantine"  # what recovery cut out of the log; never read ("Quarantine")
 WAL_MAGIC = b"REDISLITE-WAL"
 SNAPSHOT_MAGIC = b"REDISLITE-SNAPSHOT"
-VERSIONS = (b"1", b"2")  # each file is read by the version its header names
-OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall")
+VERSIONS = (b"1", b"2", b"3")  # each file is read by the version its header names
+OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall", "append")
+NEW_OPS = {"append": b"3"}  # an op that exists only from this version on (versions are one digit)
 
 _FILE_NAME = re.compile(r"wal-([0-9]{20})\.log|snapshot-([0-9]{20})\.snap(\.tmp)?")
 _FRAMED_LINE = re.compile(rb"([0-9a-f]{8}) ([^\n]*)")  # <crc> <body>, newline excluded
@@ -176,7 +177,11 @@ def _value_v2(thing: Any) -> bytes:
     return data
 
 
-_VALUE_READERS = {b"1": _value_v1, b"2": _value_v2}  # version -> how a value is written in it
+_VALUE_READERS = {
+    b"1": _value_v1,
+    b"2": _value_v2,
+    b"3": _value_v2,
+}  # 3 only adds a record  # version -> how a value is written in it
 
 
 def _time(thing: Any, nullable: bool) -> float | int | None:
@@ -226,6 +231,7 @@ _LAYOUTS: dict[str, tuple[int | None, Callable[[list[Any], Callable[[Any], bytes
     "expire": (2, lambda a, v: (_key(a[0]), _time(a[1], nullable=False))),
     "persist": (1, lambda a, v: (_key(a[0]),)),
     "flushall": (0, lambda a, v: ()),
+    "append": (3, lambda a, v: (_key(a[0]), _flag(a[1]), v(a[2]))),
 }
 
 
@@ -236,8 +242,8 @@ def _record(body: bytes, version: bytes) -> tuple[int, str, tuple[Any, ...]]:
     if len(parts) != 3 or not _DIGITS.fullmatch(parts[0]):
         raise _BadLine("record body is not '<lsn> <op> <args>'")
     lsn, op = int(parts[0]), parts[1].decode("latin-1")
-    if op not in OPS:
-        raise _BadLine(f"unknown op {_short(op)}")
+    if op not in OPS or version < NEW_OPS.get(op, b"0"):
+        raise _BadLine(f"unknown op {_short(op)} in version {version.decode()}")
     args = _json_array(parts[2])
     count, decode = _LAYOUTS[op]
     if (len(args) != count) if count is not None else not args:
@@ -258,6 +264,13 @@ def _apply(entries: State, op: str, operands: tuple[Any, ...]) -> None:
     if op == "set":
         key, value, expire_at = operands
         entries[key] = ("string", value, expire_at)
+    elif op == "append":
+        key, new, suffix = operands
+        if new:  # the key was absent or expired when written: the record replaces it
+            entries[key] = ("string", suffix, None)
+        else:
+            _, value, expire_at = existing(key, "string")
+            entries[key] = ("string", value + suffix, expire_at)
     elif op == "del":
         for key in operands:  # one after the other: a key named twice is missing the second time
             existing(key)

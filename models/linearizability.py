@@ -152,8 +152,10 @@ class SequentialSpec(Protocol):
 class TimedSpec(Protocol):
     """A spec that can judge an op at an instant, for calls that carry a clock."""
 
-    def instants(self, state: Any, op: Op, lowest: float, highest: float, readings: tuple[float, ...]) -> list[float]:
-        """The instants in [lowest, highest] worth trying for `op` at `state`, earliest first."""
+    def instants(self, state: Any, call: Call, lowest: float, landmarks: tuple[float, ...]) -> list[float]:
+        """The instants in [lowest, call.clock[1]] worth trying for `call` at `state`, earliest
+        first. `landmarks` are the instants the partition's calls pin down (clock bounds,
+        readings, deadlines a ttl answer shows), against which a call's effect may be judged."""
         ...
 
     def step_at(self, state: Any, op: Op, now: float, readings: tuple[float, ...]) -> tuple[Hashable, object]: ...
@@ -303,6 +305,7 @@ class _Search:
         # Numbering calls by invoke time keeps the linearized set a dense prefix plus a few bits.
         calls.sort(key=lambda call: call.invoke)
         self.keys, self.calls, self.spec, self.initial = keys, calls, spec, state
+        self.landmarks = _landmarks(calls)
         self.steps = 0
         self.seen: set[int] = set()
         self.longest: list[tuple[int, float]] = []
@@ -410,7 +413,7 @@ class _Search:
                     if not instants_left:
                         lowest = max(now, call.clock[0])  # type: ignore[index]
                         if lowest <= call.clock[1]:  # type: ignore[index]
-                            instants_left = _instants(spec, state, call, lowest)
+                            instants_left = _instants(spec, state, call, lowest, self.landmarks)
                             if forced[i]:
                                 instants_left = [instant for instant in instants_left if instant > now]
                         if not instants_left:
@@ -557,7 +560,7 @@ class _Search:
                 return "fits here, but then no order of the rest works"
             return f"the spec returns {model_result!r} here"
         lowest = max(now, call.clock[0])
-        instants = [] if lowest > call.clock[1] else _instants(self.spec, state, call, lowest)
+        instants = [] if lowest > call.clock[1] else _instants(self.spec, state, call, lowest, self.landmarks)
         if not instants:
             return f"no instant left in its clock interval after {now!r}"
         answers = [(at, _timed_step(self.spec, state, call, at)[1]) for at in instants]
@@ -573,11 +576,25 @@ def _timed_step(spec: object, state: Hashable, call: Call, at: float) -> tuple[H
     return result
 
 
-def _instants(spec: object, state: Hashable, call: Call, lowest: float) -> list[float]:
+def _instants(spec: object, state: Hashable, call: Call, lowest: float, landmarks: tuple[float, ...]) -> list[float]:
     assert call.clock is not None
     timed: Any = spec
-    instants: list[float] = timed.instants(state, call.op, lowest, call.clock[1], call.readings)
+    instants: list[float] = timed.instants(state, call, lowest, landmarks)
     return instants
+
+
+def _landmarks(calls: Sequence[Call]) -> tuple[float, ...]:
+    """Every instant the calls pin down: clock bounds, readings, and the deadline each number a
+    ttl answered shows (its reading + the answer; with no reading, each clock bound + it)."""
+    marks: set[float] = set()
+    for call in calls:
+        if call.clock is None:
+            continue
+        marks.update(call.clock)
+        marks.update(call.readings)
+        if call.op.name == "ttl" and _is_number(call.result) and not _instant_free(call.result):
+            marks.update(at + call.result for at in call.readings or call.clock)  # type: ignore[operator]
+    return tuple(sorted(mark for mark in marks if math.isfinite(mark)))
 
 
 def _describe_keys(keys: Keys) -> str:
@@ -594,6 +611,7 @@ _FIXED_NOW = 0.0  # `step` judges TTL-free histories, so its clock never has to 
 _TTL_COMMANDS = frozenset({"expire", "expire_at", "persist", "ttl"})
 # Results that change with the instant itself, not only when it crosses a deadline.
 _EXACT_INSTANT = frozenset({"ttl"})
+_NOT_AT_A_READING = ("unjudged", "a number computed at an instant the store did not read")
 Frozen = tuple[tuple[str, str, Hashable, float | None], ...]
 
 
@@ -652,22 +670,38 @@ class OpModelSpec:
             raise ValueError(f"OpModelSpec.step keeps its clock fixed, so it does not model {op!r} (use step_at)")
         return self._apply(state, op, _FIXED_NOW)
 
-    def instants(
-        self, state: Frozen, op: Op, lowest: float, highest: float, readings: tuple[float, ...]
-    ) -> list[float]:
+    def instants(self, state: Frozen, call: Call, lowest: float, landmarks: tuple[float, ...]) -> list[float]:
         """`lowest`, every deadline in (lowest, highest] of a key the op names (where its answer
-        can change) and the store's own readings in range; only the readings for ``ttl``, whose
-        answer changes with every instant."""
+        can change) and the store's own readings in range. Besides:
+        - a ``ttl`` that answered a number: only its readings (the store computed the number at
+          one), or with none, the instants where a deadline is that number away; a ttl that
+          answered -2 or -1, which hold for a whole stretch of time, is tried like any read;
+        - a relative TTL (``expire``, ``set(ttl=)``) with no reading: the store read its clock
+          somewhere in the interval, and the deadline it set is that + the seconds. Across the
+          whole interval only the deadline's place among the landmarks matters, so it is tried
+          at `highest`, wherever the deadline meets a landmark, and between each two of these
+          (a deadline just past a landmark: the key still lives there).
+        """
+        op, readings = call.op, call.readings
+        assert call.clock is not None
+        highest = call.clock[1]
         read = [at for at in readings if lowest <= at <= highest]
-        if op.name in _EXACT_INSTANT and readings:
-            return sorted(set(read))
         names = _names(op)
         deadlines = [
-            expire_at
-            for key, _, _, expire_at in state
-            if expire_at is not None and lowest < expire_at <= highest and (names is None or key in names)
+            expire_at for key, _, _, expire_at in state if expire_at is not None and (names is None or key in names)
         ]
-        return sorted({lowest, *deadlines, *read})
+        inside = [deadline for deadline in deadlines if lowest < deadline <= highest]
+        if op.name in _EXACT_INSTANT and _is_number(call.result) and not _instant_free(call.result):
+            if readings:
+                return sorted(set(read))
+            away = [deadline - call.result for deadline in deadlines]  # type: ignore[operator]
+            return sorted({at for at in away if lowest <= at <= highest})
+        seconds = _relative_seconds(op)
+        if seconds is not None and not readings:
+            met = [mark - seconds for mark in landmarks if lowest <= mark - seconds <= highest]
+            points = sorted({lowest, highest, *inside, *met})
+            return sorted({*points, *((a + b) / 2 for a, b in zip(points, points[1:]))})
+        return sorted({lowest, *inside, *read})
 
     def step_at(self, state: Frozen, op: Op, now: float, readings: tuple[float, ...]) -> tuple[Frozen, object]:
         start = readings[0] if readings else now
@@ -678,6 +712,8 @@ class OpModelSpec:
             if options["ttl"] > 0 and options.get("expire_at") is None:
                 op = Op.of("set", *op.args, expire_at=start + options.pop("ttl"))
         after, result = self._apply(state, op, now)
+        if op.name in _EXACT_INSTANT and readings and now not in readings and not _instant_free(result):
+            result = _NOT_AT_A_READING  # the store computed this number at one of its readings
         # Time never goes back along the order, so an expired key can go: states stay equal.
         return tuple(item for item in after if item[3] is None or now < item[3]), result
 
@@ -701,6 +737,21 @@ class OpModelSpec:
 def _names(op: Op) -> frozenset[Hashable] | None:
     touched = op.keys()
     return None if touched is None else frozenset(key_object(key) for key in touched)
+
+
+def _instant_free(result: object) -> bool:
+    """A ttl answer that holds for a whole stretch of time: -2 (no key) or -1 (no TTL)."""
+    return type(result) is int and result in (-2, -1)
+
+
+def _relative_seconds(op: Op) -> float | None:
+    """The seconds of a TTL the op counts from the store's clock reading, or None."""
+    if op.name == "expire" and len(op.args) == 2 and _is_number(op.args[1]):
+        return float(op.args[1])
+    ttl = dict(op.kwargs).get("ttl") if op.name == "set" else None
+    if _is_number(ttl) and ttl > 0 and dict(op.kwargs).get("expire_at") is None:  # type: ignore[operator]
+        return float(ttl)  # type: ignore[arg-type]
+    return None
 
 
 def _is_number(value: object) -> bool:

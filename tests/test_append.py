@@ -3,8 +3,9 @@
 import pytest
 
 from tests.support import newest_segment
-from tornwrite.engine import Store, WrongTypeError
-from tornwrite.engine.codec import decode_record
+from tornwrite.engine import CorruptDataError, Store, WrongTypeError
+from tornwrite.engine.codec import LineError, decode_record, encode_record
+from tornwrite.engine.format import wal_name
 from tornwrite.models.format_reader import read_directory
 from tornwrite.models.opmodel import Refusal, apply, same_result, view
 from tornwrite.models.ops import Op
@@ -87,16 +88,54 @@ def test_append_to_a_list_or_hash_raises_wrong_type_and_writes_nothing(open_stor
     assert len(wal_records(tmp_path / "data")) == records
 
 
-def test_append_is_logged_as_one_set_of_the_whole_value_with_the_kept_ttl(open_store, tmp_path):
+def test_append_is_logged_as_one_append_record_of_the_suffix_alone(open_store, tmp_path, clock):
     store = open_store()
     store.set("k", b"ab", expire_at=2e9)
     store.append("k", b"cd")
     store.append("fresh", b"x")
+    store.set("old", b"gone", ttl=1)
+    clock.advance(2)
+    store.append("old", b"new")  # expired: the record says new, so replay replaces what it finds
     assert [(op, args) for _, op, args in wal_records(tmp_path / "data")] == [
         ("set", ("k", b"ab", 2e9)),
-        ("set", ("k", b"abcd", 2e9)),
-        ("set", ("fresh", b"x", None)),
+        ("append", ("k", False, b"cd")),
+        ("append", ("fresh", True, b"x")),
+        ("set", ("old", b"gone", clock() - 1)),
+        ("append", ("old", True, b"new")),
     ]
+    assert store.get("old") == b"new" and store.ttl("old") == -1
+
+
+def test_the_log_grows_by_what_is_appended_not_by_the_whole_value(open_store, tmp_path):
+    store = open_store()
+    segment = tmp_path / "data" / wal_name(1)
+    before = segment.stat().st_size
+    suffix = bytes(range(32, 127))  # 95 bytes of text
+    for _ in range(200):
+        store.append("hot", suffix)
+    logged = segment.stat().st_size - before
+    assert logged <= 2 * 200 * len(suffix), f"{logged} log bytes for {200 * len(suffix)} appended"
+
+
+def test_an_append_record_in_a_version_2_segment_is_a_bad_line():
+    line = encode_record(1, "append", ("k", True, "é".encode()))
+    assert decode_record(line, 3) == (1, "append", ("k", True, "é".encode()))
+    for version in (1, 2):
+        with pytest.raises(LineError, match="unknown record op"):
+            decode_record(line, version)
+
+
+def test_an_append_to_no_string_in_the_log_is_refused_by_file_and_offset(tmp_path):
+    directory = tmp_path / "data"
+    with Store.open(directory) as store:
+        store.rpush("k", b"a")
+    segment = directory / wal_name(1)
+    offset = segment.stat().st_size
+    segment.write_bytes(segment.read_bytes() + encode_record(2, "append", ("k", False, b"x")))
+    with pytest.raises(CorruptDataError) as refused:
+        Store.open(directory)
+    assert (refused.value.path, refused.value.offset) == (str(segment), offset)
+    assert read_directory(directory).refused is not None
 
 
 def test_appends_replay_after_reopen_and_the_format_reader_agrees(tmp_path, clock):

@@ -56,13 +56,13 @@ def test_check_names_file_and_offset_of_a_torn_tail_and_changes_nothing(tmp_path
     assert segment.read_bytes() == before
 
 
-def test_inspect_marks_a_bad_checksum(tmp_path, clock):
+def test_inspect_marks_a_bad_checksum_in_the_last_record_as_damage(tmp_path, clock):
     store = make_store(tmp_path / "d", clock)
     store.close()
     segment = newest_segment(tmp_path / "d")
     flip_byte(segment, record_offsets(segment)[0] + 15)
     code, out = run("inspect", str(tmp_path / "d"))
-    assert code == 3 and "BAD" in out and "matching checksum" in out
+    assert code == 4 and "BAD" in out and "matching checksum" in out
 
 
 def test_check_reports_refusal(tmp_path, clock):

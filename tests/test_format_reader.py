@@ -202,7 +202,7 @@ def test_header_only_segment_is_a_clean_end():
     "header",
     [
         b"REDISLITE-WAX 1 1\n",
-        b"REDISLITE-WAL 3 1\n",
+        b"REDISLITE-WAL 4 1\n",
         b"REDISLITE-WAL 1 2\n",
         b"REDISLITE-WAL 1 01\n",
         b"REDISLITE-WAL 1 1 \n",

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from tornwrite.engine import CorruptDataError, IOLayer, Store
 from tornwrite.engine.codec import decode_entry, decode_record, encode_entry, encode_record
+from tornwrite.engine.format import FORMAT_VERSION, wal_header
+from tornwrite.engine.keyspace import Keyspace
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock
 from tornwrite.faultinject.core.simdisk import SimDisk
 from tornwrite.models.format_reader import read_directory, read_files
@@ -91,15 +93,29 @@ def v1_snapshot(lsn: int, entries: list[tuple[str, object, object]]) -> bytes:
 
 
 def to_v1(files: dict[str, bytes]) -> dict[str, bytes]:
-    """The same directory as a version 1 engine would have written it: each line transcoded."""
+    """The same directory as a version 1 engine would have written it: each line transcoded, and
+    each `append` record (version 3 on) the `set` of the whole value that engine logged instead."""
     out = {}
-    for name, data in files.items():
+    state = Keyspace()  # what the records apply to, so an append's whole value is known
+    snapshot_lsn = 0
+    for name, data in sorted(files.items(), key=lambda item: not item[0].startswith("snapshot-")):
         lines = data.splitlines(keepends=True)
         lsn = int(lines[0].split()[2]) if lines else 0
         if name.startswith("wal-"):
-            out[name] = v1_segment(lsn, [decode_record(line, 2) for line in lines[1:]])
+            assert lsn > snapshot_lsn, "a segment the snapshot covers would be replayed twice here"
+            records = []
+            for line in lines[1:]:
+                record_lsn, op, args = decode_record(line, FORMAT_VERSION)
+                state.replay(op, args)
+                if op == "append":
+                    op, args = "set", (args[0], *state.data[args[0]])
+                records.append((record_lsn, op, args))
+            out[name] = v1_segment(lsn, records)
         elif name.startswith("snapshot-"):
-            out[name] = v1_snapshot(lsn, [decode_entry(line, 2) for line in lines[1:-1]])
+            entries: list[tuple[str, object, object]] = [decode_entry(line, FORMAT_VERSION) for line in lines[1:-1]]
+            state.data.update({key: (value, expire_at) for key, value, expire_at in entries})  # type: ignore[misc]
+            snapshot_lsn = lsn
+            out[name] = v1_snapshot(lsn, entries)
         else:
             out[name] = data
     return out
@@ -239,7 +255,7 @@ def test_new_records_after_a_version_1_segment_go_to_a_new_version_2_segment(tmp
         store.set("z", b"\xff\xfe")
     files = _files(tmp_path / "d")
     assert files["wal-00000000000000000003.log"] == V1_LITERAL["wal-00000000000000000003.log"]  # never appended to
-    assert files["wal-00000000000000000006.log"].startswith(b"REDISLITE-WAL 2 6\n")
+    assert files["wal-00000000000000000006.log"].startswith(wal_header(6))
     assert b'{"b64":"//4="}' in files["wal-00000000000000000006.log"]
     expected = {**V1_LITERAL_STATE, "z": ("string", b"\xff\xfe", None)}
     assert read_directory(tmp_path / "d").view(NOW) == expected
@@ -255,7 +271,7 @@ def test_a_torn_version_1_tail_is_cut_before_the_new_segment_starts(tmp_path):
         store.set("z", b"1")
     files = _files(tmp_path / "d")
     assert files["wal-00000000000000000003.log"] == V1_LITERAL["wal-00000000000000000003.log"]
-    assert files["wal-00000000000000000006.log"].startswith(b"REDISLITE-WAL 2 6\n")
+    assert files["wal-00000000000000000006.log"].startswith(wal_header(6))
     with Store.open(tmp_path / "d", clock=FakeClock(NOW)) as store:
         assert store.dump() == {**V1_LITERAL_STATE, "z": ("string", b"1", None)}
 
@@ -266,7 +282,7 @@ def test_an_empty_version_1_segment_is_replaced_by_a_version_2_one(tmp_path):
     with Store.open(tmp_path / "d", clock=FakeClock(NOW)) as store:
         store.set("z", b"1")
     after = _files(tmp_path / "d")
-    assert after["wal-00000000000000000006.log"].startswith(b"REDISLITE-WAL 2 6\n")
+    assert after["wal-00000000000000000006.log"].startswith(wal_header(6))
     assert read_directory(tmp_path / "d").view(NOW) == {**V1_LITERAL_STATE, "z": ("string", b"1", None)}
 
 
@@ -347,24 +363,24 @@ def _run(image: dict | None, seed: str, count: int, snapshot_after: int | None) 
 def directories() -> dict[str, tuple[dict[str, bytes], list[dict]]]:
     """name -> (files, every state a prefix of its writes had)."""
     image, states = _run(None, "first", 30, snapshot_after=12)
-    v2 = {n: c for n, c in image[DATA_DIR].items() if n != "LOCK"}
-    v1 = to_v1(v2)
+    v3 = {n: c for n, c in image[DATA_DIR].items() if n != "LOCK"}
+    v1 = to_v1(v3)
     mixed_image, more = _run({DATA_DIR: dict(v1)}, "second", 20, snapshot_after=None)
     assert more[0] == states[-1]  # the engine read the version 1 files to the same state
     mixed = {n: c for n, c in mixed_image[DATA_DIR].items() if n != "LOCK"}
-    return {"v2": (v2, states), "v1": (v1, states), "mixed": (mixed, states + more[1:])}
+    return {"v3": (v3, states), "v1": (v1, states), "mixed": (mixed, states + more[1:])}
 
 
 def test_the_generated_directories_hold_the_versions_they_are_named_for():
     versions = {
         name: sorted({data.split(b" ", 2)[1] for data in files.values()}) for name, (files, _) in directories().items()
     }
-    assert versions == {"v2": [b"2"], "v1": [b"1"], "mixed": [b"1", b"2"]}
+    assert versions == {"v3": [b"3"], "v1": [b"1"], "mixed": [b"1", b"3"]}
     mixed = directories()["mixed"][0]
     assert {n for n, data in mixed.items() if data.startswith(b"REDISLITE-WAL 1 ")}  # a version 1 segment still read
 
 
-@pytest.mark.parametrize("name", ["v2", "v1", "mixed"])
+@pytest.mark.parametrize("name", ["v3", "v1", "mixed"])
 def test_whole_directories_of_each_version_recover_to_their_last_state(name):
     files, states = directories()[name]
     verdict = _judge(files, states)
@@ -417,7 +433,7 @@ def damaged(draw, name: str):
     return {**files, target: bytes(data)}, states, f"{how} at {at} of {target}"
 
 
-@pytest.mark.parametrize("name", ["v2", "v1", "mixed"])
+@pytest.mark.parametrize("name", ["v3", "v1", "mixed"])
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_damaged_files_of_either_version_are_refused_by_name_or_recover_to_a_prefix(name, data):

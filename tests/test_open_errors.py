@@ -45,8 +45,8 @@ def test_unknown_format_version_in_a_snapshot_is_refused(tmp_path, clock):
         store.set("k", b"v")
         lsn = store.snapshot()
     snapshot = tmp_path / "d" / f"snapshot-{lsn:020d}.snap"
-    snapshot.write_bytes(snapshot.read_bytes().replace(b"REDISLITE-SNAPSHOT 2 ", b"REDISLITE-SNAPSHOT 3 ", 1))
+    snapshot.write_bytes(snapshot.read_bytes().replace(b"REDISLITE-SNAPSHOT 3 ", b"REDISLITE-SNAPSHOT 9 ", 1))
     before = {p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()}
-    with pytest.raises(CorruptDataError, match="unknown snapshot format version '3'"):
+    with pytest.raises(CorruptDataError, match="unknown snapshot format version '9'"):
         Store.open(tmp_path / "d", clock=clock)
     assert {p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()} == before

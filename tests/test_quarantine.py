@@ -120,7 +120,7 @@ def test_flipped_byte_in_record_4_of_7_keeps_records_5_to_7_in_quarantine_byte_f
     assert segment_path in message and f"offset {offset}" in message and "3 checksummed record(s)" in message
 
 
-def test_torn_tail_is_cut_without_quarantine_or_warning(directory, caplog):
+def test_torn_tail_is_cut_after_its_bytes_are_quarantined_without_a_warning(directory, caplog):
     states = seven_records(directory)
     name = wal_name(1)
     data = directory.files()[name]
@@ -130,8 +130,9 @@ def test_torn_tail_is_cut_without_quarantine_or_warning(directory, caplog):
     assert store.dump() == states[RECORDS - 1]
     [stretch] = store.recovery.discarded
     store.close()
-    assert stretch.records == 0 and stretch.quarantine is None
-    assert directory.quarantine() == {} and not caplog.records
+    assert stretch.records == 0 and not stretch.damage
+    offset = len(data) - len(data[data.rstrip(b"\n").rfind(b"\n") + 1 :])
+    assert directory.quarantine() == {f"{name}@{offset}.1": data[offset:-5]} and not caplog.records
 
 
 def test_reopening_twice_does_not_copy_again(directory):

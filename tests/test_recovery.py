@@ -253,7 +253,7 @@ def test_unknown_format_version_is_refused(open_store, tmp_path):
     fill(store, 1)
     store.close()
     segment = newest_segment(tmp_path / "data")
-    segment.write_bytes(segment.read_bytes().replace(b"REDISLITE-WAL 2 ", b"REDISLITE-WAL 7 ", 1))
+    segment.write_bytes(segment.read_bytes().replace(b"REDISLITE-WAL 3 ", b"REDISLITE-WAL 7 ", 1))
     with pytest.raises(CorruptDataError, match="unknown format version"):
         open_store()
 

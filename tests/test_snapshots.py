@@ -30,7 +30,7 @@ def test_snapshot_file_is_sorted_readable_text(tmp_path, clock):
         lsn = store.snapshot()
     text = (tmp_path / "d" / f"snapshot-{lsn:020d}.snap").read_text()
     lines = text.splitlines()
-    assert lines[0] == "REDISLITE-SNAPSHOT 2 2"
+    assert lines[0] == "REDISLITE-SNAPSHOT 3 2"
     assert lines[1].endswith(' ["a","string","1",1800000000]') and lines[2].endswith(' ["b","string","2",null]')
     assert lines[3].startswith("END 2 ")
 

@@ -138,11 +138,11 @@ def damage_records(
 def quarantine_problem(
     damaged: Image, recovered: Image, report: RecoveryReport, directory: str = DATA_DIR
 ) -> str | None:
-    """Why the quarantine does not hold every checksummed record recovery discarded, or None.
+    """Why the quarantine does not hold every byte recovery discarded, or None.
 
     `recovered` is the durable image after recovery: a copy that a power loss could still drop
-    does not count. Checked both from the report (each stretch with records has its copy, byte
-    for byte) and from the files (a segment cut shorter lost nothing not in a copy).
+    does not count. Checked both from the report (each stretch, a torn tail's too, has its
+    copy, byte for byte) and from the files (a segment cut shorter lost nothing not in a copy).
     """
     before = damaged.get(directory, {})
     after = recovered.get(directory, {})
@@ -152,21 +152,16 @@ def quarantine_problem(
         lost = before[name][stretch.offset :]
         if stretch.records != count_checksummed_lines(lost, 0):
             return f"{name} at {stretch.offset}: reported {stretch.records} records, the bytes hold another count"
-        if not stretch.records:
-            if stretch.quarantine is not None:
-                return f"{name} at {stretch.offset}: a torn tail was quarantined"
-            continue
         copy = os.path.basename(stretch.quarantine or "")
         if not copy or kept.get(copy) != lost:
-            return (
-                f"{name} at {stretch.offset}: {stretch.records} discarded record(s) are not in quarantine byte for byte"
-            )
+            what = f"the discarded bytes ({stretch.records} record(s))"
+            return f"{name} at {stretch.offset}: {what} are not in quarantine byte for byte"
     for name, data in before.items():
         if not name.startswith("wal-") or name not in after or len(after[name]) >= len(data):
             continue
         cut = len(after[name])
-        if count_checksummed_lines(data, cut) and data[cut:] not in kept.values():
-            return f"{name} was cut at {cut} and its checksummed records after it are not in quarantine"
+        if data[cut:] not in kept.values():
+            return f"{name} was cut at {cut} and the bytes after it are not in quarantine"
     return None
 
 
@@ -195,10 +190,10 @@ def recovery_warnings() -> Iterator[list[logging.LogRecord]]:
 
 
 def warning_problem(report: RecoveryReport, caught: list[logging.LogRecord]) -> str | None:
-    """Why some quarantined stretch went without a warning naming its file, offset and count."""
+    """Why some damage recovery discarded went without a warning naming its file, offset and count."""
     messages = [record.getMessage() for record in caught if record.levelno >= logging.WARNING]
     for stretch in report.discarded:
-        if not stretch.records:
+        if not stretch.damage:
             continue
         named = (stretch.path, f"offset {stretch.offset}", f"{stretch.records} checksummed record(s)")
         if not any(all(part in message for part in named) for message in messages):

@@ -65,7 +65,9 @@ def wal_torn_write(s: Story) -> None:
     cut = report.discarded[0] if report.discarded else None
     s.say(
         f"Recovery reads the segment record by record and stops at the first line that is torn, fails "
-        f"its checksum or breaks the LSN sequence. Here that is offset {cut.offset if cut else '?'}. It "
+        f"its checksum or breaks the LSN sequence. Here that is offset {cut.offset if cut else '?'}: a "
+        f"prefix of the last record, what a crash leaves, not damage. It copies the torn bytes into "
+        f"quarantine/ (recovery never destroys a byte it removes), then "
         f"truncates the segment there and fsyncs the cut before taking any new write: were the torn "
         f"bytes left in place, the next record would land after garbage, and the recovery after that "
         f"would stop at the garbage and throw that acknowledged record away with it."
@@ -77,19 +79,23 @@ def wal_torn_write(s: Story) -> None:
     )
     tally = s.tally(crash)
     s.claim(
-        cut is not None and cut.nbytes == torn > 0 and cut.records == 0,
-        f"recovery discarded the {torn} torn bytes, and no whole record",
+        cut is not None and cut.nbytes == torn > 0 and cut.records == 0 and not cut.damage,
+        f"recovery discarded the {torn} torn bytes as a crash's residue, and no whole record",
     )
     after = {f.name: f for f in recovery.track.steps[-1].files} if recovery.track.steps else {}
     s.claim(
         report.records_replayed == 2 and recovery.reads.get(repr(GREETING_READ)) == b"hello",
         "both acknowledged records were replayed; op 3's value never appears",
     )
+    labels = [step.label for step in recovery.track.steps]
+    cuts = [i for i, label in enumerate(labels) if label == "wal.truncate"]
     s.claim(
-        [step.label for step in recovery.track.steps[:2]] == ["wal.truncate", "wal.fsync"]
+        len(cuts) == 1
+        and labels[cuts[0] + 1] == "wal.fsync"
+        and "quarantine.rename" in labels[: cuts[0]]
         and WAL_1 in after
         and after[WAL_1].cached == after[WAL_1].synced == durable,
-        f"the truncation back to {durable} B was fsynced before the store opened",
+        f"the torn bytes were quarantined, then the truncation back to {durable} B fsynced before the store opened",
     )
     s.claim(judged.verdict.outcome == "ok" and judged.verdict.matched_prefix == 2, "verdict ok: the state after op 2")
     s.claim(

@@ -1,0 +1,45 @@
+"""A lock that knows its holder, so a command re-entered on that thread raises instead of hanging.
+
+The store calls out while it holds its write lock: to the clock a caller passed in, and to the
+I/O layer's hooks. If that code calls a store command on the same thread, waiting for the lock
+would wait for itself forever; `OwnedLock` raises ReentrantCallError instead, before the inner
+command has done anything. Other threads wait as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from tornwrite.engine.errors import ReentrantCallError
+
+
+class OwnedLock:
+    """A non-reentrant lock for `with`; entering it on the thread holding it raises."""
+
+    def __init__(self, name: str):
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+        self._name = name
+
+    def acquire(self) -> None:
+        if self._holder == threading.get_ident():
+            raise ReentrantCallError(
+                f"a store command was called while this thread holds the store's {self._name} lock "
+                "(from its clock or an I/O hook): it would wait for itself forever"
+            )
+        self._lock.acquire()
+        self._holder = threading.get_ident()
+
+    def release(self) -> None:
+        self._holder = None
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def __enter__(self) -> OwnedLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
