@@ -66,6 +66,10 @@ class Recoveries:
             found = self._images[key] = recover_image(image, check_time, recoveries=self)
         return found
 
+    def directory(self, path: str, check_time: float, io: IOLayer | None = None) -> Recovered:
+        """recover_directory(path, check_time, io), its read probe asked once per distinct state."""
+        return recover_directory(path, check_time, io, recoveries=self)
+
     def probe(self, store: Store, clock: FakeClock, entries: Mapping[str, tuple[str, Any, float | None]]) -> str | None:
         """reads_disagree(store, entries, clock.now), asked once per distinct (engine entries,
         reader entries, time)."""
@@ -92,11 +96,13 @@ def recover_image(
     return _recover(reading, lambda clock: Store.open(DATA_DIR, io=io, clock=clock), check_time, recoveries)
 
 
-def recover_directory(path: str, check_time: float, io: IOLayer | None = None) -> Recovered:
+def recover_directory(
+    path: str, check_time: float, io: IOLayer | None = None, recoveries: Recoveries | None = None
+) -> Recovered:
     """Recover a real directory (the format reader reads it first: recovery repairs it)."""
     # A crash before the directory was made leaves nothing, which reads as an empty store.
     reading = read_directory(path) if os.path.isdir(path) else read_files({})
-    return _recover(reading, lambda clock: Store.open(path, io=io, clock=clock), check_time)
+    return _recover(reading, lambda clock: Store.open(path, io=io, clock=clock), check_time, recoveries)
 
 
 def _recover(
