@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) -m tests.bench_linearizability
 	$(PY) -m tests.bench_program
 	$(PY) -m tests.bench_format
+	$(PY) -m tests.bench_campaign
 
 # Recovery time against WAL and snapshot size: reports/perf/recovery.png and summary.md.
 report-perf: $(STAMP)
