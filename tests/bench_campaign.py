@@ -17,11 +17,11 @@ import shutil
 import tempfile
 import time
 
+from tests.bench_recovery import machine
 from tornwrite.faultinject import campaign
 from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.kinds import NAMES
 from tornwrite.faultinject.plan import Plan
-from tests.bench_recovery import machine
 
 
 def cpu_seconds() -> float:
