@@ -79,10 +79,35 @@ class Recoveries:
             held = store.dump()
         finally:
             clock.now = now
-        key = hashlib.blake2b(repr((now, held, entries)).encode(), digest_size=16).digest()
+        digest = hashlib.blake2b(repr(now).encode(), digest_size=16)
+        _feed(digest, held)
+        _feed(digest, entries)
+        key = digest.digest()
         if key not in self._probes:
             self._probes[key] = reads_disagree(store, entries, now)
         return self._probes[key]
+
+
+def _feed(digest: Any, thing: object) -> None:
+    """Hash `thing` (a state: dicts, lists, tuples, bytes, scalars) into `digest`, each part tagged
+    with its type and length, so different states hash differently; bytes go in as they are
+    (their repr cost more than a recovery on large values)."""
+    if type(thing) is bytes:
+        digest.update(b"bytes %d:" % len(thing))
+        digest.update(thing)
+    elif isinstance(thing, (list, tuple)):
+        digest.update(b"%s %d:" % (type(thing).__name__.encode(), len(thing)))
+        for item in thing:
+            _feed(digest, item)
+    elif isinstance(thing, dict):
+        digest.update(b"%s %d:" % (type(thing).__name__.encode(), len(thing)))
+        for key, value in thing.items():
+            _feed(digest, key)
+            _feed(digest, value)
+    else:
+        text = f"{type(thing).__name__} {thing!r}".encode()
+        digest.update(b"%d:" % len(text))
+        digest.update(text)
 
 
 def recover_image(
