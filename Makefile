@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) -m tests.bench_program
 	$(PY) -m tests.bench_format
 	$(PY) -m tests.bench_trace_sources
+	$(PY) -m tests.bench_campaign
 
 # Recovery time against WAL and snapshot size: reports/perf/recovery.png and summary.md.
 report-perf: $(STAMP)

@@ -19,7 +19,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
@@ -29,6 +28,7 @@ from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.execution import WorkloadTrace, trace
 from tornwrite.faultinject.core.findings import Findings
 from tornwrite.faultinject.core.results import StateResult
+from tornwrite.faultinject.core.tally import Tally
 from tornwrite.faultinject.core.verdicts import silence_recovery_warnings
 from tornwrite.faultinject.kinds import REGISTRY, repro_command
 from tornwrite.faultinject.kinds.base import Point, Subject
@@ -39,24 +39,6 @@ from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.checker import OUTCOMES, Oracle
 
 Task = tuple[str, str, list[Point]]  # (kind, workload, points)
-
-
-@dataclass
-class Tally:
-    """Running totals, shown while the campaign runs and written at the end."""
-
-    points_total: int
-    points_done: int = 0
-    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, outcome) -> states
-    states: Counter[str] = field(default_factory=Counter)  # kind -> states
-    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # kind -> worker seconds
-    points: Counter[str] = field(default_factory=Counter)  # kind -> crash points
-    planned: Counter[str] = field(default_factory=Counter)  # kind -> crash points to run
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def failures(self) -> int:
-        return sum(n for (_, outcome), n in self.outcomes.items() if outcome != "ok")
 
 
 def plan_tasks(plan: Plan) -> tuple[list[Task], dict[str, WorkloadTrace]]:

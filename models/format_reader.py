@@ -156,9 +156,6 @@ def _value_v1(thing: Any) -> bytes:
         raise _BadLine(f"value {_short(thing)} has a character above U+00FF") from None
 
 
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-
-
 def _value_v2(thing: Any) -> bytes:
     """A version 2 value: UTF-8 text as a JSON string, or {"b64": canonical base64}."""
     if type(thing) is str:
@@ -169,10 +166,13 @@ def _value_v2(thing: Any) -> bytes:
     if type(thing) is not dict or list(thing) != ["b64"] or type(thing["b64"]) is not str:
         raise _BadLine(f'value {_short(thing)} is neither a string nor {{"b64": string}}')
     text = thing["b64"]
-    if not _BASE64.fullmatch(text):
-        raise _BadLine(f"value {_short(text)} is not padded base64")
-    data = base64.b64decode(text)
-    if base64.b64encode(data).decode("ascii") != text:  # the unused bits of the last character are not zero
+    try:
+        # validate: a character outside the alphabet or misplaced padding is an error, not skipped
+        data = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error, or a character that is not ASCII
+        raise _BadLine(f"value {_short(text)} is not padded base64") from None
+    # Only the canonical text encodes `data`: padded, and the unused bits of the last character zero.
+    if base64.b64encode(data).decode("ascii") != text:
         raise _BadLine(f"value {_short(text)} is not canonical base64")
     return data
 

@@ -1,6 +1,6 @@
-"""The shape the code promises: no import cycles in faultinject/, models/ independent of engine/,
-one top-level import name (a user's own `models` or `engine` package is never shadowed), and
-every fault kind reachable through the registry alone."""
+"""The shape the code promises: no import cycles in faultinject/ (lazy and type-only imports
+counted), models/ independent of engine/, one top-level import name (a user's own `models` or
+`engine` package is never shadowed), and every fault kind reachable through the registry alone."""
 
 import ast
 import subprocess
@@ -13,22 +13,39 @@ from tornwrite.faultinject.kinds.base import FaultKind
 ROOT = Path(__file__).parent.parent
 
 
-def module_imports(folder: str) -> dict[str, set[str]]:
-    """Module-level imports between the modules of `folder` (as tornwrite.<folder>.*)."""
+def module_imports(folder: str, root: Path = ROOT) -> dict[str, set[str]]:
+    """Every import between the modules of `folder` (as tornwrite.<folder>.*): those inside
+    functions and under TYPE_CHECKING too, which tie modules together as much as any other. A
+    package importing its own submodules (its registry, its re-exports) is not counted."""
     modules = {}
-    for path in (ROOT / folder).rglob("*.py"):
-        name = ".".join(("tornwrite", *path.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__")
+    for path in (root / folder).rglob("*.py"):
+        name = ".".join(("tornwrite", *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
         modules[name] = path
-    graph: dict[str, set[str]] = {name: set() for name in modules}
+
+    def known(target: str) -> str | None:  # the module a dotted name lives in, if it is one of ours
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        for node in ast.parse(path.read_text()).body:  # module level only: what runs at import
-            if isinstance(node, ast.ImportFrom) and node.module:
-                for alias in node.names:
-                    target = f"{node.module}.{alias.name}"
-                    graph[name].add(target if target in modules else node.module)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the package, `level - 1` packages up
+                    parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*parts, base] if base else parts)
+                targets.update(known(f"{base}.{alias.name}") for alias in node.names)
             elif isinstance(node, ast.Import):
-                graph[name].update(alias.name for alias in node.names)
-    return {name: {t for t in targets if t in modules and t != name} for name, targets in graph.items()}
+                targets.update(known(alias.name) for alias in node.names)
+        graph[name] = {
+            target
+            for target in targets
+            if target is not None and target != name and not (package == name and target.startswith(name + "."))
+        }
+    return graph
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -51,8 +68,22 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_faultinject_has_no_import_cycles():
+def test_faultinject_has_no_import_cycles_counting_lazy_and_type_only_imports():
     assert cycles(module_imports("faultinject")) == []
+
+
+def test_a_cycle_through_a_lazy_or_type_only_import_is_a_cycle(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from tornwrite.pkg import a\n")  # its own submodule: not a cycle
+    (package / "a.py").write_text("def f():\n    from tornwrite.pkg.b import g\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from tornwrite.pkg.c import Thing\n"
+    )
+    (package / "c.py").write_text("from tornwrite.pkg import a\n")
+    assert cycles(module_imports("pkg", tmp_path)) == [
+        ["tornwrite.pkg.a", "tornwrite.pkg.b", "tornwrite.pkg.c", "tornwrite.pkg.a"]
+    ]
 
 
 def test_models_import_nothing_from_the_engine():

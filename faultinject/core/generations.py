@@ -19,7 +19,7 @@ from functools import partial
 from tornwrite.engine import IOEvent, IOLayer
 from tornwrite.faultinject.core.execution import DATA_DIR, Progress, run
 from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk
-from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image
+from tornwrite.faultinject.core.verdicts import Recovered, Recoveries, judge, recover_image
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.ops import Op
@@ -58,10 +58,13 @@ def live_on(
     rest: list[Op],
     check_time: float,
     rng_for: Callable[[int], random.Random],
+    recoveries: Recoveries | None = None,
 ) -> Iterator[Life]:
     """Lives after a recovered crash. `image`: the disk the crash left; `survived`: how many of
     the workload's ops its recovery kept; `rest`: the ops the program runs next; `rng_for(g)`:
-    the seeded sampler of generation g. Stops after a life that is not ok."""
+    the seeded sampler of generation g; `recoveries`, what this batch recovered already. Stops
+    after a life that is not ok."""
+    recover = recover_image if recoveries is None else recoveries.image
     done = list(workload.ops[:survived])
     for generation in range(1, GENERATIONS + 1):
         rng = rng_for(generation)
@@ -79,7 +82,7 @@ def live_on(
         index = rng.randrange(len(states))
         in_flight = progress.in_flight and progress.current > 0
         everything = done + rest
-        recovered = recover_image(states[index].image, progress.clock.now)
+        recovered = recover(states[index].image, progress.clock.now)
         verdict = judge(
             Oracle(everything, workload.start_time),
             recovered,

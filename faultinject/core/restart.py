@@ -100,7 +100,7 @@ def check_restart(
     for op in rest:
         apply(store, op, clock)
     carried_on = list(workload.ops[: first.matched_prefix]) + list(rest)
-    final = recover_image(restarted.durable_image(), clock.now)
+    final = recover(restarted.durable_image(), clock.now)
     outcome = Oracle(carried_on, workload.start_time).check(
         acked=len(carried_on),
         in_flight=False,

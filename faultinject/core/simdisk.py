@@ -80,12 +80,45 @@ class CrashState:
 
 
 def image_fingerprint(image: Image) -> str:
+    """A digest of every file's path and content: equal images, equal fingerprints."""
     digest = hashlib.blake2b(digest_size=16)
     for directory in sorted(image):
         for name in sorted(image[directory]):
-            digest.update(b"%s/%s:%d:" % (directory.encode(), name.encode(), len(image[directory][name])))
-            digest.update(image[directory][name])
+            digest.update(b"%s/%s:" % (directory.encode(), name.encode()))
+            digest.update(_content_digest(image[directory][name]))
     return digest.hexdigest()
+
+
+class _ContentDigests:
+    """blake2b of file contents, remembered by identity: the states of one crash point share most
+    of their files' bytes objects, and hashing large files again and again cost more than
+    recovering them. Keeps the contents it knows alive (so an id stays theirs), up to a budget."""
+
+    KEPT_BYTES = 64 << 20
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple[bytes, bytes]] = {}  # id(content) -> (content, digest)
+        self.kept = 0
+
+    def __call__(self, content: bytes) -> bytes:
+        if type(content) is not bytes:  # only immutable content may be known by its identity
+            return self._digest(content)
+        known = self.known.get(id(content))
+        if known is not None and known[0] is content:
+            return known[1]
+        if self.kept + len(content) > self.KEPT_BYTES:
+            self.known.clear()
+            self.kept = 0
+        digest = self.known[id(content)] = (content, self._digest(content))
+        self.kept += len(content)
+        return digest[1]
+
+    @staticmethod
+    def _digest(content: bytes) -> bytes:
+        return hashlib.blake2b(content, digest_size=16).digest() + b"%d" % len(content)
+
+
+_content_digest = _ContentDigests()
 
 
 class SimDisk:

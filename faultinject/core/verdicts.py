@@ -8,14 +8,17 @@ be refused may only be refused.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tornwrite.engine import IOLayer, RecoveryReport, RedisLiteError, Store
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock
 from tornwrite.faultinject.core.observe import reads_disagree
-from tornwrite.faultinject.core.simdisk import Image, SimDisk
+from tornwrite.faultinject.core.simdisk import Image, SimDisk, image_fingerprint
 from tornwrite.models import opmodel
 from tornwrite.models.checker import Oracle, Verdict
 from tornwrite.models.format_reader import read_directory, read_files
@@ -41,33 +44,119 @@ def silence_recovery_warnings() -> None:
     engine_log.propagate = False
 
 
-def recover_image(image: Image, check_time: float, io_hooks: tuple = ()) -> Recovered:
-    """Recover a simulated-disk image with the real engine, and read it with the format reader."""
+class Recoveries:
+    """Recovers crash images and remembers what it found, for one batch of one run.
+
+    Many crash states leave the same image, and many images recover to the same state. So an
+    image is recovered once per check time, and the read probe (observe.reads_disagree) is asked
+    once per distinct recovered state: its answers depend only on the entries the engine holds
+    (expired ones included), the format reader's entries and the check time, and the key is
+    exactly these. Scope one to one engine under one mutant: never share it across them.
+    """
+
+    def __init__(self) -> None:
+        self._images: dict[tuple[str, float], Recovered] = {}
+        self._probes: dict[bytes, str | None] = {}
+
+    def image(self, image: Image, check_time: float) -> Recovered:
+        """recover_image(image, check_time), once per distinct image and check time."""
+        key = (image_fingerprint(image), check_time)
+        found = self._images.get(key)
+        if found is None:
+            found = self._images[key] = recover_image(image, check_time, recoveries=self)
+        return found
+
+    def directory(self, path: str, check_time: float, io: IOLayer | None = None) -> Recovered:
+        """recover_directory(path, check_time, io), its read probe asked once per distinct state."""
+        return recover_directory(path, check_time, io, recoveries=self)
+
+    def probe(self, store: Store, clock: FakeClock, entries: Mapping[str, tuple[str, Any, float | None]]) -> str | None:
+        """reads_disagree(store, entries, clock.now), asked once per distinct (engine entries,
+        reader entries, time)."""
+        now = clock.now
+        clock.now = float("-inf")  # no entry has expired yet: the dump is every entry the engine holds
+        try:
+            held = store.dump()
+        finally:
+            clock.now = now
+        digest = hashlib.blake2b(repr(now).encode(), digest_size=16)
+        _feed(digest, held)
+        _feed(digest, entries)
+        key = digest.digest()
+        if key not in self._probes:
+            self._probes[key] = reads_disagree(store, entries, now)
+        return self._probes[key]
+
+
+def _feed(digest: Any, thing: object) -> None:
+    """Hash `thing` (a state: dicts, lists, tuples, bytes, scalars) into `digest`, each part tagged
+    with its type and length, so different states hash differently; bytes go in as they are
+    (their repr cost more than a recovery on large values)."""
+    if type(thing) is bytes:
+        digest.update(b"bytes %d:" % len(thing))
+        digest.update(thing)
+    elif isinstance(thing, (list, tuple)):
+        digest.update(b"%s %d:" % (type(thing).__name__.encode(), len(thing)))
+        for item in thing:
+            _feed(digest, item)
+    elif isinstance(thing, dict):
+        digest.update(b"%s %d:" % (type(thing).__name__.encode(), len(thing)))
+        for key, value in thing.items():
+            _feed(digest, key)
+            _feed(digest, value)
+    else:
+        text = f"{type(thing).__name__} {thing!r}".encode()
+        digest.update(b"%d:" % len(text))
+        digest.update(text)
+
+
+def recover_image(
+    image: Image, check_time: float, io_hooks: tuple = (), recoveries: Recoveries | None = None
+) -> Recovered:
+    """Recover a simulated-disk image with the real engine, and read it with the format reader;
+    `recoveries` remembers read probes already asked."""
     reading = read_files(image.get(DATA_DIR, {}))
     io = IOLayer(SimDisk.from_image(image))
     io.hooks.extend(io_hooks)
-    return _recover(reading, lambda: Store.open(DATA_DIR, io=io, clock=FakeClock(check_time)), check_time)
+    return _recover(reading, lambda clock: Store.open(DATA_DIR, io=io, clock=clock), check_time, recoveries)
 
 
-def recover_directory(path: str, check_time: float, io: IOLayer | None = None) -> Recovered:
+def recover_directory(
+    path: str, check_time: float, io: IOLayer | None = None, recoveries: Recoveries | None = None
+) -> Recovered:
     """Recover a real directory (the format reader reads it first: recovery repairs it)."""
     # A crash before the directory was made leaves nothing, which reads as an empty store.
     reading = read_directory(path) if os.path.isdir(path) else read_files({})
-    return _recover(reading, lambda: Store.open(path, io=io, clock=FakeClock(check_time)), check_time)
+    return _recover(reading, lambda clock: Store.open(path, io=io, clock=clock), check_time, recoveries)
 
 
-def _recover(reading, open_store, check_time: float) -> Recovered:
+def _recover(
+    reading, open_store: Callable[[FakeClock], Store], check_time: float, recoveries: Recoveries | None = None
+) -> Recovered:
     refused = reading.refused
     reader_state = None if refused else reading.view(check_time)
+    clock = FakeClock(check_time)
     try:
-        store = open_store()
+        store = open_store(clock)
     except Exception as exc:  # judged below: any exception is a recovery that failed
         return Recovered(None, f"{type(exc).__name__}: {exc}", reader_state, refused)
     try:
-        differ = None if refused else reads_disagree(store, reading.entries, check_time)
-        return Recovered(store.dump(), None, reader_state, refused, store.recovery, differ)
+        state = store.dump()
+        differ = None
+        # A state that differs from the reader's is judged invariant-violated whatever the reads
+        # say (models.checker): the probe is asked only where it can still find something.
+        if not refused and _as_entries(state) == _as_entries(reader_state or {}):
+            if recoveries is None:
+                differ = reads_disagree(store, reading.entries, check_time)
+            else:
+                differ = recoveries.probe(store, clock, reading.entries)
+        return Recovered(state, None, reader_state, refused, store.recovery, differ)
     finally:
         store.close()
+
+
+def _as_entries(state: Mapping[str, Any]) -> dict[str, tuple]:
+    return {key: tuple(entry) for key, entry in state.items()}
 
 
 def judge(

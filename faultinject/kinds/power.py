@@ -25,8 +25,8 @@ from tornwrite.faultinject.core.generations import live_on
 from tornwrite.faultinject.core.observe import newest_visible
 from tornwrite.faultinject.core.restart import check_restart
 from tornwrite.faultinject.core.results import RESTART, CrashPoint, SecondCrash, StateResult
-from tornwrite.faultinject.core.simdisk import Image, SimDisk, image_fingerprint
-from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image, wrong_answer
+from tornwrite.faultinject.core.simdisk import Image, SimDisk
+from tornwrite.faultinject.core.verdicts import Recovered, Recoveries, judge, recover_image, wrong_answer
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
 from tornwrite.models.checker import Oracle, Verdict
@@ -53,7 +53,7 @@ def check_points(
     """Run `workload` once on a simulated disk, losing power (in imagination) at each of `points`."""
     wanted = set(points)
     disk = SimDisk()
-    cache: dict[tuple[str, float], Recovered] = {}
+    recoveries = Recoveries()  # this batch's: images and read probes recovered once
     opened: list[Store] = []
 
     def on_step(event: IOEvent, number: int, progress: Progress) -> None:
@@ -86,14 +86,15 @@ def check_points(
         rng = state_rng(workload.seed, number, event.phase)
         crashed_recoveries = lived_on = 0
         for index, state in enumerate(disk.power_loss_states(rng)):
-            recovered = _recover_cached(cache, state.image, check_time)
+            recovered = recoveries.image(state.image, check_time)
             first = verdict(recovered)
             emit(StateResult.of(point, index, state.description, progress, first, observed=observed))
             if compound and lived_on < LIVES_PER_POINT and _repairs(recovered) and first.matched_prefix is not None:
                 lived_on += 1
                 rest = list(workload.ops[progress.acked + (1 if in_flight else 0) :])
                 rng_for = partial(state_rng, workload.seed, number, event.phase, index, "life")
-                for life in live_on(workload, state.image, first.matched_prefix, rest, check_time, rng_for):
+                lives = live_on(workload, state.image, first.matched_prefix, rest, check_time, rng_for, recoveries)
+                for life in lives:
                     second = SecondCrash(life.step, f"{GENERATION}{life.generation}", life.state, life.description)
                     emit(
                         StateResult.of(
@@ -103,7 +104,7 @@ def check_points(
             if compound and crashed_recoveries < COMPOUND_PER_POINT and _repairs(recovered):
                 crashed_recoveries += 1
                 second_rng = state_rng(workload.seed, number, event.phase, index, "recovery")
-                for second, again in crash_recovery(state.image, check_time, second_rng):
+                for second, again in crash_recovery(state.image, check_time, second_rng, recoveries):
                     emit(
                         StateResult.of(
                             point, index, state.description, progress, verdict(again), observed=observed, second=second
@@ -119,17 +120,10 @@ def check_points(
                 observed,
                 state_rng(workload.seed, number, event.phase, "restart"),
                 emit,
-                recover=lambda image, now: _recover_cached(cache, image, now),
+                recover=recoveries.image,
             )
 
     run(workload, IOLayer(disk), DATA_DIR, on_step, on_open=opened.append)
-
-
-def _recover_cached(cache: dict, image: Image, check_time: float) -> Recovered:
-    key = (image_fingerprint(image), check_time)
-    if key not in cache:
-        cache[key] = recover_image(image, check_time)
-    return cache[key]
 
 
 def _repairs(recovered: Recovered) -> bool:
@@ -137,17 +131,18 @@ def _repairs(recovered: Recovered) -> bool:
     return report is not None and bool(report.discarded or report.removed)
 
 
-def crash_recovery(image: Image, check_time: float, rng: random.Random) -> list[tuple[SecondCrash, Recovered]]:
+def crash_recovery(
+    image: Image, check_time: float, rng: random.Random, recoveries: Recoveries | None = None
+) -> list[tuple[SecondCrash, Recovered]]:
     """Recover `image`, losing power at each durable step of that recovery: what each loss leaves."""
+    recover = recover_image if recoveries is None else recoveries.image
     disk = SimDisk.from_image(image)
     io = IOLayer(disk)
     found: list[tuple[SecondCrash, Recovered]] = []
 
     def on_step(event: IOEvent, number: int, progress: None) -> None:
         for index, state in enumerate(disk.power_loss_states(rng)):
-            found.append(
-                (SecondCrash(number, event.phase, index, state.description), recover_image(state.image, check_time))
-            )
+            found.append((SecondCrash(number, event.phase, index, state.description), recover(state.image, check_time)))
 
     io.hooks.append(StepCounter(None, on_step))
     try:

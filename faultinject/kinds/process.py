@@ -31,7 +31,7 @@ from tornwrite.faultinject.core.describe import file_lines, recovery_lines, verd
 from tornwrite.faultinject.core.execution import FakeClock, StepCounter, clock_after, run
 from tornwrite.faultinject.core.observe import newest_visible
 from tornwrite.faultinject.core.results import CrashPoint, SecondCrash, StateResult
-from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_directory
+from tornwrite.faultinject.core.verdicts import Recovered, Recoveries, judge, recover_directory
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
 from tornwrite.models.checker import Oracle, Verdict
@@ -61,6 +61,7 @@ def check_points(
     compound: bool = True,
 ) -> None:
     """Kill a child at each of `points` (`steps`: the dry run's Step by number) and judge."""
+    recoveries = Recoveries()  # this batch's read probes, asked once per distinct recovered state
     for number, phase in points:
         step = steps[number]
         point = CrashPoint.of(
@@ -95,7 +96,7 @@ def check_points(
         if os.path.isdir(directory):  # a crash before mkdir leaves no directory at all
             shutil.copytree(directory, pristine)
         recovery_steps: list[tuple[int, str]] = []
-        recovered = _recover_recording(directory, check_time, recovery_steps)
+        recovered = _recover_recording(directory, check_time, recovery_steps, recoveries)
         verdict = judge(
             oracle, recovered, acked=report.acked, in_flight=in_flight, check_time=check_time, observed=report.observed
         )
@@ -107,7 +108,7 @@ def check_points(
                     shutil.copytree(pristine, again_dir)
                 second = kill_at(functools.partial(_open_only, again_dir, check_time), second_step, second_phase)
                 again = (
-                    recover_directory(again_dir, check_time)
+                    recoveries.directory(again_dir, check_time)
                     if second.killed
                     else Recovered(None, second.error or "recovery child did not die", None, None)
                 )
@@ -143,7 +144,7 @@ class _Acked:
     current: int = 1
 
 
-def _recover_recording(directory: str, check_time: float, steps: list) -> Recovered:
+def _recover_recording(directory: str, check_time: float, steps: list, recoveries: Recoveries) -> Recovered:
     """Recover, noting each step of recovery that changes what a process sees (a truncate, an
     unlink, a create, a write): where a second kill can leave something new. Kills around its
     fsyncs would find exactly the files a kill before them finds: fsync changes only the disk."""
@@ -156,7 +157,7 @@ def _recover_recording(directory: str, check_time: float, steps: list) -> Recove
             ),
         )
     )
-    return recover_directory(directory, check_time, io=io)
+    return recoveries.directory(directory, check_time, io)
 
 
 class Child:

@@ -7,15 +7,12 @@ text lists every failing state with the one command that reruns it.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from typing import TYPE_CHECKING
 
 from tornwrite.faultinject.core.findings import Findings
 from tornwrite.faultinject.core.results import StateResult
+from tornwrite.faultinject.core.tally import Tally
 from tornwrite.faultinject.kinds import REGISTRY, repro_command
 from tornwrite.faultinject.plan import Plan
-
-if TYPE_CHECKING:
-    from tornwrite.faultinject.campaign import Tally
 
 
 def write_junit(plan: Plan, findings: Findings, tally: Tally, path: str) -> None:

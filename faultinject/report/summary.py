@@ -12,18 +12,15 @@ import platform
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from tornwrite.faultinject.core.execution import WorkloadTrace
 from tornwrite.faultinject.core.findings import Findings
 from tornwrite.faultinject.core.results import worst
+from tornwrite.faultinject.core.tally import Tally
 from tornwrite.faultinject.kinds import REGISTRY, repro_command
 from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.report import figures
 from tornwrite.models.checker import OUTCOMES
-
-if TYPE_CHECKING:
-    from tornwrite.faultinject.campaign import Tally
 
 MAX_FAILURES_LISTED = 200
 MAX_GROUPS_LISTED = 60
