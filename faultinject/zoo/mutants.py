@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from tornwrite.engine import arguments, codec, recovery
 from tornwrite.engine import io as engine_io
+from tornwrite.engine import keyspace as engine_keyspace
 from tornwrite.engine import snapshot as engine_snapshot
 from tornwrite.engine import store as engine_store
 from tornwrite.engine import wal as engine_wal
@@ -281,6 +282,17 @@ def _seqlock_read_never_retries() -> list:
     return [(Keyspace, "read", read)]
 
 
+def _seqlock_write_never_odd() -> list:
+    def apply_record(self, op: str, args: tuple) -> None:
+        with self.applying:
+            engine_keyspace._APPLY[op](self.data, *args)
+            self.seq += 2  # moved once the apply is done, never odd during it: a reader cannot tell
+        if self.deadlines is not None and op in ("set", "expire") and args[-1] is not None:
+            self.deadlines.add(args[-1], args[0])
+
+    return [(Keyspace, "apply_record", apply_record)]
+
+
 def _rpush_validates_outside_lock() -> list:
     def rpush(self, key: object, *values: object) -> int:
         key = arguments.key(key)
@@ -477,6 +489,16 @@ MUTANTS = {
             ("concurrent",),
             "a reader thread sees half a multi-key delete or multi-field hdel",
             _seqlock_read_never_retries,
+        ),
+        Mutant(
+            "seqlock-write-never-odd",
+            "the writer moves the seqlock's counter by two after an apply instead of making it odd during it",
+            "reads are linearizable: no partial mutation is ever visible",
+            ("concurrent",),
+            "the writer-side twin of seqlock-read-never-retries: a reader sees an even, unchanged counter "
+            "around half a multi-key delete or multi-field hdel; only a forced interleaving (a writer parked "
+            "inside its apply while a reader reads) makes it happen on every run",
+            _seqlock_write_never_odd,
         ),
         Mutant(
             "rpush-validates-outside-lock",
