@@ -105,6 +105,14 @@ def _segment_without_dir_fsync() -> list:
     return [(engine_wal.Wal, "create_segment", classmethod(create_segment))]
 
 
+def _rotate_closes_old_segment_first() -> list:
+    def rotate(self, next_lsn: int):
+        self.close()  # closed before its successor exists: if creating that fails, the store keeps it
+        return engine_wal.Wal.create_segment(self.io, self.directory, next_lsn)
+
+    return [(engine_wal.Wal, "rotate", rotate)]
+
+
 def _hset_as_several_records() -> list:
     real_hset = engine_store.Store.hset
 
@@ -465,6 +473,16 @@ MUTANTS = {
             ("stateful",),
             "the state machine reads every path after moving the clock",
             _hgetall_ignores_expiry,
+        ),
+        Mutant(
+            "wal-rotate-closes-old-first",
+            "a snapshot's WAL rotation closes the current segment before its successor is created",
+            "an error inside a snapshot fails the snapshot and nothing else",
+            ("ioerror",),
+            "when creating the new segment fails, the store keeps appending through the closed handle: "
+            "EBADF fails the next write (or, with the descriptor reused, sends records into another file); "
+            "seen only by a disk that refuses I/O on closed handles",
+            _rotate_closes_old_segment_first,
         ),
         Mutant(
             "hset-as-several-records",
