@@ -22,7 +22,15 @@ import errno
 import os
 from collections.abc import Callable, Iterable
 
-from tornwrite.engine import IOEvent, IOLayer, SnapshotError, Store, StoreFailedError
+from tornwrite.engine import (
+    InvalidKeyError,
+    InvalidValueError,
+    IOEvent,
+    IOLayer,
+    SnapshotError,
+    Store,
+    StoreFailedError,
+)
 from tornwrite.faultinject.core.describe import file_lines
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, Step, StepCounter, run
 from tornwrite.faultinject.core.results import CrashPoint, StateResult
@@ -245,6 +253,11 @@ def _run_problem(workload: Workload, progress: Progress, injected: int) -> str |
             now += op.args[0]
             continue
         if failed is not None and index > failed:
+            if op.is_write and isinstance(result, (InvalidKeyError, InvalidValueError)):
+                # Arguments are checked before the store is: a bad one is refused as ever.
+                if not opmodel.same_result(opmodel.apply(state, op, now)[1], _as_result(result)):
+                    return f"op {index} {op!r} was refused with {result!r}, which the model does not predict"
+                continue
             if op.is_write and not isinstance(result, StoreFailedError):
                 return f"op {index} {op!r} was accepted after the WAL failed at op {failed}: {result!r}"
             if not op.is_write and op.name != "snapshot":

@@ -22,7 +22,7 @@ from tornwrite.faultinject.kinds import NAMES, REGISTRY, repro_command
 from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.zoo import mutants
 
-WORKLOAD = "snapshot-heavy"
+WORKLOAD = "snapshot-heavy"  # the real engine's; each mutant names its own (mutants.Mutant.workload)
 OPS = 40
 STATEFUL = "stateful"  # the Hypothesis state machine (faultinject/zoo/stateful.py)
 STATEFUL_STEPS = 50  # steps per program: long enough to reach a crash inside a snapshot, short to shrink
@@ -43,7 +43,8 @@ class Finding:
 
 
 def _campaign_fails(kind: str, mutant: str | None, ops: int) -> tuple[bool, str]:
-    plan = Plan((WORKLOAD,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=REGISTRY[kind].zoo_budget)
+    workload = mutants.MUTANTS[mutant].workload if mutant else WORKLOAD
+    plan = Plan((workload,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=REGISTRY[kind].zoo_budget)
     failures = [r for r in campaign.execute(plan, stop_on_failure=True).results if not r.ok]
     return bool(failures), repro_command(failures[0]) if failures else ""
 

@@ -38,6 +38,7 @@ class Mutant:
     caught_by: tuple[str, ...]  # detectors expected to catch it, most direct first
     why: str  # why those detectors see it
     patches: Callable[[], list[tuple[object, str, object]]]  # (owner, attribute, replacement)
+    workload: str = "snapshot-heavy"  # the campaign workload `make mutants` runs it under
 
 
 # --- the WAL ----------------------------------------------------------------------------------
@@ -273,6 +274,20 @@ def _hgetall_ignores_expiry() -> list:
     return [(engine_store.Store, "hgetall", hgetall)]
 
 
+# --- boundaries -------------------------------------------------------------------------------------
+
+
+def _ttl_zero_accepted() -> list:
+    real_set = engine_store.Store.set
+
+    def set(self, key, value, *, ttl=None, expire_at=None) -> None:
+        if ttl == 0 and not isinstance(ttl, bool):  # the bound checked as `ttl < 0`: 0 slips through
+            return real_set(self, key, value, expire_at=self._clock())
+        return real_set(self, key, value, ttl=ttl, expire_at=expire_at)
+
+    return [(engine_store.Store, "set", set)]
+
+
 # --- threads (caught only by the "concurrent" kind: a single-threaded run never races) -------------
 
 
@@ -491,6 +506,16 @@ MUTANTS = {
             ("process", "power", "stateful"),
             "a crash between the records recovers half an hset",
             _hset_as_several_records,
+        ),
+        Mutant(
+            "set-ttl-zero-accepted",
+            "set checks its ttl as `ttl < 0`, so a ttl of 0 is accepted: a key written already expired",
+            "bad input gets a clear typed error (a ttl must be > 0)",
+            ("stateful", "power"),
+            "an off-by-one at the boundary: only generators that ask for a ttl of exactly 0 see it (the state "
+            "machine's edge_number rule; the edges workload, where the accepted set hides a live value)",
+            _ttl_zero_accepted,
+            workload="edges",
         ),
         Mutant(
             "snapshot-shares-values",

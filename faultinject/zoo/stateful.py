@@ -53,6 +53,10 @@ ttls = st.sampled_from([0.5, 1, 2.5, 10])
 invalid_keys = st.sampled_from([1, None, 2.5, "\ud800", b"\xff\xfe", bytearray(b"k")])
 invalid_values = st.sampled_from(["text", 7, None, 1.5, ["b"]])
 invalid_numbers = st.sampled_from([math.nan, math.inf, -math.inf, True, "3", 10**400])
+# Boundaries: a ttl of 0 or below is refused, seconds of 0 or below expire at once, huge ones never.
+edge_numbers = st.sampled_from([0, -1, -0.5, 1e9])
+# List ranges past both ends, past one, crossed, far beyond: clamped, or empty.
+edge_ranges = st.sampled_from([(-100, 100), (-100, 0), (-1, 100), (2, 1), (100, 200), (-100, -50)])
 
 
 class Crash(BaseException):
@@ -215,6 +219,24 @@ class StoreVersusModel(RuleBasedStateMachine):
     def reap_expired(self):
         """What the reaper thread does each interval, run at a chosen moment."""
         self.run(Op.of("reap_expired"))
+
+    # --- boundaries: the arguments at and past the edges of what each command accepts ----------
+
+    @rule(key=keys, value=values, number=edge_numbers, how=st.sampled_from(["ttl", "expire", "expire_at"]))
+    def edge_number(self, key, value, number, how):
+        if how == "ttl":
+            self.run(Op.of("set", key, value, ttl=number))
+        else:
+            self.run(Op.of(how, key, number if how == "expire" else self.clock.now + number))
+
+    @rule(key=keys, bounds=edge_ranges)
+    def lrange_past_the_ends(self, key, bounds):
+        self.run(Op.of("lrange", key, *bounds))
+
+    @rule(key=keys)
+    def hdel_every_field(self, key):
+        """The last field goes, and the hash with it."""
+        self.run(Op.of("hdel", key, *FIELDS))
 
     # --- refusals: the engine must raise what the model predicts, and change nothing ----------
 
