@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -173,6 +174,18 @@ def _snapshot_written_in_place() -> list:
     # With an empty temp suffix the snapshot is written straight to its final name (the rename
     # becomes a no-op): a crash mid-write leaves a half snapshot where recovery looks first.
     return [(engine_snapshot, "TMP_SUFFIX", "")]
+
+
+class _CrcPerChunk:
+    """zlib, as the snapshot writer sees it, with a checksum that restarts at every chunk."""
+
+    @staticmethod
+    def crc32(data: bytes, value: int = 0) -> int:
+        return zlib.crc32(data)  # the running value is dropped: the end line covers the last chunk only
+
+
+def _snapshot_crc_restarts_each_chunk() -> list:
+    return [(engine_snapshot, "zlib", _CrcPerChunk)]
 
 
 # --- recovery -----------------------------------------------------------------------------------
@@ -422,6 +435,15 @@ MUTANTS = {
             ("power",),
             "the segment deletion may persist while the rename does not",
             _snapshot_rename_without_dir_fsync,
+        ),
+        Mutant(
+            "snapshot-crc-restarts-each-chunk",
+            "the snapshot writer's running checksum restarts at each 1 MiB chunk it writes",
+            "a snapshot is valid: memory state == snapshot + WAL replay",
+            ("stateful",),
+            "a snapshot of one chunk is right; only state past 1 MiB (the state machine's grow_past_every_buffer; "
+            "no campaign workload gets there) writes a second chunk, whose snapshot recovery then refuses",
+            _snapshot_crc_restarts_each_chunk,
         ),
         Mutant(
             "wal-cut-before-snapshot-rename",
