@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from tornwrite.engine import arguments, codec, recovery
 from tornwrite.engine import io as engine_io
 from tornwrite.engine import keyspace as engine_keyspace
+from tornwrite.engine import quarantine as engine_quarantine
 from tornwrite.engine import snapshot as engine_snapshot
 from tornwrite.engine import store as engine_store
 from tornwrite.engine import wal as engine_wal
@@ -272,6 +273,26 @@ def _replay_past_bad_record() -> list:
     return [(recovery, "scan_segment", scan_segment)]
 
 
+def _quarantine_reuses_first_name() -> list:
+    real_keep = engine_quarantine.keep
+
+    def keep(io, directory: str, stretches: list, stale: list) -> list:
+        # The bookkeeping bug: a stretch quarantined before under the same name prefix is forgotten,
+        # so a new copy of the same segment and offset is numbered 1 again and replaces the old one.
+        folder = engine_quarantine.quarantine_dir(directory)
+        if io.is_dir(folder):
+            for source, offset in stretches:
+                prefix = f"{os.path.basename(source)}@{offset}."
+                data = io.read(source, "quarantine.read")[offset:]
+                for name in io.listdir(folder, "quarantine.listdir"):
+                    path = os.path.join(folder, name)
+                    if name.startswith(prefix) and io.read(path, "quarantine.read") != data:
+                        io.unlink(path, "quarantine.cleanup")
+        return real_keep(io, directory, stretches, stale)
+
+    return [(recovery, "keep", keep)]
+
+
 # --- reads -----------------------------------------------------------------------------------------
 
 
@@ -502,6 +523,15 @@ MUTANTS = {
             ("damage",),
             "damage in the middle of the log leaves a state no prefix of the workload ever had",
             _replay_past_bad_record,
+        ),
+        Mutant(
+            "quarantine-reuses-first-name",
+            "a stretch quarantined again at the same segment and offset replaces the earlier copy",
+            "recovery never destroys what it cannot use (across recoveries too)",
+            ("damage",),
+            "one damage and one recovery never quarantine the same place twice; a later life (write on, damage "
+            "again where recovery cut, recover) does, and the first life's copy is gone",
+            _quarantine_reuses_first_name,
         ),
         Mutant(
             "hgetall-ignores-expiry",
