@@ -1,5 +1,6 @@
 """The simulated disk keeps exactly what docs/CRASH-MODEL.md says a crash can keep."""
 
+import errno
 import random
 
 import pytest
@@ -123,3 +124,47 @@ def test_locks_and_missing_files_behave_like_the_os():
         disk.read(f"{D}/missing")
     with pytest.raises(FileExistsError):
         disk.create(f"{D}/LOCK")
+
+
+@pytest.mark.parametrize("call", ["write", "fsync", "truncate", "close", "write_at"])
+def test_io_through_a_closed_handle_is_refused_with_ebadf(call):
+    disk, h = disk_with("f")
+    disk.close(h["f"])
+    args = {"write": (b"late",), "fsync": (), "truncate": (0,), "close": (), "write_at": (0, b"late")}[call]
+    with pytest.raises(OSError) as refused:
+        getattr(disk, call)(h["f"], *args)
+    assert refused.value.errno == errno.EBADF
+    assert disk.read(f"{D}/f") == b""  # nothing reached the file
+
+
+@pytest.mark.parametrize("handle", ["from another disk", "from before a process crash", "not a handle"])
+def test_io_through_a_handle_this_disk_never_opened_is_refused_with_ebadf(handle):
+    disk, h = disk_with("f")
+    stranger = {
+        "from another disk": disk_with("f")[1]["f"],
+        "from before a process crash": h["f"],
+        "not a handle": object(),
+    }[handle]
+    if handle == "from before a process crash":
+        disk = disk.after_process_crash()
+    with pytest.raises(OSError) as refused:
+        disk.write(stranger, b"x")
+    assert refused.value.errno == errno.EBADF
+
+
+def test_a_handle_opened_again_after_close_writes_as_before():
+    disk, h = disk_with("f")
+    disk.write(h["f"], b"a")
+    disk.close(h["f"])
+    again = disk.open_append(f"{D}/f")
+    disk.write(again, b"b")
+    assert disk.read(f"{D}/f") == b"ab"
+
+
+def test_an_unlocked_lock_handle_cannot_be_unlocked_twice():
+    disk = SimDisk()
+    disk.mkdir(D)
+    lock = disk.lock(f"{D}/LOCK")
+    disk.unlock(lock)
+    with pytest.raises(OSError):
+        disk.unlock(lock)

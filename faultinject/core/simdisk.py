@@ -13,6 +13,10 @@ What it models (docs/CRASH-MODEL.md says why):
   `power_loss_states`. Torn and partial data is combined with keeping none or all of the entry
   changes; the other subsets of entry changes go with the file's data wholly lost or kept.
 
+Handles live as they do on a real file system: `create`, `open_append` and `lock` open one,
+`close` (or `unlock`) ends it, and any write, fsync, truncate or close through a closed handle,
+or through one this disk never opened (a handle from before a crash included), raises EBADF.
+
 An image, `{directory: {name: bytes}}`, is what a crash leaves; `SimDisk.from_image` boots a
 fresh disk from one, everything durable.
 """
@@ -57,11 +61,17 @@ class Directory:
 
 
 class SimHandle:
-    __slots__ = ("path", "inode")
+    __slots__ = ("path", "inode", "disk", "closed")
 
-    def __init__(self, path: str, inode: Inode):
+    def __init__(self, path: str, inode: Inode, disk: object):
         self.path = path
         self.inode = inode
+        self.disk = disk  # the token of the disk that opened it: a restarted disk has another
+        self.closed = False
+
+
+def _bad_handle(handle: object, why: str) -> OSError:
+    return OSError(errno.EBADF, f"{os.strerror(errno.EBADF)}: {why}", getattr(handle, "path", None))
 
 
 def _missing(path: str) -> FileNotFoundError:
@@ -128,6 +138,7 @@ class SimDisk:
         self.dirs: dict[str, Directory] = {}
         self.locked: set[str] = set()
         self._seq = itertools.count()  # orders pending data ops across files: which came last
+        self._token = object()  # names the handles this disk opened (deepcopy makes a new one)
 
     @classmethod
     def from_image(cls, image: Image) -> SimDisk:
@@ -148,6 +159,14 @@ class SimDisk:
             raise _missing(parent)
         return directory, name
 
+    def _open(self, handle: object) -> Inode:
+        """The inode behind `handle`, if this disk opened it and it is not closed; else EBADF."""
+        if not isinstance(handle, SimHandle) or handle.disk is not self._token:
+            raise _bad_handle(handle, "a handle this disk never opened")
+        if handle.closed:
+            raise _bad_handle(handle, "the handle is closed")
+        return handle.inode
+
     def _inode(self, path: str) -> Inode:
         directory, name = self._dir_of(path)
         inode = directory.entries.get(name)
@@ -162,28 +181,29 @@ class SimDisk:
         inode = Inode()
         directory.entries[name] = inode
         directory.pending.append(("create", name, inode, name))
-        return SimHandle(path, inode)
+        return SimHandle(path, inode, self._token)
 
     def open_append(self, path: str) -> SimHandle:
-        return SimHandle(path, self._inode(path))
+        return SimHandle(path, self._inode(path), self._token)
 
     def write(self, handle: SimHandle, data: bytes) -> None:
-        inode = handle.inode
+        inode = self._open(handle)
         inode.pending.append(("write", len(inode.data), bytes(data), next(self._seq)))
         inode.data += data
 
     def fsync(self, handle: SimHandle) -> None:
-        inode = handle.inode
+        inode = self._open(handle)
         inode.durable = bytes(inode.data)
         inode.pending.clear()
 
     def truncate(self, handle: SimHandle, size: int) -> None:
-        inode = handle.inode
+        inode = self._open(handle)
         inode.pending.append(("truncate", size, next(self._seq)))
         _truncate(inode.data, size)
 
     def close(self, handle: SimHandle) -> None:
-        pass
+        self._open(handle)
+        handle.closed = True
 
     def fsync_dir(self, path: str) -> None:
         directory = self.dirs.get(path)
@@ -242,16 +262,18 @@ class SimDisk:
             # made durable at once, it does not double the crash states of everything after it.
             directory.entries[name] = directory.durable[name] = Inode()
         self.locked.add(path)
-        return SimHandle(path, directory.entries[name])
+        return SimHandle(path, directory.entries[name], self._token)
 
     def unlock(self, handle: SimHandle) -> None:
+        self._open(handle)
+        handle.closed = True
         self.locked.discard(handle.path)
 
     # --- beyond the engine's protocol: what a traced program may do (faultinject/program) ------
 
     def write_at(self, handle: SimHandle, offset: int, data: bytes) -> None:
         """pwrite: overwrite or extend at `offset` (a hole before it reads as zeros)."""
-        inode = handle.inode
+        inode = self._open(handle)
         inode.pending.append(("write", offset, bytes(data), next(self._seq)))
         _truncate(inode.data, max(len(inode.data), offset))
         inode.data[offset : offset + len(data)] = data

@@ -4,6 +4,12 @@ Every write gets a value no other write has, starting ``#<op index>:``, so any v
 returns names the op that wrote it (how the process kind's observer proves a write was seen).
 Keys and values come from faker, seeded, in several scripts, so multi-byte UTF-8 is the norm.
 The same (name, seed, ops) always gives the same workload.
+
+The `edges` workload asks what the others never do: boundary arguments (a ttl or seconds of 0,
+negative or huge; list ranges past both ends; empty values; the last field of a hash removed)
+and APPEND in every case. Few ops, so it stays cheap. (State past several MiB is the state
+machine's `grow_past_every_buffer` rule: every crash state of a campaign holding that much would
+cost far more than the campaign can spend.)
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class _Mix:
     value_sizes: tuple[int, int] = (0, 120)
     large_every: int = 0  # every n-th value is drawn from 1 KiB..64 KiB
     ttl: bool = False
+    at: tuple[tuple[int, str], ...] = ()  # (op index, kind): ops drawn at fixed places, not by weight
 
 
 MIXES = {
@@ -105,6 +112,22 @@ MIXES = {
         ttl=True,
     ),
 }
+# Every op's kind is fixed, so each boundary is asked in the default length: the n-th edge op of a
+# kind takes the n-th of its boundary values, on the key the last write of its type went to.
+_EDGE_SCRIPT = (
+    "hset append set_ttl_edge rpush lrange_edge expire_edge append set_ttl_edge hdel_all lrange_edge "
+    "expire_edge set_empty snapshot set_ttl_edge append expire_edge hset lrange_edge set_ttl_edge "
+    "expire_edge append lrange_edge hdel_all ttl tick snapshot"
+).split()
+MIXES["edges"] = _Mix(
+    len(_EDGE_SCRIPT),
+    {"append": 1, "set_ttl_edge": 1, "expire_edge": 1, "lrange_edge": 1, "hset": 1, "rpush": 1},  # past the script
+    ttl=True,
+    at=tuple(enumerate(_EDGE_SCRIPT, start=1)),
+)
+EDGE_TTLS = (0, -1, -0.5, 1e9)  # 0 and below are refused; huge is a deadline that never comes
+EDGE_SECONDS = (0, -1, -2.5, 1e9)  # 0 and below expire at once; huge never
+EDGE_RANGES = ((-100, 100), (2, 1), (-1, 100), (100, 200), (-100, 0), (-1, -1))  # past both ends, crossed, ...
 DEFAULT_WORKLOADS = tuple(MIXES)
 
 
@@ -123,9 +146,11 @@ def build(name: str, seed: int = 0, ops: int | None = None) -> Workload:
     clock = _Deadlines(START_TIME)
     while len(generated) < (ops or mix.ops):
         index = len(generated) + 1
-        kind = rng.choices(kinds, weights)[0]
+        kind = dict(mix.at).get(index) or rng.choices(kinds, weights)[0]
         op = clock.tick_onto_next() if kind == "tick_onto_deadline" else None
         op = op or _draw(kind, index, rng, fake, pools, fields, mix)
+        if kind in _EDGE_KINDS:
+            op = _edge(kind, op, generated, fields)
         clock.note(op)
         generated.append(op)
     return Workload(name, seed, tuple(generated))
@@ -152,6 +177,31 @@ class _Deadlines:
         return Op.of("tick", min(self.ahead) - self.now) if self.ahead else None
 
 
+_EDGE_KINDS = {
+    "set_ttl_edge": ("set", "append"),
+    "expire_edge": ("set", "append", "rpush", "hset"),
+    "lrange_edge": ("rpush",),
+    "hdel_all": ("hset",),
+}
+
+
+def _edge(kind: str, drawn: Op, generated: list[Op], fields: list[str]) -> Op:
+    """An edge op on the key the last write of its type went to (so the boundary meets a live
+    value), with the next of its kind's boundary values."""
+    writers = _EDGE_KINDS[kind]
+    key = next((op.args[0] for op in reversed(generated) if op.name in writers), drawn.args[0])
+    if kind == "set_ttl_edge":
+        nth = sum("ttl" in dict(op.kwargs) for op in generated)
+        return Op.of("set", key, drawn.args[1], ttl=EDGE_TTLS[nth % len(EDGE_TTLS)])
+    if kind == "expire_edge":
+        nth = sum(op.name == "expire" for op in generated)
+        return Op.of("expire", key, EDGE_SECONDS[nth % len(EDGE_SECONDS)])
+    if kind == "lrange_edge":
+        nth = sum(op.name == "lrange" for op in generated)
+        return Op.of("lrange", key, *EDGE_RANGES[nth % len(EDGE_RANGES)])
+    return Op.of("hdel", key, *fields)  # every field: the hash goes with its last one
+
+
 def _key_pool(fake: Faker, kind: str, size: int) -> list[str]:
     makers = [lambda: f"user:{fake.user_name()}", lambda: f"{fake.word()}:{fake.city()}", fake.word]
     return [f"{kind[0]}/{makers[i % 3]()}" for i in range(size)]
@@ -171,6 +221,11 @@ def _value(index: int, rng: random.Random, fake: Faker, mix: _Mix) -> bytes:
 _KINDS = ("string", "list", "hash")
 _KEY_KIND = {
     "set": "string",
+    "set_empty": "string",
+    "set_ttl_edge": "string",
+    "append": "string",
+    "lrange_edge": "list",
+    "hdel_all": "hash",
     "set_ttl": "string",
     "get": "string",
     "rpush": "list",
@@ -199,6 +254,14 @@ def _draw(kind: str, index: int, rng: random.Random, fake: Faker, pools: dict, f
         return Op.of("rpush", key, *[value() for _ in range(rng.randint(1, 3))])
     if kind == "lrange":
         return Op.of("lrange", key, 0, -1)
+    if kind == "set_empty":
+        return Op.of("set", key, b"")
+    if kind == "append":  # to an absent, live, expiring or wrong-typed key; now and then nothing
+        return Op.of("append", key, b"" if rng.random() < 0.2 else value())
+    if kind == "set_ttl_edge":  # its ttl, and for each edge kind its key, are _edge's
+        return Op.of("set", key, value())
+    if kind in ("expire_edge", "lrange_edge", "hdel_all"):
+        return Op.of(kind, key)
     if kind == "hset":
         return Op.of("hset", key, {field: value() for field in rng.sample(fields, rng.randint(1, 3))})
     if kind == "hdel":

@@ -31,6 +31,12 @@ clock call takes a seeded while (a reader preempted inside its read), and a writ
 TTL waits half of it before its next op, often an overwrite of that key before the deadline.
 A repro reruns the same schedule up to REPRO_ATTEMPTS times and shows the first failing run.
 
+Forced interleavings (faultinject/core/interleave.py) are the kind's other points, checked
+first: one per multi-part piece of work (a multi-key delete, a multi-field hset or hdel, an
+rpush of several values, a snapshot's copy), each parked at every line of its apply in turn
+while a reader (or, beside a snapshot, a writer) runs. They are deterministic, so a seqlock bug
+on either side is caught on every run, not at the scheduler's mercy.
+
 `persist` and `expire` on keys whose TTL runs out in milliseconds are what found the engine's
 revival bug (a deadline passing during such a write's fsync let a reader see the key gone and
 then back; engine/keyspace.py, "Reviving writes").
@@ -53,6 +59,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tornwrite.engine import IOEvent, IOLayer, Store
+from tornwrite.faultinject.core import interleave
 from tornwrite.faultinject.core.execution import FakeClock, Step
 from tornwrite.faultinject.core.results import CrashPoint, StateResult
 from tornwrite.faultinject.core.workloads import Workload
@@ -478,7 +485,41 @@ def check_point(subject: Subject, number: int, base_dir: str) -> tuple[StateResu
     return result, run, plan
 
 
+FORCED = range(POINTS + 1, POINTS + 1 + len(interleave.SCENARIOS))  # the forced interleavings' point numbers
+
+
+def check_forced(subject: Subject, number: int) -> tuple[StateResult, list[interleave.Outcome]]:
+    """Forced-interleaving point `number`: its scenario parked at every pause point in turn."""
+    scenario = interleave.SCENARIOS[number - FORCED.start]
+    outcomes = interleave.check_scenario(scenario)
+    failed = next((outcome for outcome in outcomes if outcome.problem), None)
+    verdict = (
+        Verdict("ok")
+        if failed is None
+        else Verdict(
+            "invariant-violated",
+            f"{scenario.paused!r} parked at {failed.where} (pause {failed.pause} of {len(outcomes)}): {failed.problem}",
+        )
+    )
+    point = CrashPoint.of(NAME, subject.workload, number, "-", "forced interleaving", "data", 0, subject.mutant)
+    description = f"{scenario.name}: parked at each of {len(outcomes)} pause points"
+    return StateResult.of(point, 0, description, _Progress(0, False), verdict), outcomes
+
+
+def _repro_forced(subject: Subject, number: int, out: Out) -> int:
+    result, outcomes = check_forced(subject, number)
+    out(f"FORCED INTERLEAVING (concurrent) point {number}: {result.description}")
+    for outcome in outcomes:
+        out(f"  pause {outcome.pause:>3} at {outcome.where}: {outcome.problem or 'ok'}")
+    out(f"verdict: {result.outcome}")
+    if result.detail:
+        out(result.detail)
+    return 0 if result.ok else 1
+
+
 def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
+    if request.step in FORCED:
+        return _repro_forced(subject, request.step, out)
     base = tempfile.mkdtemp(prefix="tornwrite-repro-")
     try:
         for attempt in range(1, REPRO_ATTEMPTS + 1):
@@ -514,11 +555,15 @@ class Concurrent(FaultKind):
     shrinks_by_ops = False  # its threads draw their own ops; the workload's length changes nothing
 
     def points(self, steps: list[Step]) -> list[Point]:
-        return [(number, "-") for number in range(1, POINTS + 1)]
+        # The forced interleavings first: deterministic, cheap, and where seqlock bugs show.
+        return [(number, "-") for number in (*FORCED, *range(1, POINTS + 1))]
 
     def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:
         for number, _ in points:
-            emit(check_point(subject, number, subject.scratch)[0])
+            if number in FORCED:
+                emit(check_forced(subject, number)[0])
+            else:
+                emit(check_point(subject, number, subject.scratch)[0])
 
     def repro_argv(self, result: StateResult) -> list[str]:
         return ["--step", str(result.point.step)]  # a point is named by its number alone

@@ -10,7 +10,9 @@ same file; or a state equal to both the format reader's and the op model's after
 the workload (damage may cost the records after it, never invent one), with every checksummed
 record recovery discarded in quarantine/ byte for byte, durably, and a warning naming it.
 Anything else, another exception or a state no prefix ever had, fails. Cases are seeded: case
-N of a workload is always the same damage.
+N of a workload is always the same damage. One case in damage_lives.LIFE_EVERY lives on: the
+recovered store writes more, the directory is damaged again where recovery cut it, and the same
+oracle judges the second recovery, with every earlier quarantine copy still in place.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tornwrite.faultinject.core.results import CrashPoint, StateResult
 from tornwrite.faultinject.core.simdisk import Image, SimDisk
 from tornwrite.faultinject.core.verdicts import recover_image
 from tornwrite.faultinject.core.workloads import Workload
+from tornwrite.faultinject.kinds import damage_lives
 from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
 from tornwrite.faultinject.kinds.damage_records import (
     RECORD_DAMAGES,
@@ -117,7 +120,10 @@ def damage_case(sources: Sources, case: int, seed: int) -> tuple[str, str, Image
     return damage(sources.records.image if case % 2 else sources.image, case, seed)
 
 
-def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int) -> Verdict:
+def judge_damaged(
+    oracle: Oracle, image: Image, check_time: float, prefixes: int, earlier: dict[str, bytes] | None = None
+) -> Verdict:
+    """The verdict on recovering `image`; `earlier`: quarantine copies a past life made, which must survive."""
     reading = read_files(image.get(DATA_DIR, {}))
     disk = SimDisk.from_image(image)
     try:
@@ -144,6 +150,7 @@ def judge_damaged(oracle: Oracle, image: Image, check_time: float, prefixes: int
     if reading.view(check_time) != state:
         return Verdict("invariant-violated", "engine recovery differs from the format reader's replay")
     lost = quarantine_problem(image, disk.durable_image(), store.recovery)
+    lost = lost or damage_lives.copies_lost(earlier or {}, disk.durable_image())
     if lost is not None:
         return Verdict("lost-acked-write", f"recovery discarded records for good: {lost}")
     silent = warning_problem(store.recovery, warnings)
@@ -196,7 +203,26 @@ def check_cases(
             mutant,
         )
         verdict = judge_damaged(oracle, damaged, check_time, len(workload.ops))
+        if verdict.outcome == "ok" and verdict.matched_prefix is not None and damage_lives.lives_on(case):
+            again, verdict = second_life(workload, damaged, verdict.matched_prefix, check_time, case)
+            description = f"{description}; {again}"
         emit(StateResult(point, 0, description, progress.acked, False, 0, verdict.outcome, verdict.detail))
+
+
+def second_life(workload: Workload, damaged: Image, prefix: int, check_time: float, case: int) -> tuple[str, Verdict]:
+    """Write on after the first recovery, damage again, recover: (what was done, the verdict)."""
+    try:
+        written, cut = damage_lives.write_on(damaged, check_time)
+    except Exception as exc:  # the first recovery was judged ok: the store it gives must carry on
+        return "life 2: writing on", Verdict(
+            "recovery-failed", f"writing on after recovery: {type(exc).__name__}: {exc}"
+        )
+    description, again = damage_lives.damage_again(written, cut, case, workload.seed)
+    carried_on = [*workload.ops[:prefix], *damage_lives.AFTER]
+    oracle = Oracle(carried_on, workload.start_time)
+    return description, judge_damaged(
+        oracle, again, check_time, len(carried_on), earlier=damage_lives.quarantined(written)
+    )
 
 
 def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
@@ -211,6 +237,9 @@ def _repro(subject: Subject, request: ReproRequest, out: Out) -> int:
     out("recovery:")
     out("\n".join(recovery_lines(recovered)))
     verdict = judge_damaged(oracle, damaged, progress.clock.now, len(workload.ops))
+    if verdict.outcome == "ok" and verdict.matched_prefix is not None and damage_lives.lives_on(case):
+        again, verdict = second_life(workload, damaged, verdict.matched_prefix, progress.clock.now, case)
+        out(again)
     out(
         f"verdict: {verdict.outcome}"
         + (f" (the model's state after op {verdict.matched_prefix})" if verdict.matched_prefix is not None else "")

@@ -7,7 +7,9 @@ is reopened and judged. What must hold (docs/CRASH-MODEL.md, "I/O errors"):
   reopening, the op is wholly present or wholly absent (the checker treats it as in flight);
   an ENOSPC that leaves half a record behind never gets that half replayed;
 - an error inside a snapshot fails the snapshot (SnapshotError) and nothing else: writes go on,
-  no temp file is left, and a later snapshot succeeds;
+  no temp file is left, and a later snapshot succeeds; no op fails but the one whose step failed
+  (the simulated disk refuses a closed handle, as a real one does, so a store left holding one
+  shows here);
 - an error during recovery's own repairs makes the open fail with the OSError, and an error at
   its first repair changes nothing on disk; a clean reopen afterwards still recovers;
 - a reopen in the same boot (pages a failed fsync dropped still unwritten) that goes on writing
@@ -20,7 +22,15 @@ import errno
 import os
 from collections.abc import Callable, Iterable
 
-from tornwrite.engine import IOEvent, IOLayer, SnapshotError, Store, StoreFailedError
+from tornwrite.engine import (
+    InvalidKeyError,
+    InvalidValueError,
+    IOEvent,
+    IOLayer,
+    SnapshotError,
+    Store,
+    StoreFailedError,
+)
 from tornwrite.faultinject.core.describe import file_lines
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, Step, StepCounter, run
 from tornwrite.faultinject.core.results import CrashPoint, StateResult
@@ -175,7 +185,7 @@ def run_with_error(workload: Workload, oracle: Oracle, step, code: int, halfway:
                 Verdict("invariant-violated", f"the program saw {type(exc).__name__} instead of a typed error: {exc}"),
             )
     image = disk.process_crash_image()
-    problem = _run_problem(workload, progress) if opened else None
+    problem = _run_problem(workload, progress, step.op_index) if opened else None
     if problem is None and progress.failed == [] and any(name.endswith(".tmp") for name in image.get(DATA_DIR, {})):
         problem = "a failed snapshot left its temp file behind"
     if problem:
@@ -227,9 +237,15 @@ def _carry_on_after_reopen(workload: Workload, disk: FailingDisk, prefix: int, c
     )
 
 
-def _run_problem(workload: Workload, progress: Progress) -> str | None:
-    """What the program saw that it should not have, if anything."""
+def _run_problem(workload: Workload, progress: Progress, injected: int) -> str | None:
+    """What the program saw that it should not have, if anything; `injected` is the op whose
+    step was made to fail."""
     failed = progress.failed[0] if progress.failed else None
+    if failed is not None and failed != injected:
+        return (
+            f"op {failed} {workload.ops[failed - 1]!r} failed ({progress.results[failed - 1]}), "
+            f"yet the injected error hit op {injected}: an error must fail its own op and nothing else"
+        )
     state: opmodel.State = {}
     now = workload.start_time
     for index, (op, result) in enumerate(zip(workload.ops, progress.results), start=1):
@@ -237,6 +253,11 @@ def _run_problem(workload: Workload, progress: Progress) -> str | None:
             now += op.args[0]
             continue
         if failed is not None and index > failed:
+            if op.is_write and isinstance(result, (InvalidKeyError, InvalidValueError)):
+                # Arguments are checked before the store is: a bad one is refused as ever.
+                if not opmodel.same_result(opmodel.apply(state, op, now)[1], _as_result(result)):
+                    return f"op {index} {op!r} was refused with {result!r}, which the model does not predict"
+                continue
             if op.is_write and not isinstance(result, StoreFailedError):
                 return f"op {index} {op!r} was accepted after the WAL failed at op {failed}: {result!r}"
             if not op.is_write and op.name != "snapshot":

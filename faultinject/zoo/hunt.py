@@ -2,9 +2,11 @@
 
 Every registered fault kind (faultinject/kinds/) runs against every mutant, and the Hypothesis
 state machine against those that name it; the first expected detector that fails the mutant is
-reported with its time to first failure and its shrunk reproduction (the campaign's: the
-shortest workload that still fails, with its repro command; the state machine's: Hypothesis's
-shrunk program), printed and saved to summary.md beside the matrix. The real engine must pass
+reported with its time to first failure, its catch rate (the share of that kind's states or
+runs that fail it: a narrow catch hangs by a thread) and its shrunk reproduction (the
+campaign's: the shortest workload that still fails, with its repro command; the state
+machine's: Hypothesis's shrunk program), printed and saved to summary.md beside the matrix,
+with the five narrowest catches. The real engine must pass
 every detector. Exit status 0 only if every mutant is caught and the real engine passes.
 """
 
@@ -22,7 +24,7 @@ from tornwrite.faultinject.kinds import NAMES, REGISTRY, repro_command
 from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.zoo import mutants
 
-WORKLOAD = "snapshot-heavy"
+WORKLOAD = "snapshot-heavy"  # the real engine's; each mutant names its own (mutants.Mutant.workload)
 OPS = 40
 STATEFUL = "stateful"  # the Hypothesis state machine (faultinject/zoo/stateful.py)
 STATEFUL_STEPS = 50  # steps per program: long enough to reach a crash inside a snapshot, short to shrink
@@ -36,6 +38,21 @@ class Finding:
     first: str | None  # the expected detector reported: the first of the mutant's list that caught it
     size: str  # its shrunk reproduction
     repro: str = ""
+    rate: tuple[int, int] | None = None  # (failing, checked) states or runs of `first`; None: the state machine
+
+    @property
+    def share(self) -> float:
+        """The catch rate as a fraction: 1.0 for the state machine, derandomised, caught on every run."""
+        return self.rate[0] / self.rate[1] if self.rate and self.rate[1] else 1.0
+
+    @property
+    def rate_text(self) -> str:
+        if self.missed:
+            return "-"
+        if self.rate is None:
+            return "every derandomised run"
+        failing, checked = self.rate
+        return f"{failing} of {checked} ({100 * failing / checked:.1f}%)" if checked else "-"
 
     @property
     def missed(self) -> bool:
@@ -43,9 +60,18 @@ class Finding:
 
 
 def _campaign_fails(kind: str, mutant: str | None, ops: int) -> tuple[bool, str]:
-    plan = Plan((WORKLOAD,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=REGISTRY[kind].zoo_budget)
+    workload = mutants.MUTANTS[mutant].workload if mutant else WORKLOAD
+    plan = Plan((workload,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=REGISTRY[kind].zoo_budget)
     failures = [r for r in campaign.execute(plan, stop_on_failure=True).results if not r.ok]
     return bool(failures), repro_command(failures[0]) if failures else ""
+
+
+def catch_rate(kind: str, mutant: str, ops: int = OPS) -> tuple[int, int]:
+    """(failing, checked): how many of the kind's states (or runs) at the zoo's budget fail `mutant`."""
+    workload = mutants.MUTANTS[mutant].workload
+    plan = Plan((workload,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=REGISTRY[kind].zoo_budget)
+    results = campaign.execute(plan).results
+    return sum(not r.ok for r in results), len(results)
 
 
 def _shrink_ops(kind: str, mutant: str, ops: int, repro: str) -> tuple[int, str]:
@@ -150,12 +176,13 @@ def hunt(name: str, *, examples: int = 1000, shrink: bool = True) -> Finding:
     if first is None:
         return Finding(name, caught, None, "-")
     size, repro = reports[first]
+    rate = None if first == STATEFUL else catch_rate(first, name)
     if first != STATEFUL and not REGISTRY[first].shrinks_by_ops:
         size = "a seeded run (not shrunk)"
     elif first != STATEFUL and shrink:
         ops, repro = _shrink_ops(first, name, OPS, repro)
         size = f"{ops} op{'' if ops == 1 else 's'}"
-    return Finding(name, caught, first, size, repro)
+    return Finding(name, caught, first, size, repro, rate)
 
 
 def real_engine_passes(examples: int = 300) -> list[str]:
@@ -196,12 +223,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             seconds = finding.caught[finding.first]
             print(
-                f"{name:<32} caught by {finding.first} in {seconds:.1f}s, shrunk to {finding.size}\n"
-                f"{'':<32} {finding.repro}",
+                f"{name:<32} caught by {finding.first} in {seconds:.1f}s ({finding.rate_text}), "
+                f"shrunk to {finding.size}\n{'':<32} {finding.repro}",
                 flush=True,
             )
     print()
     print(table(rows))
+    print()
+    print(narrowest(rows))
     from tornwrite.faultinject.report import figures  # matplotlib is imported only while the figure is drawn
 
     os.makedirs(args.out, exist_ok=True)
@@ -218,15 +247,28 @@ def main(argv: list[str] | None = None) -> int:
 def table(rows: list[Finding]) -> str:
     """The markdown table `make mutants` prints: caught where, how fast, how small."""
     lines = [
-        "| mutant | breaks | caught | first caught by | time to first failure | shrunk reproduction | also caught by |",
-        "|---|---|---|---|---|---|---|",
+        "| mutant | breaks | caught | first caught by | catch rate | time to first failure | shrunk reproduction "
+        "| also caught by |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for f in rows:
         others = ", ".join(d for d in f.caught if d != f.first) or "-"
         lines.append(
             f"| `{f.mutant}` | {mutants.MUTANTS[f.mutant].breaks} | {'yes' if not f.missed else '**MISSED**'} "
-            f"| {f.first or '-'} | {f'{f.caught[f.first]:.1f} s' if f.first else '-'} | {f.size} | {others} |"
+            f"| {f.first or '-'} | {f.rate_text} | {f'{f.caught[f.first]:.1f} s' if f.first else '-'} | {f.size} "
+            f"| {others} |"
         )
+    return "\n".join(lines)
+
+
+NARROW = 1 / 20  # a catch by fewer of its kind's states than this hangs by a thread
+
+
+def narrowest(rows: list[Finding], count: int = 5) -> str:
+    """The `count` caught mutants with the lowest catch rates, those under NARROW marked."""
+    caught = sorted((f for f in rows if not f.missed and f.rate is not None), key=lambda f: f.share)[:count]
+    lines = [f"The narrowest {len(caught)} catches (under {NARROW:.0%} of a kind's states: narrow):", ""]
+    lines += [f"- `{f.mutant}`: {f.first}, {f.rate_text}{' **narrow**' if f.share < NARROW else ''}" for f in caught]
     return "\n".join(lines)
 
 
@@ -242,6 +284,8 @@ def summary(rows: list[Finding], wrongly: list[str]) -> str:
         f"The real engine: {'passes every detector' if not wrongly else 'FAILS ' + ', '.join(wrongly)}.",
         "",
         table(rows),
+        "",
+        narrowest(rows),
         "",
         "![mutant matrix](mutant-matrix.png)",
         "",

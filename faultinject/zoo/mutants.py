@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tornwrite.engine import arguments, codec, recovery
 from tornwrite.engine import io as engine_io
+from tornwrite.engine import keyspace as engine_keyspace
+from tornwrite.engine import quarantine as engine_quarantine
 from tornwrite.engine import snapshot as engine_snapshot
 from tornwrite.engine import store as engine_store
 from tornwrite.engine import wal as engine_wal
@@ -37,6 +40,7 @@ class Mutant:
     caught_by: tuple[str, ...]  # detectors expected to catch it, most direct first
     why: str  # why those detectors see it
     patches: Callable[[], list[tuple[object, str, object]]]  # (owner, attribute, replacement)
+    workload: str = "snapshot-heavy"  # the campaign workload `make mutants` runs it under
 
 
 # --- the WAL ----------------------------------------------------------------------------------
@@ -104,6 +108,14 @@ def _segment_without_dir_fsync() -> list:
     return [(engine_wal.Wal, "create_segment", classmethod(create_segment))]
 
 
+def _rotate_closes_old_segment_first() -> list:
+    def rotate(self, next_lsn: int):
+        self.close()  # closed before its successor exists: if creating that fails, the store keeps it
+        return engine_wal.Wal.create_segment(self.io, self.directory, next_lsn)
+
+    return [(engine_wal.Wal, "rotate", rotate)]
+
+
 def _hset_as_several_records() -> list:
     real_hset = engine_store.Store.hset
 
@@ -163,6 +175,18 @@ def _snapshot_written_in_place() -> list:
     # With an empty temp suffix the snapshot is written straight to its final name (the rename
     # becomes a no-op): a crash mid-write leaves a half snapshot where recovery looks first.
     return [(engine_snapshot, "TMP_SUFFIX", "")]
+
+
+class _CrcPerChunk:
+    """zlib, as the snapshot writer sees it, with a checksum that restarts at every chunk."""
+
+    @staticmethod
+    def crc32(data: bytes, value: int = 0) -> int:
+        return zlib.crc32(data)  # the running value is dropped: the end line covers the last chunk only
+
+
+def _snapshot_crc_restarts_each_chunk() -> list:
+    return [(engine_snapshot, "zlib", _CrcPerChunk)]
 
 
 # --- recovery -----------------------------------------------------------------------------------
@@ -249,6 +273,26 @@ def _replay_past_bad_record() -> list:
     return [(recovery, "scan_segment", scan_segment)]
 
 
+def _quarantine_reuses_first_name() -> list:
+    real_keep = engine_quarantine.keep
+
+    def keep(io, directory: str, stretches: list, stale: list) -> list:
+        # The bookkeeping bug: a stretch quarantined before under the same name prefix is forgotten,
+        # so a new copy of the same segment and offset is numbered 1 again and replaces the old one.
+        folder = engine_quarantine.quarantine_dir(directory)
+        if io.is_dir(folder):
+            for source, offset in stretches:
+                prefix = f"{os.path.basename(source)}@{offset}."
+                data = io.read(source, "quarantine.read")[offset:]
+                for name in io.listdir(folder, "quarantine.listdir"):
+                    path = os.path.join(folder, name)
+                    if name.startswith(prefix) and io.read(path, "quarantine.read") != data:
+                        io.unlink(path, "quarantine.cleanup")
+        return real_keep(io, directory, stretches, stale)
+
+    return [(recovery, "keep", keep)]
+
+
 # --- reads -----------------------------------------------------------------------------------------
 
 
@@ -262,6 +306,20 @@ def _hgetall_ignores_expiry() -> list:
         return dict(entry[0])
 
     return [(engine_store.Store, "hgetall", hgetall)]
+
+
+# --- boundaries -------------------------------------------------------------------------------------
+
+
+def _ttl_zero_accepted() -> list:
+    real_set = engine_store.Store.set
+
+    def set(self, key, value, *, ttl=None, expire_at=None) -> None:
+        if ttl == 0 and not isinstance(ttl, bool):  # the bound checked as `ttl < 0`: 0 slips through
+            return real_set(self, key, value, expire_at=self._clock())
+        return real_set(self, key, value, ttl=ttl, expire_at=expire_at)
+
+    return [(engine_store.Store, "set", set)]
 
 
 # --- threads (caught only by the "concurrent" kind: a single-threaded run never races) -------------
@@ -279,6 +337,17 @@ def _seqlock_read_never_retries() -> list:
         return read(*args)  # trusts whatever it saw, a half-applied record included
 
     return [(Keyspace, "read", read)]
+
+
+def _seqlock_write_never_odd() -> list:
+    def apply_record(self, op: str, args: tuple) -> None:
+        with self.applying:
+            engine_keyspace._APPLY[op](self.data, *args)
+            self.seq += 2  # moved once the apply is done, never odd during it: a reader cannot tell
+        if self.deadlines is not None and op in ("set", "expire") and args[-1] is not None:
+            self.deadlines.add(args[-1], args[0])
+
+    return [(Keyspace, "apply_record", apply_record)]
 
 
 def _rpush_validates_outside_lock() -> list:
@@ -389,6 +458,15 @@ MUTANTS = {
             _snapshot_rename_without_dir_fsync,
         ),
         Mutant(
+            "snapshot-crc-restarts-each-chunk",
+            "the snapshot writer's running checksum restarts at each 1 MiB chunk it writes",
+            "a snapshot is valid: memory state == snapshot + WAL replay",
+            ("stateful",),
+            "a snapshot of one chunk is right; only state past 1 MiB (the state machine's grow_past_every_buffer; "
+            "no campaign workload gets there) writes a second chunk, whose snapshot recovery then refuses",
+            _snapshot_crc_restarts_each_chunk,
+        ),
+        Mutant(
             "wal-cut-before-snapshot-rename",
             "the WAL segments a snapshot covers are deleted before the snapshot is renamed into place",
             "WAL truncated only after snapshot success",
@@ -447,6 +525,15 @@ MUTANTS = {
             _replay_past_bad_record,
         ),
         Mutant(
+            "quarantine-reuses-first-name",
+            "a stretch quarantined again at the same segment and offset replaces the earlier copy",
+            "recovery never destroys what it cannot use (across recoveries too)",
+            ("damage",),
+            "one damage and one recovery never quarantine the same place twice; a later life (write on, damage "
+            "again where recovery cut, recover) does, and the first life's copy is gone",
+            _quarantine_reuses_first_name,
+        ),
+        Mutant(
             "hgetall-ignores-expiry",
             "hgetall returns a hash after its TTL has passed",
             "expired keys are logically invisible",
@@ -455,12 +542,32 @@ MUTANTS = {
             _hgetall_ignores_expiry,
         ),
         Mutant(
+            "wal-rotate-closes-old-first",
+            "a snapshot's WAL rotation closes the current segment before its successor is created",
+            "an error inside a snapshot fails the snapshot and nothing else",
+            ("ioerror",),
+            "when creating the new segment fails, the store keeps appending through the closed handle: "
+            "EBADF fails the next write (or, with the descriptor reused, sends records into another file); "
+            "seen only by a disk that refuses I/O on closed handles",
+            _rotate_closes_old_segment_first,
+        ),
+        Mutant(
             "hset-as-several-records",
             "a multi-field hset is logged as one record per field",
             "no partial mutation is ever visible",
             ("process", "power", "stateful"),
             "a crash between the records recovers half an hset",
             _hset_as_several_records,
+        ),
+        Mutant(
+            "set-ttl-zero-accepted",
+            "set checks its ttl as `ttl < 0`, so a ttl of 0 is accepted: a key written already expired",
+            "bad input gets a clear typed error (a ttl must be > 0)",
+            ("stateful", "power"),
+            "an off-by-one at the boundary: only generators that ask for a ttl of exactly 0 see it (the state "
+            "machine's edge_number rule; the edges workload, where the accepted set hides a live value)",
+            _ttl_zero_accepted,
+            workload="edges",
         ),
         Mutant(
             "snapshot-shares-values",
@@ -477,6 +584,16 @@ MUTANTS = {
             ("concurrent",),
             "a reader thread sees half a multi-key delete or multi-field hdel",
             _seqlock_read_never_retries,
+        ),
+        Mutant(
+            "seqlock-write-never-odd",
+            "the writer moves the seqlock's counter by two after an apply instead of making it odd during it",
+            "reads are linearizable: no partial mutation is ever visible",
+            ("concurrent",),
+            "the writer-side twin of seqlock-read-never-retries: a reader sees an even, unchanged counter "
+            "around half a multi-key delete or multi-field hdel; only a forced interleaving (a writer parked "
+            "inside its apply while a reader reads) makes it happen on every run",
+            _seqlock_write_never_odd,
         ),
         Mutant(
             "rpush-validates-outside-lock",

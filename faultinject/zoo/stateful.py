@@ -38,6 +38,11 @@ _fake = Faker(["en_US", "ja_JP", "ru_RU"])
 _fake.seed_instance(20261125)
 TEXTS = [_fake.sentence().encode() for _ in range(40)] + [_fake.name().encode() for _ in range(20)]
 
+# Three values over a MiB each: one record, and a snapshot, past every write buffer (the snapshot
+# writes 1 MiB chunks), and a state of several MiB. Built by repetition: cheap to make.
+HUGE = tuple((text * (1_200_000 // len(text) + 1))[: 1_100_000 + 20_000 * n] for n, text in enumerate(TEXTS[:3]))
+BIG_KEY = "größe"  # the huge values' own key: no other rule touches it
+
 keys = st.sampled_from(KEYS)
 fields = st.sampled_from(FIELDS)
 
@@ -53,6 +58,10 @@ ttls = st.sampled_from([0.5, 1, 2.5, 10])
 invalid_keys = st.sampled_from([1, None, 2.5, "\ud800", b"\xff\xfe", bytearray(b"k")])
 invalid_values = st.sampled_from(["text", 7, None, 1.5, ["b"]])
 invalid_numbers = st.sampled_from([math.nan, math.inf, -math.inf, True, "3", 10**400])
+# Boundaries: a ttl of 0 or below is refused, seconds of 0 or below expire at once, huge ones never.
+edge_numbers = st.sampled_from([0, -1, -0.5, 1e9])
+# List ranges past both ends, past one, crossed, far beyond: clamped, or empty.
+edge_ranges = st.sampled_from([(-100, 100), (-100, 0), (-1, 100), (2, 1), (100, 200), (-100, -50)])
 
 
 class Crash(BaseException):
@@ -70,6 +79,7 @@ class StoreVersusModel(RuleBasedStateMachine):
         self.model: dict = {}
         self.disk = SimDisk()
         self.store = self._open(self.disk)
+        self.grown = False
 
     def _open(self, disk: SimDisk) -> Store:
         self.disk = disk
@@ -215,6 +225,40 @@ class StoreVersusModel(RuleBasedStateMachine):
     def reap_expired(self):
         """What the reaper thread does each interval, run at a chosen moment."""
         self.run(Op.of("reap_expired"))
+
+    # --- boundaries: the arguments at and past the edges of what each command accepts ----------
+
+    @rule(key=keys, value=values, number=edge_numbers, how=st.sampled_from(["ttl", "expire", "expire_at"]))
+    def edge_number(self, key, value, number, how):
+        if how == "ttl":
+            self.run(Op.of("set", key, value, ttl=number))
+        else:
+            self.run(Op.of(how, key, number if how == "expire" else self.clock.now + number))
+
+    @rule(key=keys, bounds=edge_ranges)
+    def lrange_past_the_ends(self, key, bounds):
+        self.run(Op.of("lrange", key, *bounds))
+
+    @rule(key=keys)
+    def hdel_every_field(self, key):
+        """The last field goes, and the hash with it."""
+        self.run(Op.of("hdel", key, *FIELDS))
+
+    # --- size: past every write buffer --------------------------------------------------------
+
+    @precondition(lambda self: not self.grown)
+    @rule(choice=st.integers(0, 2**16))
+    def grow_past_every_buffer(self, choice):
+        """Over 3 MiB in one rpush record, a snapshot of them in several chunks, a power loss, and
+        recovery and the format reader over it; then the key goes and a second snapshot drops
+        it, so the steps after stay cheap. Once per program."""
+        self.grown = True
+        self.run(Op.of("rpush", BIG_KEY, *HUGE))
+        self.run(Op.of("snapshot"))
+        self._reopen(self._lose_power(choice))
+        self.memory_equals_snapshot_plus_wal_replay()  # the snapshot, read back
+        self.run(Op.of("delete", BIG_KEY))
+        self.run(Op.of("snapshot"))
 
     # --- refusals: the engine must raise what the model predicts, and change nothing ----------
 
