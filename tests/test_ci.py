@@ -11,10 +11,12 @@ from dataclasses import replace
 
 import pytest
 
-from tornwrite.faultinject import campaign
+from tornwrite.faultinject import campaign, invocation
 from tornwrite.faultinject.__main__ import main
 from tornwrite.faultinject.kinds import repro_command
 from tornwrite.faultinject.plan import Plan
+
+PREFIX = shlex.join(invocation.prefix())  # how repro lines start here
 
 PLAN = Plan(("basic", "snapshot-heavy"), seed=2, kinds=("process", "power", "ioerror", "damage"), ops=10, budget=9)
 FAILING = Plan(("snapshot-heavy",), seed=0, kinds=("power",), ops=12, mutant="wal-append-no-fsync")
@@ -71,7 +73,7 @@ def test_junit_has_a_testcase_per_workload_and_kind_and_each_failure_with_its_re
         ("tornwrite.power", "snapshot-heavy")
     ]
     failure = cases[0].find("failure")
-    assert failure is not None and "repro: python -m tornwrite.faultinject repro --kind power" in failure.text
+    assert failure is not None and f"repro: {PREFIX} repro --kind power" in failure.text
 
 
 def test_results_json_keeps_counts_and_failing_states_only_unless_asked(tmp_path):
@@ -93,7 +95,7 @@ def test_each_printed_repro_is_distinct_and_reruns_exactly_its_state(tmp_path):
     assert any(row["second"] for row in failures), "some failures should be crashes during recovery or restarts"
     chosen = [row for row in failures if row["second"]][:2] + [row for row in failures if not row["second"]][:1]
     for row in chosen:
-        argv = shlex.split(row["repro"])[3:]  # after "python -m tornwrite.faultinject"
+        argv = shlex.split(row["repro"])[len(invocation.prefix()) :]  # after the interpreter or script
         lines = []
         from tornwrite.faultinject import repro as repro_module
         from tornwrite.faultinject.kinds.base import ReproRequest

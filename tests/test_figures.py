@@ -4,6 +4,7 @@ campaign's workers (it is imported only while a figure is drawn)."""
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import replace
@@ -11,13 +12,15 @@ from dataclasses import replace
 import pytest
 
 from tests import bench_recovery
-from tornwrite.faultinject import campaign
+from tornwrite.faultinject import campaign, invocation
 from tornwrite.faultinject.core.execution import relative
 from tornwrite.faultinject.core.results import WORST_FIRST, StateResult, worst
 from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.report import figures
 from tornwrite.faultinject.report import summary as report
 from tornwrite.faultinject.zoo import hunt, mutants
+
+PREFIX = shlex.join(invocation.prefix())  # how repro lines start here
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -69,7 +72,7 @@ def test_summary_links_lead_to_figures_that_exist(failing, tmp_path):
     assert all(is_png(tmp_path / link) for link in links)
     assert "## Failing states, grouped" in summary
     listed = summary.split("## Failures\n", 1)[1]
-    assert listed.count("`python -m tornwrite.faultinject repro") == min(tally.failures, report.MAX_FAILURES_LISTED)
+    assert listed.count(f"`{PREFIX} repro") == min(tally.failures, report.MAX_FAILURES_LISTED)
     assert f"rerun: `{plan.command()}`" in summary
 
 

@@ -1,7 +1,9 @@
 """python -m tornwrite.faultinject program TARGET: crash-test any Python program's files.
 
 Exit status: 0 when every crash state is ok, 1 on any failure, 2 on a usage error, a target
-that breaks the contract, or a workload whose file I/O the interposer could not see at all.
+that breaks the contract, or a workload whose file I/O the interposer could not see at all, 3
+when the run gives no verdict. Where the report and --junit go is checked before the run
+(faultinject/outdir.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shutil
 import sys
 import tempfile
 
+from tornwrite.faultinject import outdir
 from tornwrite.faultinject.program import interposer
 from tornwrite.faultinject.program.run import KINDS, Options, ProgramRun, Progress, crash_test
 from tornwrite.faultinject.program.target import TargetError, load
@@ -22,7 +25,7 @@ SCRATCH_PARENT = "/dev/shm"  # tmpfs: a process crash keeps the page cache, so f
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m tornwrite.faultinject program",
+        prog="tornwrite program",
         description="Crash a program at every durable file step (process kill and power loss) and judge "
         "each crash state with its own recover() and check(). See docs/PROGRAMS.md.",
     )
@@ -30,7 +33,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", type=_kinds, default=KINDS, help="comma-separated: process,power (default: both)")
     p.add_argument("--kill", type=int, default=0, metavar="N", help="also N real kills at seeded random moments")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="report directory (default: reports/program/<target name>)")
+    p.add_argument(
+        "--out",
+        help="report directory: new, empty or an earlier run's (default: reports/program/<target name>)",
+    )
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML: a testcase per kind")
+    p.add_argument("--force", action="store_true", help="let --junit replace an existing file")
     p.add_argument(
         "--explain",
         nargs="?",
@@ -92,17 +100,22 @@ def main(argv: list[str]) -> int:
     previous = interposer.install(base)
     try:
         target = load(args.target)
+        out = args.out or os.path.join("reports", "program", target.name)
+        if args.junit:  # before the run: a bad --out or --junit must not cost one
+            outdir.new_file(args.junit, args.force)
+        if point is None:
+            outdir.check_dir(out)
         run = crash_test(target, options, base, Progress(quiet=args.quiet))
-    except TargetError as exc:
+    except (TargetError, outdir.OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         interposer.uninstall(previous)
         shutil.rmtree(base, ignore_errors=True)
-    return _finish(run, args, point)
+    return _finish(run, args, point, out)
 
 
-def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, str] | None) -> int:
+def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, str] | None, out: str) -> int:
     from tornwrite.faultinject.program import explain, report
 
     for warning in run.trace.warnings:
@@ -114,10 +127,10 @@ def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, st
             return 2
         print(explain.narrate(run, chosen[0]), end="")
         return 0 if chosen[0].ok else 1
-    out = args.out or os.path.join("reports", "program", run.target.name)
     report.write(run, out)
+    if args.junit:
+        report.write_junit(run, args.junit)
     print(report.table(run))
-    print(report.outcome_line(run))
     distinct = report.groups(run)
     for group in distinct[: report.MAX_GROUPS_PRINTED]:
         first = group[0]
@@ -127,7 +140,8 @@ def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, st
         print(f"    repro: {report.repro(run, first)}")
     if len(distinct) > report.MAX_GROUPS_PRINTED:
         print(f"- ... and {len(distinct) - report.MAX_GROUPS_PRINTED} more distinct failures in summary.md")
-    print(f"report: {os.path.join(out, 'summary.md')}")
+    print(report.verdict_line(run))
+    print(f"report: {os.path.join(out, 'summary.md')}" + (f", JUnit: {args.junit}" if args.junit else ""))
     if args.explain == "first":
         failing = run.failures
         print()

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import xml.etree.ElementTree as ElementTree
 from collections import Counter
 
+from tornwrite.faultinject import invocation, outdir
 from tornwrite.faultinject.program.interposer import NOT_SEEN
 from tornwrite.faultinject.program.judge import OUTCOMES, signature, worst
 from tornwrite.faultinject.program.run import ProgramRun, Result
@@ -20,18 +22,28 @@ KIND_ORDER = ("process", "power", "kill")
 MAX_POINTS_LISTED = 12
 MAX_GROUPS_PRINTED = 8  # on the terminal; summary.md lists them all
 CRASH_MAP = "crash-map.png"
-# The crash map (faultinject/report/figures.py) colours the engine's outcomes: the nearest of each.
+# The crash map (faultinject/report/figures.py) takes the colour of the engine's nearest outcome
+# for each of a program's, and its legend shows the program's names.
 ENGINE_OUTCOME = {
     "ok": "ok",
     "durability": "lost-acked-write",
     "invariant": "invariant-violated",
     "integrity": "recovery-failed",
 }
+NO_VERDICT = 3  # run.status when the run cannot say (issue 16: the trace is incomplete)
+
+
+def why_no_verdict(run: ProgramRun) -> str:
+    """Hook for status 3: why the run gives no verdict. Until the run carries a reason of its
+    own, the trace's first warning, which says what the interposer could not see."""
+    return getattr(run, "no_verdict", "") or (
+        run.trace.warnings[0] if run.trace.warnings else "the trace is incomplete"
+    )
 
 
 def command(run: ProgramRun, *extra: str) -> str:
     """The command line that reruns `run` (with `extra` arguments)."""
-    argv = ["python", "-m", "tornwrite.faultinject", "program", run.target.spec, "--seed", str(run.options.seed)]
+    argv = [*invocation.prefix(), "program", run.target.spec, "--seed", str(run.options.seed)]
     return shlex.join([*argv, *extra])
 
 
@@ -91,8 +103,8 @@ def failure_lines(run: ProgramRun, group: list[Result]) -> list[str]:
         f"Reproduce: `{repro(run, first)}`",
         "",
     ]
-    if len(group) > 1:
-        points = sorted({(r.step, r.phase) for r in group})
+    points = sorted({(r.step, r.phase) for r in group} - {(first.step, first.phase)})
+    if points:
         shown = ", ".join(f"{step} {phase}" for step, phase in points[:MAX_POINTS_LISTED])
         more = f" and {len(points) - MAX_POINTS_LISTED} more" if len(points) > MAX_POINTS_LISTED else ""
         lines += [f"Also at crash points: {shown}{more}.", ""]
@@ -111,7 +123,7 @@ def summary(run: ProgramRun, figure_note: str = "") -> str:
         f"- {len(run.results)} crash states ({run.judged} judged, the rest identical to one judged), "
         f"{run.elapsed:.1f} s",
         f"- rerun: `{command(run, '--kinds', ','.join(run.options.kinds))}`",
-        f"- verdict: **{'every state ok' if not failing else f'{failing} failing states'}**",
+        f"- verdict: **{verdict_line(run)}**",
         f"- {NOT_SEEN}",
         "",
     ]
@@ -148,8 +160,9 @@ def results_json(run: ProgramRun) -> dict:
 
 
 def write(run: ProgramRun, out: str) -> None:
-    """OUT/results.json, OUT/summary.md and OUT/crash-map.png (a figure that fails is named, not fatal)."""
-    os.makedirs(out, exist_ok=True)
+    """OUT/results.json, OUT/summary.md and OUT/crash-map.png (a figure that fails is named, not
+    fatal), into a directory outdir.claim() accepts (it raises OutputError otherwise)."""
+    outdir.claim(out)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results_json(run), f)
     note = ""
@@ -159,6 +172,7 @@ def write(run: ProgramRun, out: str) -> None:
         note = f"(crash map not drawn: {type(exc).__name__}: {exc})"
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(summary(run, note))
+    outdir.seal(out)
 
 
 def crash_map(run: ProgramRun, path: str) -> None:
@@ -181,10 +195,66 @@ def crash_map(run: ProgramRun, path: str) -> None:
             outcomes.setdefault((name, r.kind, r.step, r.phase), []).append(r.outcome)
     points = {key: ENGINE_OUTCOME[worst(found)] for key, found in outcomes.items()}
     kinds = [k for k in run.options.kinds if k in ("process", "power")]
-    figures.crash_map(points, [line], path, kinds=kinds, title=f"Crash map of {run.target.spec}")
+    legend = [(outcome, ENGINE_OUTCOME[outcome]) for outcome in OUTCOMES]
+    figures.crash_map(points, [line], path, kinds=kinds, title=f"Crash map of {run.target.spec}", legend=legend)
 
 
-def outcome_line(run: ProgramRun) -> str:
-    failing = len(run.failures)
-    verdict = "every state ok" if not failing else f"{failing} failing ({worst(r.outcome for r in run.failures)} worst)"
-    return f"{len(run.results)} crash states, {run.judged} judged, {run.elapsed:.1f} s: {verdict}"
+def verdict_line(run: ProgramRun) -> str:
+    """The run in one line, from `run.status`: "every state ok: ...", "FAIL: ..." or "NO VERDICT: ..."."""
+    states = f"{len(run.results):,} state{'' if len(run.results) == 1 else 's'}"
+    kinds = sorted({r.kind for r in run.results}, key=KIND_ORDER.index)
+    took = f"{len(kinds)} kind{'' if len(kinds) == 1 else 's'}, {duration(run.elapsed)}"
+    if run.status == 0:
+        return f"every state ok: {states}, {took}"
+    if run.status == NO_VERDICT:
+        return f"NO VERDICT: {why_no_verdict(run)} ({states}, {took})"
+    distinct = len(groups(run))
+    worst_outcome = worst(r.outcome for r in run.failures)
+    return (
+        f"FAIL: {distinct} distinct failure{'' if distinct == 1 else 's'} in {states} "
+        f"({len(run.failures):,} failing, {worst_outcome} worst), {took}"
+    )
+
+
+def duration(seconds: float) -> str:
+    """`1 min 12 s`, `8.4 s`."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def write_junit(run: ProgramRun, path: str) -> None:
+    """JUnit XML: a testcase per kind, failing with each distinct failure and its repro; a run
+    with no verdict (status 3) is an error of every testcase instead."""
+    kinds = sorted({r.kind for r in run.results} | set(run.options.kinds), key=KIND_ORDER.index)
+    distinct = groups(run)
+    root = ElementTree.Element("testsuites", name=f"tornwrite program {run.target.spec}")
+    suite = ElementTree.SubElement(root, "testsuite", name="tornwrite-program", tests=str(len(kinds)))
+    failing = errors = 0
+    for kind in kinds:
+        states = [r for r in run.results if r.kind == kind]
+        case = ElementTree.SubElement(suite, "testcase", classname=f"tornwrite.program.{kind}", name=run.target.name)
+        ElementTree.SubElement(case, "system-out").text = f"{len(states)} crash states judged"
+        mine = [g for g in distinct if g[0].kind == kind]
+        if run.status == NO_VERDICT:
+            errors += 1
+            ElementTree.SubElement(case, "error", type="no-verdict", message=verdict_line(run))
+        elif mine:
+            failing += 1
+            element = ElementTree.SubElement(
+                case,
+                "failure",
+                type=",".join(sorted({g[0].outcome for g in mine})),
+                message=f"{len(mine)} distinct failures in {len(states)} crash states",
+            )
+            element.text = "\n".join(
+                f"{g[0].outcome} ({len(g)} states): {crash_point(run, g[0])}\n  {g[0].detail}\n"
+                f"  repro: {repro(run, g[0])}"
+                for g in mine
+            )
+    suite.set("failures", str(failing))
+    suite.set("errors", str(errors))
+    ElementTree.indent(root)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
