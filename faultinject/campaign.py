@@ -25,9 +25,10 @@ from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
 from typing import TextIO
 
+from tornwrite.faultinject import outdir, verdict
 from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.execution import WorkloadTrace, trace
-from tornwrite.faultinject.core.findings import Findings
+from tornwrite.faultinject.core.findings import Findings, distinct
 from tornwrite.faultinject.core.results import StateResult
 from tornwrite.faultinject.core.verdicts import silence_recovery_warnings
 from tornwrite.faultinject.kinds import REGISTRY, repro_command
@@ -222,15 +223,21 @@ def run(
     junit: str | None = None,
     all_states: bool = False,
     show_failures: int = 20,
+    force: bool = False,
 ) -> tuple[int, str, Tally]:
     """Run the campaign and write it down; returns (exit status, output directory, tally).
 
-    Progress goes to `progress` (stderr); the table, each distinct failing repro and where the
-    files went to `report` (stdout). Exit status 0 when every state is ok, 1 otherwise.
+    Progress goes to `progress` (stderr); the table, each distinct failure with its repro, the
+    verdict line and where the files went to `report` (stdout). Exit status 0 when every state
+    is ok, 1 otherwise. `out` and `junit` are checked before any work (outdir.OutputError);
+    `force` lets `junit` replace a file.
     """
     jobs = jobs or os.cpu_count() or 1
-    outcome = execute(plan, jobs=jobs, progress=progress)
     directory = out or os.path.join("reports", plan.run_id)
+    outdir.check_dir(directory)
+    if junit:
+        outdir.new_file(junit, force)
+    outcome = execute(plan, jobs=jobs, progress=progress)
     write(
         plan,
         outcome.tally,
@@ -250,27 +257,34 @@ def run(
 def tell(
     tally: Tally, findings: Findings, directory: str, report: TextIO, show_failures: int, junit: str | None
 ) -> int:
-    """Print the table and one line per distinct failing repro; the exit status."""
+    """Print the table, one line per distinct failure (its states, kinds and points counted, one
+    repro), the verdict line and where the files went; the exit status."""
     print(table(tally), file=report)
-    shown: set[str] = set()
-    for failure in findings.failures:
-        command = repro_command(failure)
-        if command in shown:
-            continue
-        if len(shown) == show_failures:
-            print(f"... more failures in {directory}/summary.md", file=report)
-            break
-        shown.add(command)
-        p = failure.point
-        first_line = failure.detail.splitlines()[0] if failure.detail else ""
+    groups = distinct(findings.failures)
+    for members in groups[:show_failures]:
+        first, p = members[0], members[0].point
+        kinds = sorted({m.point.kind for m in members}, key=list(REGISTRY).index)
+        points = len({(m.point.workload, m.point.kind, m.point.step, m.point.phase) for m in members})
+        first_line = first.detail.splitlines()[0] if first.detail else ""
         print(
-            f"FAIL {failure.outcome} {p.kind} {p.workload} step {p.step} {p.phase} {p.label}: {first_line}\n"
-            f"     repro: {command}",
+            f"FAIL {first.outcome} {p.kind} {p.workload} step {p.step} {p.phase} {p.label}: {first_line}\n"
+            f"     {len(members):,} state{'s' if len(members) > 1 else ''} at {points:,} "
+            f"point{'s' if points > 1 else ''}, kind{'s' if len(kinds) > 1 else ''} {', '.join(kinds)}\n"
+            f"     repro: {repro_command(first)}",
             file=report,
         )
-    written = f"wrote {directory}/results.json and {directory}/summary.md" + (f", and {junit}" if junit else "")
+    if len(groups) > show_failures:
+        print(f"... and {len(groups) - show_failures} more distinct failures in {directory}/summary.md", file=report)
+    status = verdict.FAIL if findings.failures else verdict.OK
+    seconds = time.monotonic() - tally.started
+    states = sum(tally.states.values())
+    line = verdict.line(
+        status, states, len(tally.states), seconds, distinct=len(groups), failing=len(findings.failures)
+    )
+    print(line, file=report)
+    written = f"report: {directory}/summary.md and results.json" + (f", JUnit: {junit}" if junit else "")
     print(written, file=report)
-    return 0 if not findings.failures else 1
+    return status
 
 
 def _count(tally: Tally, kind: str, points: int, seconds: float, found: list[StateResult]) -> None:
@@ -370,8 +384,8 @@ def write(
     junit: str | None = None,
 ) -> None:
     """OUT/results.json (counts, traces and failing states; every state only if `states` is
-    given), OUT/summary.md with its figures, and a JUnit file if asked."""
-    os.makedirs(out, exist_ok=True)
+    given), OUT/summary.md with its figures, and a JUnit file if asked; OUT as outdir.claim() allows."""
+    outdir.claim(out)
     elapsed = time.monotonic() - tally.started
     repro = {id(r): repro_command(r) for r in findings.failures}
     document = {
@@ -395,6 +409,7 @@ def write(
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(document, f, indent=None, separators=(",", ":"))
     write_summary(plan, tally, findings, list(traces.values()), out, table(tally), elapsed)
+    outdir.seal(out)
     if junit:
         write_junit(plan, findings, tally, junit)
 
@@ -425,9 +440,15 @@ def read(directory: str) -> tuple[Plan, Tally, Findings, dict[str, WorkloadTrace
     return plan, tally, findings, traces, document["elapsed_seconds"]
 
 
-def merge(directories: list[str], *, out: str, junit: str | None = None, report: TextIO = sys.stdout) -> int:
+def merge(
+    directories: list[str], *, out: str, junit: str | None = None, report: TextIO = sys.stdout, force: bool = False
+) -> int:
     """Join the results of a campaign's shards (`--shard i/n` runs) into one report; the exit
-    status an unsharded run would give, or 2 if the shards do not make up one whole campaign."""
+    status an unsharded run would give, or 2 if the shards do not make up one whole campaign.
+    `out` and `junit` are checked first, as `run` checks them (outdir.OutputError)."""
+    outdir.check_dir(out)
+    if junit:
+        outdir.new_file(junit, force)
     read_back = [read(directory) for directory in directories]
     plans = [plan for plan, *_ in read_back]
     whole = replace(plans[0], shard=None)

@@ -21,7 +21,7 @@ class MissingExtraError(ImportError):
 def hint(module: str) -> str | None:
     """The install line for a missing top-level `module`, or None if no extra brings it."""
     extra = EXTRA_OF.get(module.split(".")[0])
-    return None if extra is None else f"{module.split('.')[0]} is not installed: pip install 'tornwrite[{extra}]'"
+    return None if extra is None else f"{module.split('.')[0]} (pip install 'tornwrite[{extra}]')"
 
 
 def require(module: str, needed_for: str) -> ModuleType:

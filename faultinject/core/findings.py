@@ -12,6 +12,7 @@ before the step, the next one after it; each is the worst outcome among that poi
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -87,3 +88,13 @@ class Findings:
                         found.points[(workload, kind, index // 2 + 1, phase)] = outcome_of[code]
         found.failures = [StateResult.from_json(row) for row in document["failures"]]
         return found
+
+
+def distinct(failures: Iterable[StateResult]) -> list[list[StateResult]]:
+    """Failing states grouped into distinct failures: one outcome and one first line of detail once
+    its numbers (offsets, steps, LSNs, file numbers) are set aside; groups in order of first state."""
+    groups: dict[tuple[str, str], list[StateResult]] = {}
+    for failure in failures:
+        first_line = failure.detail.splitlines()[0] if failure.detail else ""
+        groups.setdefault((failure.outcome, re.sub(r"\d+", "N", first_line)), []).append(failure)
+    return list(groups.values())

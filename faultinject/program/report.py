@@ -13,7 +13,7 @@ import shlex
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 
-from tornwrite.faultinject import invocation, outdir
+from tornwrite.faultinject import invocation, outdir, verdict
 from tornwrite.faultinject.program.interposer import NOT_SEEN
 from tornwrite.faultinject.program.judge import OUTCOMES, signature, worst
 from tornwrite.faultinject.program.run import ProgramRun, Result
@@ -30,12 +30,11 @@ ENGINE_OUTCOME = {
     "invariant": "invariant-violated",
     "integrity": "recovery-failed",
 }
-NO_VERDICT = 3  # run.status when the run cannot say (issue 16: the trace is incomplete)
 
 
 def why_no_verdict(run: ProgramRun) -> str:
-    """Hook for status 3: why the run gives no verdict. Until the run carries a reason of its
-    own, the trace's first warning, which says what the interposer could not see."""
+    """Hook for status 3 (verdict.NO_VERDICT): why the run gives no verdict. Until the run carries
+    a reason of its own (`run.no_verdict`), the trace's first warning: what went unseen."""
     return getattr(run, "no_verdict", "") or (
         run.trace.warnings[0] if run.trace.warnings else "the trace is incomplete"
     )
@@ -201,27 +200,11 @@ def crash_map(run: ProgramRun, path: str) -> None:
 
 def verdict_line(run: ProgramRun) -> str:
     """The run in one line, from `run.status`: "every state ok: ...", "FAIL: ..." or "NO VERDICT: ..."."""
-    states = f"{len(run.results):,} state{'' if len(run.results) == 1 else 's'}"
-    kinds = sorted({r.kind for r in run.results}, key=KIND_ORDER.index)
-    took = f"{len(kinds)} kind{'' if len(kinds) == 1 else 's'}, {duration(run.elapsed)}"
-    if run.status == 0:
-        return f"every state ok: {states}, {took}"
-    if run.status == NO_VERDICT:
-        return f"NO VERDICT: {why_no_verdict(run)} ({states}, {took})"
-    distinct = len(groups(run))
-    worst_outcome = worst(r.outcome for r in run.failures)
-    return (
-        f"FAIL: {distinct} distinct failure{'' if distinct == 1 else 's'} in {states} "
-        f"({len(run.failures):,} failing, {worst_outcome} worst), {took}"
+    kinds = len({r.kind for r in run.results})
+    why = why_no_verdict(run) if run.status == verdict.NO_VERDICT else ""
+    return verdict.line(
+        run.status, len(run.results), kinds, run.elapsed, distinct=len(groups(run)), failing=len(run.failures), why=why
     )
-
-
-def duration(seconds: float) -> str:
-    """`1 min 12 s`, `8.4 s`."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def write_junit(run: ProgramRun, path: str) -> None:
@@ -237,7 +220,7 @@ def write_junit(run: ProgramRun, path: str) -> None:
         case = ElementTree.SubElement(suite, "testcase", classname=f"tornwrite.program.{kind}", name=run.target.name)
         ElementTree.SubElement(case, "system-out").text = f"{len(states)} crash states judged"
         mine = [g for g in distinct if g[0].kind == kind]
-        if run.status == NO_VERDICT:
+        if run.status == verdict.NO_VERDICT:
             errors += 1
             ElementTree.SubElement(case, "error", type="no-verdict", message=verdict_line(run))
         elif mine:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from tornwrite.faultinject.program import kills, lives, replay, restart, sanity
 from tornwrite.faultinject.program.interposer import INTERPOSER, NOT_SEEN
-from tornwrite.faultinject.program.judge import Verdict, judge, signature
+from tornwrite.faultinject.program.judge import Verdict, judge, signature, takes_in_flight
 from tornwrite.faultinject.program.target import Target, TargetError
 from tornwrite.faultinject.program.trace import Trace
 
@@ -184,11 +184,13 @@ def _power(run: ProgramRun, start: replay.Image, scratch: str, progress: Callabl
     if INTERPOSER.base is None:
         run.trace.warn(restart.NOT_INSTALLED)
 
-    def judged(image: replay.Image, acked: list) -> Verdict:
-        key = (replay.fingerprint(image), json.dumps(acked, sort_keys=True))
+    wants_in_flight = run.target.check is not None and takes_in_flight(run.target.check)  # else: no new cache keys
+
+    def judged(image: replay.Image, acked: list, in_flight: object = None) -> Verdict:
+        key = (replay.fingerprint(image), json.dumps([acked, in_flight], sort_keys=True, default=repr))
         if key not in cache:
             replay.materialise(image, scratch)
-            cache[key] = judge(run.target, scratch, acked)
+            cache[key] = judge(run.target, scratch, acked, in_flight)
             run.judged += 1
         return cache[key]
 
@@ -197,7 +199,8 @@ def _power(run: ProgramRun, start: replay.Image, scratch: str, progress: Callabl
             if not _wanted(run.options, point.step, point.phase):
                 continue
             acked = run.trace.acked_at(point.step, point.phase)
-            verdicts = [judged(state.image, acked) for state in point.power_states]
+            in_flight = run.trace.in_flight_at(point.step, point.phase) if wants_in_flight else None
+            verdicts = [judged(state.image, acked, in_flight) for state in point.power_states]
             for index, (state, verdict) in enumerate(zip(point.power_states, verdicts)):
                 run.add(_power_result(point, index, state.description, len(acked), verdict, state.image))
             if run.target.resume is not None:
@@ -328,7 +331,9 @@ def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, 
                     f"the files a real kill left at step {step.number} ({phase}) differ from the trace's replay "
                     f"there: the trace misses some I/O. {NOT_SEEN}"
                 )
-            verdict = judge(run.target, scratch, report.acked)
+            verdict = judge(
+                run.target, scratch, report.acked, run.trace.in_flight_at(step.number, phase, len(report.acked))
+            )
             run.judged += 1
             run.add(
                 Result(
