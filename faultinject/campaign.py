@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
@@ -301,41 +301,66 @@ TICK = 1.0  # seconds between two looks at the clock while no batch finishes
 
 
 class Progress:
-    """Progress on a stream: one line redrawn in place on a terminal; elsewhere (CI logs) a line
-    per tenth of the points and at least every HEARTBEAT seconds, per kind: points done / total,
-    states/s and an ETA. The final line is printed once."""
+    """Progress on a stream: one line redrawn in place on a terminal (cleared first, cut to its
+    width); elsewhere (CI logs) a line per tenth of the points and at least every HEARTBEAT
+    seconds. Each line has each kind's points done / total and states/s, and a time left from
+    the rate of the last RECENT seconds (kinds differ in cost, so the rate since the start
+    misleads): "~" because it is an estimate, "?" while nothing finished in that time. The final
+    line is printed once."""
+
+    RECENT = 60.0
 
     def __init__(self, tally: Tally, stream: TextIO):
         self.tally, self.stream = tally, stream
         self.last_line = time.monotonic()
         self.last_tenth = 0
+        self.samples: deque[tuple[float, int]] = deque([(tally.started, 0)])  # (when, points done)
 
     def show(self, final: bool = False) -> None:
         tally = self.tally
-        elapsed = time.monotonic() - tally.started
+        now = time.monotonic()
+        self._sample(now)
+        elapsed = now - tally.started
         if self.stream.isatty():
-            line = self.overall(elapsed)
-            print("\r" + line + ("\n" if final else ""), end="", file=self.stream, flush=True)
+            width = shutil.get_terminal_size().columns - 1
+            line = (self.overall(elapsed, final) + "  |  " + self.per_kind(elapsed))[:width]
+            print("\r\x1b[K" + line + ("\n" if final else ""), end="", file=self.stream, flush=True)
             return
         if not final and tally.points_done >= tally.points_total:
             return  # the final line follows, once
         tenth = tally.points_done * 10 // max(1, tally.points_total)
-        if final or tenth > self.last_tenth or time.monotonic() - self.last_line >= HEARTBEAT:
-            self.last_tenth, self.last_line = tenth, time.monotonic()
+        if final or tenth > self.last_tenth or now - self.last_line >= HEARTBEAT:
+            self.last_tenth, self.last_line = tenth, now
             print(
-                self.overall(elapsed) + ("" if final else "  |  " + self.per_kind(elapsed)),
+                self.overall(elapsed, final) + ("" if final else "  |  " + self.per_kind(elapsed)),
                 file=self.stream,
                 flush=True,
             )
 
-    def overall(self, elapsed: float) -> str:
+    def _sample(self, now: float) -> None:
+        """Keep the points done over the last RECENT seconds, and the newest sample before them."""
+        if self.tally.points_done != self.samples[-1][1]:
+            self.samples.append((now, self.tally.points_done))
+        while len(self.samples) > 1 and self.samples[1][0] <= now - self.RECENT:
+            self.samples.popleft()
+
+    def left(self, now: float) -> str:
+        done, total = self.tally.points_done, self.tally.points_total
+        if done >= total:
+            return ""
+        since, then = self.samples[0]
+        if done <= then or now - since <= 0:
+            return "  left ?"
+        return f"  left ~{_duration((total - done) * (now - since) / (done - then))}"
+
+    def overall(self, elapsed: float, final: bool = False) -> str:
         tally = self.tally
         done, total = tally.points_done, tally.points_total
         states = sum(tally.states.values())
-        left = f"  left ~{_duration(elapsed / done * (total - done))}" if 0 < done < total else ""
         return (
             f"[{_duration(elapsed)}] crash points {done}/{total}  states {states:,} "
-            f"({states / elapsed if elapsed else 0:,.0f}/s)  failures {tally.failures}{left}"
+            f"({states / elapsed if elapsed else 0:,.0f}/s)  failures {tally.failures}"
+            + ("" if final else self.left(tally.started + elapsed))
         )
 
     def per_kind(self, elapsed: float) -> str:
@@ -343,10 +368,7 @@ class Progress:
         for kind, total in self.tally.planned.items():
             done = self.tally.points[kind]
             rate = self.tally.states[kind] / elapsed if elapsed else 0.0
-            eta = (
-                "done" if done >= total else (f"ETA {_duration(elapsed / done * (total - done))}" if done else "ETA ?")
-            )
-            parts.append(f"{kind} {done}/{total} {rate:,.0f} states/s {eta}")
+            parts.append(f"{kind} {done}/{total}" + (" done" if done >= total else f" {rate:,.0f} states/s"))
         return "; ".join(parts)
 
 

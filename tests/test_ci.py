@@ -147,8 +147,8 @@ def test_progress_in_a_log_names_each_kind_and_prints_its_final_line_once():
     meter.show()
     meter.show(final=True)
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 2 and "process 4/4" in lines[0] and "power 2/6" in lines[0] and "ETA" in lines[0]
-    assert "crash points 6/10" in lines[1] and "ETA" not in lines[1]
+    assert len(lines) == 2 and "process 4/4 done" in lines[0] and "power 2/6" in lines[0] and "left" in lines[0]
+    assert "crash points 6/10" in lines[1] and "left" not in lines[1]
 
 
 def test_repro_command_names_the_mutant_and_the_recovery_crash():
@@ -159,3 +159,30 @@ def test_repro_command_names_the_mutant_and_the_recovery_crash():
     command = repro_command(result)
     assert "--recovery-step 0 --recovery-phase after-recovery --recovery-state 1" in command
     assert command.endswith("--mutant snapshot-in-place")
+
+
+def test_time_left_comes_from_the_recent_rate_and_is_unknown_while_nothing_finishes():
+    tally = campaign.Tally(points_total=100, started=0.0)
+    meter = campaign.Progress(tally, io.StringIO())
+    tally.points_done = 10
+    meter._sample(10.0)  # the first 10 points in 10 s (cheap kinds)
+    tally.points_done = 12
+    meter._sample(100.0)  # then 2 points in 90 s (an expensive kind)
+    # the last 60 s hold the sample at 10 s as their anchor, so 2 points in 90 s: 88 left take 66 min
+    assert meter.left(100.0) == "  left ~66m00s"
+    meter._sample(200.0)
+    assert meter.left(200.0) == "  left ?"  # nothing finished in the last RECENT seconds
+
+
+def test_the_terminal_line_is_cleared_when_redrawn_and_shows_each_kinds_points():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tally = campaign.Tally(points_total=10)
+    tally.planned.update({"process": 4, "power": 6})
+    tally.points.update({"process": 1})
+    tally.points_done = 1
+    stream = Terminal()
+    campaign.Progress(tally, stream).show()
+    assert stream.getvalue().startswith("\r\x1b[K") and "process 1/4" in stream.getvalue()

@@ -91,10 +91,17 @@ class Findings:
 
 
 def distinct(failures: Iterable[StateResult]) -> list[list[StateResult]]:
-    """Failing states grouped into distinct failures: one outcome and one first line of detail once
-    its numbers (offsets, steps, LSNs, file numbers) are set aside; groups in order of first state."""
+    """Failing states grouped into distinct failures: one outcome and one shape of the detail's
+    first line (shape()), so states that differ only in which op, key, offset or state index they
+    name are one failure. In order of first state."""
     groups: dict[tuple[str, str], list[StateResult]] = {}
     for failure in failures:
-        first_line = failure.detail.splitlines()[0] if failure.detail else ""
-        groups.setdefault((failure.outcome, re.sub(r"\d+", "N", first_line)), []).append(failure)
+        groups.setdefault((failure.outcome, shape(failure.detail)), []).append(failure)
     return list(groups.values())
+
+
+def shape(detail: str) -> str:
+    """The first line of `detail` up to its first quoted or bracketed value, numbers as N: the
+    message without its data (which the checker's details cut short, so brackets may not close)."""
+    line = detail.splitlines()[0] if detail else ""
+    return re.sub(r"\d+", "N", re.split(r"[(\[{'\"]", line, maxsplit=1)[0]).strip()
