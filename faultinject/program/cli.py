@@ -18,7 +18,7 @@ import tempfile
 from tornwrite.faultinject import outdir
 from tornwrite.faultinject.program import interposer
 from tornwrite.faultinject.program.run import KINDS, Options, ProgramRun, Progress, crash_test
-from tornwrite.faultinject.program.target import TargetError, load
+from tornwrite.faultinject.program.target import CONTRACT, TargetError, load
 
 SCRATCH_PARENT = "/dev/shm"  # tmpfs: a process crash keeps the page cache, so fsync need not cost anything
 
@@ -27,7 +27,10 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tornwrite program",
         description="Crash a program at every durable file step (process kill and power loss) and judge "
-        "each crash state with its own recover() and check(). See docs/PROGRAMS.md.",
+        "each crash state with its own recover() and check().",
+        epilog="A target is a Python file or module defining:\n\n" + CONTRACT + "\n\nExit status: 0 every state ok, "
+        "1 a state failed, 2 usage error, 3 no verdict.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("target", help="path/to/target.py or package.module[:attribute] (setup/workload/recover/check)")
     p.add_argument("--kinds", type=_kinds, default=KINDS, help="comma-separated: process,power (default: both)")
