@@ -154,7 +154,7 @@ def _command(argv: list[str]) -> int:
         "--all-states", action="store_true", help="record every state in results.json, not only the failing ones"
     )
 
-    join = sub.add_parser("merge", help="join the results of a campaign's shards into one report")
+    join = sub.add_parser("merge", help="join the results of a campaign's (or a program's) shards into one report")
     join.add_argument("runs", nargs="+", metavar="DIR", help="the shards' output directories")
     join.add_argument("--out", required=True, help="where the merged report goes")
     join.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
@@ -192,6 +192,11 @@ def _command(argv: list[str]) -> int:
         return status
     if args.command == "merge":
         try:
+            from tornwrite.faultinject.program import cli as program_cli
+            from tornwrite.faultinject.program import shards
+
+            if shards.is_program_results(args.runs[0]):  # a program's shards (program --shard i/n)
+                return program_cli.merge(args.runs, args.out, args.junit, args.force)
             return campaign.merge(args.runs, out=args.out, junit=args.junit, force=args.force)
         except (OSError, ValueError, KeyError) as error:
             print(f"tornwrite merge: {error}", file=sys.stderr)

@@ -50,8 +50,18 @@ def parser() -> argparse.ArgumentParser:
         help="narrate one crash state (default: the first failing one) step by step; STATE rN: the Nth power "
         "state after a restart's recovery; N-lifeG: later life G after power state N",
     )
+    p.add_argument(
+        "--shard", type=_shard, metavar="I/N", help="judge only every N-th crash point from the I-th; then `merge`"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"a shard is i/n with 1 <= i <= n, such as 2/4, not {text!r}")
+    return int(index), int(count)
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -98,7 +108,10 @@ def main(argv: list[str]) -> int:
     if not args.kinds and not args.kill:
         print("error: nothing to do: give --kinds or --kill", file=sys.stderr)
         return 2
-    options = Options(args.kinds, args.kill, args.seed, point[:2] if point else None)
+    if args.shard and (args.kill or point is not None):
+        print("error: --shard splits the traced crash points: run --kill and --explain unsharded", file=sys.stderr)
+        return 2
+    options = Options(args.kinds, args.kill, args.seed, point[:2] if point else None, shard=args.shard)
     base = tempfile.mkdtemp(prefix="tornwrite-program-", dir=SCRATCH_PARENT if os.path.isdir(SCRATCH_PARENT) else None)
     previous = interposer.install(base)
     try:
@@ -119,7 +132,7 @@ def main(argv: list[str]) -> int:
 
 
 def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, str] | None, out: str) -> int:
-    from tornwrite.faultinject.program import explain, report
+    from tornwrite.faultinject.program import explain
 
     for warning in run.trace.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -130,9 +143,22 @@ def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, st
             return 2
         print(explain.narrate(run, chosen[0]), end="")
         return 0 if chosen[0].ok else 1
+    tell(run, out, args.junit)
+    if args.explain == "first":
+        failing = run.failures
+        print()
+        print(explain.narrate(run, failing[0]) if failing else "No failing state to explain.", end="\n")
+    return run.status
+
+
+def tell(run: ProgramRun, out: str, junit: str | None) -> None:
+    """Write the report (and JUnit), then print the table, each distinct failure, the verdict line
+    and where the report went."""
+    from tornwrite.faultinject.program import report
+
     report.write(run, out)
-    if args.junit:
-        report.write_junit(run, args.junit)
+    if junit:
+        report.write_junit(run, junit)
     print(report.table(run))
     distinct = report.groups(run)
     for group in distinct[: report.MAX_GROUPS_PRINTED]:
@@ -144,9 +170,16 @@ def _finish(run: ProgramRun, args: argparse.Namespace, point: tuple[int, str, st
     if len(distinct) > report.MAX_GROUPS_PRINTED:
         print(f"- ... and {len(distinct) - report.MAX_GROUPS_PRINTED} more distinct failures in summary.md")
     print(report.verdict_line(run))
-    print(f"report: {os.path.join(out, 'summary.md')}" + (f", JUnit: {args.junit}" if args.junit else ""))
-    if args.explain == "first":
-        failing = run.failures
-        print()
-        print(explain.narrate(run, failing[0]) if failing else "No failing state to explain.", end="\n")
+    print(f"report: {os.path.join(out, 'summary.md')}" + (f", JUnit: {junit}" if junit else ""))
+
+
+def merge(directories: list[str], out: str, junit: str | None, force: bool) -> int:
+    """`merge DIR... --out OUT` for a program's shards: the unsharded run's report and exit status."""
+    from tornwrite.faultinject.program import shards
+
+    outdir.check_dir(out)
+    if junit:
+        outdir.new_file(junit, force)
+    run = shards.merge(directories)
+    tell(run, out, junit)
     return run.status

@@ -140,13 +140,19 @@ def summary(run: ProgramRun, figure_note: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMAT = "tornwrite-program/1"
+
+
 def results_json(run: ProgramRun) -> dict:
     return {
+        "format": FORMAT,
         "parameters": {
             "target": run.target.spec,
+            "name": run.target.name,
             "kinds": list(run.options.kinds),
             "kill": run.options.kill,
             "seed": run.options.seed,
+            "shard": list(run.options.shard) if run.options.shard else None,
         },
         "elapsed": round(run.elapsed, 3),
         "judged": run.judged,

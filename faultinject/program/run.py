@@ -47,6 +47,7 @@ class Options:
     kill: int = 0  # real kills at random moments, uninstrumented
     seed: int = 0
     only: tuple[int, str] | None = None  # (step, phase): this crash point alone
+    shard: tuple[int, int] | None = None  # (i, n): every n-th crash point from the i-th (shards.py)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ def _check_replay(run: ProgramRun, start: replay.Image, traced: str) -> None:
 
 
 def _wanted(options: Options, step: int, phase: str) -> bool:
+    if options.shard is not None and (2 * (step - 1) + (phase == "after")) % options.shard[1] != options.shard[0] - 1:
+        return False
     return options.only is None or options.only == (step, phase)
 
 
