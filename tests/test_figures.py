@@ -56,6 +56,15 @@ def test_every_campaign_figure_is_written_as_a_png(tiny, tmp_path):
     assert all(is_png(tmp_path / d.file) for d in drawn)
 
 
+def test_the_crash_maps_caption_says_why_the_ioerror_row_is_half_grey(tiny, failing, tmp_path):
+    plan, outcome = tiny  # every kind, ioerror included
+    drawn = figures.campaign_figures(plan, outcome.findings, str(tmp_path), list(outcome.traces.values()))
+    assert "ioerror row is grey after each step" in drawn[0].caption
+    plan, outcome = failing  # no ioerror: no word about it
+    drawn = figures.campaign_figures(plan, outcome.findings, str(tmp_path), list(outcome.traces.values()))
+    assert "ioerror" not in drawn[0].caption
+
+
 def test_figures_of_a_failing_campaign_are_drawn_under_its_mutant(failing, tmp_path):
     plan, outcome = failing
     drawn = figures.campaign_figures(plan, outcome.findings, str(tmp_path), list(outcome.traces.values()))
