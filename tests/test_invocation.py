@@ -4,13 +4,15 @@ environment's, else the interpreter that ran the command."""
 import os
 import sys
 
+import pytest
+
 from tornwrite.faultinject import invocation
 
 
 def test_the_console_script_of_this_environment_when_it_is_the_one_on_path(monkeypatch):
     here = os.path.dirname(sys.executable)
-    if not os.path.exists(os.path.join(here, "tornwrite")):  # an install without the console script
-        return
+    if not os.path.exists(os.path.join(here, "tornwrite")):
+        pytest.skip("this environment has no tornwrite console script")
     monkeypatch.setenv("PATH", here + os.pathsep + os.environ.get("PATH", ""))
     assert invocation.prefix() == ["tornwrite"]
 
