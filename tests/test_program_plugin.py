@@ -137,5 +137,6 @@ def test_an_unrelated_suite_passes_and_the_fixture_works_without_the_extras(tmp_
     (tmp_path / "test_store.py").write_text(textwrap.dedent(TESTS))
     done = pytest_in(tmp_path, "test_store.py", "--tornwrite-report", str(tmp_path / "reports"), blocked=True)
     assert "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
-    assert (tmp_path / "reports" / "Careless" / "summary.md").exists()  # the fixture writes its report
+    summary = (tmp_path / "reports" / "Careless" / "summary.md").read_text()  # the fixture writes its report
+    assert "crash map not drawn: it needs matplotlib (pip install 'tornwrite[figures]')" in summary
     assert f"report: {tmp_path / 'reports' / 'Careless' / 'summary.md'}" in done.stdout

@@ -13,7 +13,7 @@ import shlex
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 
-from tornwrite.faultinject import invocation, outdir, verdict
+from tornwrite.faultinject import extras, invocation, outdir, verdict
 from tornwrite.faultinject.program.interposer import NOT_SEEN
 from tornwrite.faultinject.program.judge import OUTCOMES, signature, worst
 from tornwrite.faultinject.program.run import ProgramRun, Result
@@ -173,6 +173,8 @@ def write(run: ProgramRun, out: str) -> None:
     note = ""
     try:
         crash_map(run, os.path.join(out, CRASH_MAP))
+    except ModuleNotFoundError as exc:  # a plain install: say which extra draws it
+        note = f"(crash map not drawn: it needs {extras.hint(exc.name or '') or exc})"
     except Exception as exc:  # the summary must survive a figure that cannot be drawn
         note = f"(crash map not drawn: {type(exc).__name__}: {exc})"
     with open(os.path.join(out, "summary.md"), "w") as f:
