@@ -8,16 +8,18 @@
     walkthrough   narrated fault scenarios (make walkthroughs)
     inspect DIR   print a data directory's records; check DIR: what recovery would do
 
-Exit status: 0 when every state is ok, 1 when one is not, 2 for a usage error.
+Exit status: 0 when every state is ok, 1 when one is not, 2 for a usage error (a bad output
+place or a missing extra included, said before any work), 3 when `program` gives no verdict.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterable
 
-from tornwrite.faultinject import campaign, repro
+from tornwrite.faultinject import campaign, extras, outdir, repro
 from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.kinds import NAMES
 from tornwrite.faultinject.kinds.base import ReproRequest
@@ -86,7 +88,30 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one command; a missing extra is a message and status 2, a closed stdout (`| head`) is quiet."""
+    try:
+        return _command(sys.argv[1:] if argv is None else argv)
+    except ModuleNotFoundError as exc:
+        hint = extras.hint(exc.name or "")
+        if hint is None:
+            raise
+        print(f"tornwrite: {argv_name(argv)} needs {hint}", file=sys.stderr)
+        return 2
+    except extras.MissingExtraError as exc:
+        print(f"tornwrite: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away (`tornwrite inspect DIR | head`): no traceback, and none at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command a closed pipe stopped
+
+
+def argv_name(argv: list[str] | None) -> str:
+    words = sys.argv[1:] if argv is None else argv
+    return words[0] if words else "tornwrite"
+
+
+def _command(argv: list[str]) -> int:
     if argv[:1] and argv[0] in _DELEGATED:
         import importlib
 
@@ -96,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="tornwrite",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Exit status: 0 when every state is ok, 1 when one is not, 2 for a usage error.",
+        epilog="Exit status: 0 when every state is ok, 1 when one is not, 2 for a usage error, 3 no verdict.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in _DELEGATED.items():
@@ -124,14 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-compound", action="store_true", help="do not also crash during recovery")
     run.add_argument("--shard", type=_shard, help="run only shard i of n (i/n): n machines, then `merge`")
     run.add_argument("--junit", metavar="FILE", help="also write JUnit XML: a testcase per workload x kind")
+    run.add_argument("--force", action="store_true", help="let --junit replace an existing file")
     run.add_argument(
         "--all-states", action="store_true", help="record every state in results.json, not only the failing ones"
     )
 
-    join = sub.add_parser("merge", help="join the results of a campaign's shards into one report")
+    join = sub.add_parser("merge", help="join the results of a campaign's (or a program's) shards into one report")
     join.add_argument("runs", nargs="+", metavar="DIR", help="the shards' output directories")
     join.add_argument("--out", required=True, help="where the merged report goes")
     join.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
+    join.add_argument("--force", action="store_true", help="let --junit replace an existing file")
 
     again = sub.add_parser("repro", help="rerun one crash state verbosely (campaigns print the command)")
     again.add_argument("--kind", choices=NAMES, required=True)
@@ -155,11 +182,22 @@ def main(argv: list[str] | None = None) -> int:
         plan = Plan(
             args.workload, args.seed, args.kinds, args.budget, args.ops, args.mutant, not args.no_compound, args.shard
         )
-        status, _, _ = campaign.run(plan, jobs=args.jobs, out=args.out, junit=args.junit, all_states=args.all_states)
+        try:
+            status, _, _ = campaign.run(
+                plan, jobs=args.jobs, out=args.out, junit=args.junit, all_states=args.all_states, force=args.force
+            )
+        except outdir.OutputError as error:
+            print(f"tornwrite campaign: {error}", file=sys.stderr)
+            return 2
         return status
     if args.command == "merge":
         try:
-            return campaign.merge(args.runs, out=args.out, junit=args.junit)
+            from tornwrite.faultinject.program import cli as program_cli
+            from tornwrite.faultinject.program import shards
+
+            if shards.is_program_results(args.runs[0]):  # a program's shards (program --shard i/n)
+                return program_cli.merge(args.runs, args.out, args.junit, args.force)
+            return campaign.merge(args.runs, out=args.out, junit=args.junit, force=args.force)
         except (OSError, ValueError, KeyError) as error:
             print(f"tornwrite merge: {error}", file=sys.stderr)
             return 2

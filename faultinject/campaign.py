@@ -19,14 +19,16 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
 from typing import TextIO
 
+from tornwrite.faultinject import outdir, verdict
 from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.execution import WorkloadTrace, trace
-from tornwrite.faultinject.core.findings import Findings
+from tornwrite.faultinject.core.findings import Findings, distinct
 from tornwrite.faultinject.core.results import StateResult
 from tornwrite.faultinject.core.tally import Tally
 from tornwrite.faultinject.core.verdicts import silence_recovery_warnings
@@ -204,15 +206,21 @@ def run(
     junit: str | None = None,
     all_states: bool = False,
     show_failures: int = 20,
+    force: bool = False,
 ) -> tuple[int, str, Tally]:
     """Run the campaign and write it down; returns (exit status, output directory, tally).
 
-    Progress goes to `progress` (stderr); the table, each distinct failing repro and where the
-    files went to `report` (stdout). Exit status 0 when every state is ok, 1 otherwise.
+    Progress goes to `progress` (stderr); the table, each distinct failure with its repro, the
+    verdict line and where the files went to `report` (stdout). Exit status 0 when every state
+    is ok, 1 otherwise. `out` and `junit` are checked before any work (outdir.OutputError);
+    `force` lets `junit` replace a file.
     """
     jobs = jobs or os.cpu_count() or 1
-    outcome = execute(plan, jobs=jobs, progress=progress)
     directory = out or os.path.join("reports", plan.run_id)
+    outdir.check_dir(directory)
+    if junit:
+        outdir.new_file(junit, force)
+    outcome = execute(plan, jobs=jobs, progress=progress)
     write(
         plan,
         outcome.tally,
@@ -232,27 +240,34 @@ def run(
 def tell(
     tally: Tally, findings: Findings, directory: str, report: TextIO, show_failures: int, junit: str | None
 ) -> int:
-    """Print the table and one line per distinct failing repro; the exit status."""
+    """Print the table, one line per distinct failure (its states, kinds and points counted, one
+    repro), the verdict line and where the files went; the exit status."""
     print(table(tally), file=report)
-    shown: set[str] = set()
-    for failure in findings.failures:
-        command = repro_command(failure)
-        if command in shown:
-            continue
-        if len(shown) == show_failures:
-            print(f"... more failures in {directory}/summary.md", file=report)
-            break
-        shown.add(command)
-        p = failure.point
-        first_line = failure.detail.splitlines()[0] if failure.detail else ""
+    groups = distinct(findings.failures)
+    for members in groups[:show_failures]:
+        first, p = members[0], members[0].point
+        kinds = sorted({m.point.kind for m in members}, key=list(REGISTRY).index)
+        points = len({(m.point.workload, m.point.kind, m.point.step, m.point.phase) for m in members})
+        first_line = first.detail.splitlines()[0] if first.detail else ""
         print(
-            f"FAIL {failure.outcome} {p.kind} {p.workload} step {p.step} {p.phase} {p.label}: {first_line}\n"
-            f"     repro: {command}",
+            f"FAIL {first.outcome} {p.kind} {p.workload} step {p.step} {p.phase} {p.label}: {first_line}\n"
+            f"     {len(members):,} state{'s' if len(members) > 1 else ''} at {points:,} "
+            f"point{'s' if points > 1 else ''}, kind{'s' if len(kinds) > 1 else ''} {', '.join(kinds)}\n"
+            f"     repro: {repro_command(first)}",
             file=report,
         )
-    written = f"wrote {directory}/results.json and {directory}/summary.md" + (f", and {junit}" if junit else "")
+    if len(groups) > show_failures:
+        print(f"... and {len(groups) - show_failures} more distinct failures in {directory}/summary.md", file=report)
+    status = verdict.FAIL if findings.failures else verdict.OK
+    seconds = time.monotonic() - tally.started
+    states = sum(tally.states.values())
+    line = verdict.line(
+        status, states, len(tally.states), seconds, distinct=len(groups), failing=len(findings.failures)
+    )
+    print(line, file=report)
+    written = f"report: {directory}/summary.md and results.json" + (f", JUnit: {junit}" if junit else "")
     print(written, file=report)
-    return 0 if not findings.failures else 1
+    return status
 
 
 def _count(tally: Tally, kind: str, points: int, seconds: float, found: list[StateResult]) -> None:
@@ -269,41 +284,66 @@ TICK = 1.0  # seconds between two looks at the clock while no batch finishes
 
 
 class Progress:
-    """Progress on a stream: one line redrawn in place on a terminal; elsewhere (CI logs) a line
-    per tenth of the points and at least every HEARTBEAT seconds, per kind: points done / total,
-    states/s and an ETA. The final line is printed once."""
+    """Progress on a stream: one line redrawn in place on a terminal (cleared first, cut to its
+    width); elsewhere (CI logs) a line per tenth of the points and at least every HEARTBEAT
+    seconds. Each line has each kind's points done / total and states/s, and a time left from
+    the rate of the last RECENT seconds (kinds differ in cost, so the rate since the start
+    misleads): "~" because it is an estimate, "?" while nothing finished in that time. The final
+    line is printed once."""
+
+    RECENT = 60.0
 
     def __init__(self, tally: Tally, stream: TextIO):
         self.tally, self.stream = tally, stream
         self.last_line = time.monotonic()
         self.last_tenth = 0
+        self.samples: deque[tuple[float, int]] = deque([(tally.started, 0)])  # (when, points done)
 
     def show(self, final: bool = False) -> None:
         tally = self.tally
-        elapsed = time.monotonic() - tally.started
+        now = time.monotonic()
+        self._sample(now)
+        elapsed = now - tally.started
         if self.stream.isatty():
-            line = self.overall(elapsed)
-            print("\r" + line + ("\n" if final else ""), end="", file=self.stream, flush=True)
+            width = shutil.get_terminal_size().columns - 1
+            line = (self.overall(elapsed, final) + "  |  " + self.per_kind(elapsed))[:width]
+            print("\r\x1b[K" + line + ("\n" if final else ""), end="", file=self.stream, flush=True)
             return
         if not final and tally.points_done >= tally.points_total:
             return  # the final line follows, once
         tenth = tally.points_done * 10 // max(1, tally.points_total)
-        if final or tenth > self.last_tenth or time.monotonic() - self.last_line >= HEARTBEAT:
-            self.last_tenth, self.last_line = tenth, time.monotonic()
+        if final or tenth > self.last_tenth or now - self.last_line >= HEARTBEAT:
+            self.last_tenth, self.last_line = tenth, now
             print(
-                self.overall(elapsed) + ("" if final else "  |  " + self.per_kind(elapsed)),
+                self.overall(elapsed, final) + ("" if final else "  |  " + self.per_kind(elapsed)),
                 file=self.stream,
                 flush=True,
             )
 
-    def overall(self, elapsed: float) -> str:
+    def _sample(self, now: float) -> None:
+        """Keep the points done over the last RECENT seconds, and the newest sample before them."""
+        if self.tally.points_done != self.samples[-1][1]:
+            self.samples.append((now, self.tally.points_done))
+        while len(self.samples) > 1 and self.samples[1][0] <= now - self.RECENT:
+            self.samples.popleft()
+
+    def left(self, now: float) -> str:
+        done, total = self.tally.points_done, self.tally.points_total
+        if done >= total:
+            return ""
+        since, then = self.samples[0]
+        if done <= then or now - since <= 0:
+            return "  left ?"
+        return f"  left ~{_duration((total - done) * (now - since) / (done - then))}"
+
+    def overall(self, elapsed: float, final: bool = False) -> str:
         tally = self.tally
         done, total = tally.points_done, tally.points_total
         states = sum(tally.states.values())
-        left = f"  left ~{_duration(elapsed / done * (total - done))}" if 0 < done < total else ""
         return (
             f"[{_duration(elapsed)}] crash points {done}/{total}  states {states:,} "
-            f"({states / elapsed if elapsed else 0:,.0f}/s)  failures {tally.failures}{left}"
+            f"({states / elapsed if elapsed else 0:,.0f}/s)  failures {tally.failures}"
+            + ("" if final else self.left(tally.started + elapsed))
         )
 
     def per_kind(self, elapsed: float) -> str:
@@ -311,10 +351,7 @@ class Progress:
         for kind, total in self.tally.planned.items():
             done = self.tally.points[kind]
             rate = self.tally.states[kind] / elapsed if elapsed else 0.0
-            eta = (
-                "done" if done >= total else (f"ETA {_duration(elapsed / done * (total - done))}" if done else "ETA ?")
-            )
-            parts.append(f"{kind} {done}/{total} {rate:,.0f} states/s {eta}")
+            parts.append(f"{kind} {done}/{total}" + (" done" if done >= total else f" {rate:,.0f} states/s"))
         return "; ".join(parts)
 
 
@@ -352,8 +389,8 @@ def write(
     junit: str | None = None,
 ) -> None:
     """OUT/results.json (counts, traces and failing states; every state only if `states` is
-    given), OUT/summary.md with its figures, and a JUnit file if asked."""
-    os.makedirs(out, exist_ok=True)
+    given), OUT/summary.md with its figures, and a JUnit file if asked; OUT as outdir.claim() allows."""
+    outdir.claim(out)
     elapsed = time.monotonic() - tally.started
     repro = {id(r): repro_command(r) for r in findings.failures}
     document = {
@@ -377,6 +414,7 @@ def write(
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(document, f, indent=None, separators=(",", ":"))
     write_summary(plan, tally, findings, list(traces.values()), out, table(tally), elapsed)
+    outdir.seal(out)
     if junit:
         write_junit(plan, findings, tally, junit)
 
@@ -407,9 +445,15 @@ def read(directory: str) -> tuple[Plan, Tally, Findings, dict[str, WorkloadTrace
     return plan, tally, findings, traces, document["elapsed_seconds"]
 
 
-def merge(directories: list[str], *, out: str, junit: str | None = None, report: TextIO = sys.stdout) -> int:
+def merge(
+    directories: list[str], *, out: str, junit: str | None = None, report: TextIO = sys.stdout, force: bool = False
+) -> int:
     """Join the results of a campaign's shards (`--shard i/n` runs) into one report; the exit
-    status an unsharded run would give, or 2 if the shards do not make up one whole campaign."""
+    status an unsharded run would give, or 2 if the shards do not make up one whole campaign.
+    `out` and `junit` are checked first, as `run` checks them (outdir.OutputError)."""
+    outdir.check_dir(out)
+    if junit:
+        outdir.new_file(junit, force)
     read_back = [read(directory) for directory in directories]
     plans = [plan for plan, *_ in read_back]
     whole = replace(plans[0], shard=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from tornwrite.faultinject import invocation
 from tornwrite.faultinject.kinds import NAMES
 
 
@@ -35,9 +36,7 @@ class Plan:
     def command(self) -> str:
         """The command line that reruns the whole campaign."""
         argv = [
-            "python",
-            "-m",
-            "tornwrite.faultinject",
+            *invocation.prefix(),
             "campaign",
             "--workload",
             ",".join(self.workloads),

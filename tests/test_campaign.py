@@ -3,12 +3,15 @@ kind that can see it (and, where a kind cannot, missed by it: CRASH-MODEL.md say
 
 import io
 import json
+import shlex
 
 import pytest
 
-from tornwrite.faultinject import campaign
+from tornwrite.faultinject import campaign, invocation
 from tornwrite.faultinject.kinds import NAMES
 from tornwrite.faultinject.plan import Plan
+
+PREFIX = shlex.join(invocation.prefix())  # how repro lines start here
 
 
 def run(tmp_path, workloads=("snapshot-heavy",), kinds=("process", "power"), mutant=None, ops=20):
@@ -53,7 +56,7 @@ def test_fsync_removed_from_wal_append_is_caught_by_power_loss_but_not_by_proces
     assert failures(tally, "power") > 0
     assert failures(tally, "process") == 0  # the page cache survives a process crash
     lost = [r for r in results["states"] if r["outcome"] == "lost-acked-write"]
-    assert lost and all(r["repro"].startswith("python -m tornwrite.faultinject repro --kind power") for r in lost)
+    assert lost and all(r["repro"].startswith(f"{PREFIX} repro --kind power") for r in lost)
 
 
 def test_memory_applied_before_the_wal_is_caught_by_process_crash_through_the_observer(tmp_path):

@@ -11,10 +11,12 @@ from dataclasses import replace
 
 import pytest
 
-from tornwrite.faultinject import campaign
+from tornwrite.faultinject import campaign, invocation
 from tornwrite.faultinject.__main__ import main
 from tornwrite.faultinject.kinds import repro_command
 from tornwrite.faultinject.plan import Plan
+
+PREFIX = shlex.join(invocation.prefix())  # how repro lines start here
 
 PLAN = Plan(("basic", "snapshot-heavy"), seed=2, kinds=("process", "power", "ioerror", "damage"), ops=10, budget=9)
 FAILING = Plan(("snapshot-heavy",), seed=0, kinds=("power",), ops=12, mutant="wal-append-no-fsync")
@@ -71,7 +73,7 @@ def test_junit_has_a_testcase_per_workload_and_kind_and_each_failure_with_its_re
         ("tornwrite.power", "snapshot-heavy")
     ]
     failure = cases[0].find("failure")
-    assert failure is not None and "repro: python -m tornwrite.faultinject repro --kind power" in failure.text
+    assert failure is not None and f"repro: {PREFIX} repro --kind power" in failure.text
 
 
 def test_results_json_keeps_counts_and_failing_states_only_unless_asked(tmp_path):
@@ -93,7 +95,7 @@ def test_each_printed_repro_is_distinct_and_reruns_exactly_its_state(tmp_path):
     assert any(row["second"] for row in failures), "some failures should be crashes during recovery or restarts"
     chosen = [row for row in failures if row["second"]][:2] + [row for row in failures if not row["second"]][:1]
     for row in chosen:
-        argv = shlex.split(row["repro"])[3:]  # after "python -m tornwrite.faultinject"
+        argv = shlex.split(row["repro"])[len(invocation.prefix()) :]  # after the interpreter or script
         lines = []
         from tornwrite.faultinject import repro as repro_module
         from tornwrite.faultinject.kinds.base import ReproRequest
@@ -145,8 +147,8 @@ def test_progress_in_a_log_names_each_kind_and_prints_its_final_line_once():
     meter.show()
     meter.show(final=True)
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 2 and "process 4/4" in lines[0] and "power 2/6" in lines[0] and "ETA" in lines[0]
-    assert "crash points 6/10" in lines[1] and "ETA" not in lines[1]
+    assert len(lines) == 2 and "process 4/4 done" in lines[0] and "power 2/6" in lines[0] and "left" in lines[0]
+    assert "crash points 6/10" in lines[1] and "left" not in lines[1]
 
 
 def test_repro_command_names_the_mutant_and_the_recovery_crash():
@@ -157,3 +159,30 @@ def test_repro_command_names_the_mutant_and_the_recovery_crash():
     command = repro_command(result)
     assert "--recovery-step 0 --recovery-phase after-recovery --recovery-state 1" in command
     assert command.endswith("--mutant snapshot-in-place")
+
+
+def test_time_left_comes_from_the_recent_rate_and_is_unknown_while_nothing_finishes():
+    tally = campaign.Tally(points_total=100, started=0.0)
+    meter = campaign.Progress(tally, io.StringIO())
+    tally.points_done = 10
+    meter._sample(10.0)  # the first 10 points in 10 s (cheap kinds)
+    tally.points_done = 12
+    meter._sample(100.0)  # then 2 points in 90 s (an expensive kind)
+    # the last 60 s hold the sample at 10 s as their anchor, so 2 points in 90 s: 88 left take 66 min
+    assert meter.left(100.0) == "  left ~66m00s"
+    meter._sample(200.0)
+    assert meter.left(200.0) == "  left ?"  # nothing finished in the last RECENT seconds
+
+
+def test_the_terminal_line_is_cleared_when_redrawn_and_shows_each_kinds_points():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tally = campaign.Tally(points_total=10)
+    tally.planned.update({"process": 4, "power": 6})
+    tally.points.update({"process": 1})
+    tally.points_done = 1
+    stream = Terminal()
+    campaign.Progress(tally, stream).show()
+    assert stream.getvalue().startswith("\r\x1b[K") and "process 1/4" in stream.getvalue()

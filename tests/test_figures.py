@@ -4,6 +4,7 @@ campaign's workers (it is imported only while a figure is drawn)."""
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import replace
@@ -11,13 +12,15 @@ from dataclasses import replace
 import pytest
 
 from tests import bench_recovery
-from tornwrite.faultinject import campaign
+from tornwrite.faultinject import campaign, invocation
 from tornwrite.faultinject.core.execution import relative
 from tornwrite.faultinject.core.results import WORST_FIRST, StateResult, worst
 from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.report import figures
 from tornwrite.faultinject.report import summary as report
 from tornwrite.faultinject.zoo import hunt, mutants
+
+PREFIX = shlex.join(invocation.prefix())  # how repro lines start here
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -53,6 +56,15 @@ def test_every_campaign_figure_is_written_as_a_png(tiny, tmp_path):
     assert all(is_png(tmp_path / d.file) for d in drawn)
 
 
+def test_the_crash_maps_caption_says_why_the_ioerror_row_is_half_grey(tiny, failing, tmp_path):
+    plan, outcome = tiny  # every kind, ioerror included
+    drawn = figures.campaign_figures(plan, outcome.findings, str(tmp_path), list(outcome.traces.values()))
+    assert "ioerror row is grey after each step" in drawn[0].caption
+    plan, outcome = failing  # no ioerror: no word about it
+    drawn = figures.campaign_figures(plan, outcome.findings, str(tmp_path), list(outcome.traces.values()))
+    assert "ioerror" not in drawn[0].caption
+
+
 def test_figures_of_a_failing_campaign_are_drawn_under_its_mutant(failing, tmp_path):
     plan, outcome = failing
     drawn = figures.campaign_figures(plan, outcome.findings, str(tmp_path), list(outcome.traces.values()))
@@ -69,7 +81,7 @@ def test_summary_links_lead_to_figures_that_exist(failing, tmp_path):
     assert all(is_png(tmp_path / link) for link in links)
     assert "## Failing states, grouped" in summary
     listed = summary.split("## Failures\n", 1)[1]
-    assert listed.count("`python -m tornwrite.faultinject repro") == min(tally.failures, report.MAX_FAILURES_LISTED)
+    assert listed.count(f"`{PREFIX} repro") == min(tally.failures, report.MAX_FAILURES_LISTED)
     assert f"rerun: `{plan.command()}`" in summary
 
 

@@ -3,10 +3,14 @@
 import json
 import random
 import re
+import shlex
 from pathlib import Path
 
+from tornwrite.faultinject import invocation
 from tornwrite.faultinject.core.simdisk import SimDisk
 from tornwrite.faultinject.program import cli
+
+PREFIX = shlex.join(invocation.prefix())  # how repro lines start here
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
@@ -85,7 +89,7 @@ def test_the_summary_lists_each_distinct_failure_with_its_call_and_repro(tmp_pat
     summary = (out / "summary.md").read_text()
     assert "### durability (power)" in summary
     assert "`rename db.json.tmp -> db.json`" in summary  # the system call, as the kernel saw it
-    assert "Reproduce: `python -m tornwrite.faultinject program" in summary
+    assert f"Reproduce: `{PREFIX} program" in summary
     assert summary.count("### ") == 1  # one distinct failure, however many states show it
 
 

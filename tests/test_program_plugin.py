@@ -2,6 +2,7 @@
 and its fixture fails a test with the crash report."""
 
 import importlib.metadata
+import os
 import subprocess
 import sys
 import textwrap
@@ -85,3 +86,57 @@ def test_the_fixture_passes_a_careful_store_and_fails_a_careless_one_with_the_re
     assert "1 failed, 1 passed" in result.stdout, result.stdout + result.stderr
     assert "integrity (process)" in result.stdout
     assert "JSONDecodeError" in result.stdout
+
+
+# Makes faker, matplotlib and hypothesis unimportable, as in a plain `pip install tornwrite`.
+WITHOUT_EXTRAS = """
+import importlib.abc, sys
+
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("faker", "matplotlib", "hypothesis"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Missing())
+"""
+
+
+def pytest_in(tmp_path, *argv, blocked: bool):
+    env = dict(os.environ)
+    if blocked:
+        (tmp_path / "blocker").mkdir(exist_ok=True)
+        (tmp_path / "blocker" / "sitecustomize.py").write_text(WITHOUT_EXTRAS)
+        env["PYTHONPATH"] = str(tmp_path / "blocker")
+        argv = ("-p", "no:hypothesispytest", *argv)  # hypothesis's own plugin, here only because dev installs it
+    plugin = [] if registered_by_entry_point() else ["-p", PLUGIN]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *plugin, *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def test_loading_the_plugin_imports_nothing_of_the_harness():
+    probe = (
+        f"import sys, {PLUGIN}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('faker', 'matplotlib', 'hypothesis') "
+        "or m.startswith('tornwrite.faultinject.program.run') or m.startswith('tornwrite.engine')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_an_unrelated_suite_passes_and_the_fixture_works_without_the_extras(tmp_path):
+    (tmp_path / "test_unrelated.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
+    done = pytest_in(tmp_path, "test_unrelated.py", blocked=True)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
+    (tmp_path / "bound_store.py").write_text(STORE)
+    (tmp_path / "test_store.py").write_text(textwrap.dedent(TESTS))
+    done = pytest_in(tmp_path, "test_store.py", "--tornwrite-report", str(tmp_path / "reports"), blocked=True)
+    assert "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
+    summary = (tmp_path / "reports" / "Careless" / "summary.md").read_text()  # the fixture writes its report
+    assert "crash map not drawn: it needs matplotlib (pip install 'tornwrite[figures]')" in summary
+    assert f"report: {tmp_path / 'reports' / 'Careless' / 'summary.md'}" in done.stdout

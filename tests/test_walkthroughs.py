@@ -26,7 +26,7 @@ from tornwrite.models.ops import Op
 
 NAMES = list(SCENARIOS)
 ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = ROOT / walkthrough.DEFAULT_OUT
+COMMITTED = ROOT / "docs" / "walkthroughs"
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +268,20 @@ def test_the_ttl_figure_shows_the_clock_the_expire_at_and_the_visibility_as_the_
     assert "session:ada NOT visible: get → None" in flat[late] and "expired" in flat[late]
     page = walkthrough.markdown(story, "ttl-across-crash.png")
     assert f"## Restart after {DOWN_SHORT} s down" in page and f"## Restart after {DOWN_LONG} s down" in page
+
+
+def test_the_default_output_is_this_checkouts_pages():
+    assert walkthrough.DEFAULT_OUT is not None and Path(walkthrough.DEFAULT_OUT) == COMMITTED
+
+
+def test_an_installed_package_without_out_writes_nothing_into_the_current_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(walkthrough, "DEFAULT_OUT", None)  # as when no checkout is next to the package
+    assert main([NAMES[0]]) == 0
+    assert list(tmp_path.iterdir()) == [] and "not written: give --out DIR" in capsys.readouterr().out
+
+
+def test_out_holding_a_users_files_is_refused_before_any_story_is_told(tmp_path, capsys):
+    (tmp_path / "notes.md").write_text("mine")
+    assert main([NAMES[0], "--out", str(tmp_path)]) == 2
+    assert "did not write" in capsys.readouterr().err and [p.name for p in tmp_path.iterdir()] == ["notes.md"]

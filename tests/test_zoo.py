@@ -4,10 +4,15 @@ The full run (`make mutants`) also tries every other detector, shrinks each fail
 the matrix; this keeps CI honest about the harness's teeth at a fraction of the cost.
 """
 
+import shlex
+
 import pytest
 
+from tornwrite.faultinject import invocation
 from tornwrite.faultinject.zoo import hunt as zoo
 from tornwrite.faultinject.zoo import mutants
+
+PREFIX = shlex.join(invocation.prefix())  # how repro lines start here
 
 
 @pytest.mark.parametrize("name", sorted(mutants.MUTANTS))
@@ -16,7 +21,7 @@ def test_mutant_is_caught_by_its_first_expected_detector(name):
     failed, _, repro = zoo._detect(detector, name, examples=1000)
     assert failed, f"{detector} did not catch mutant {name}: {mutants.MUTANTS[name].bug}"
     if detector != "stateful":
-        assert repro.startswith("python -m tornwrite.faultinject repro") and f"--mutant {name}" in repro
+        assert repro.startswith(f"{PREFIX} repro") and f"--mutant {name}" in repro
 
 
 def test_mutants_leave_the_engine_as_it_was():

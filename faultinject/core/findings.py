@@ -12,6 +12,7 @@ before the step, the next one after it; each is the worst outcome among that poi
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -87,3 +88,20 @@ class Findings:
                         found.points[(workload, kind, index // 2 + 1, phase)] = outcome_of[code]
         found.failures = [StateResult.from_json(row) for row in document["failures"]]
         return found
+
+
+def distinct(failures: Iterable[StateResult]) -> list[list[StateResult]]:
+    """Failing states grouped into distinct failures: one outcome and one shape of the detail's
+    first line (shape()), so states that differ only in which op, key, offset or state index they
+    name are one failure. In order of first state."""
+    groups: dict[tuple[str, str], list[StateResult]] = {}
+    for failure in failures:
+        groups.setdefault((failure.outcome, shape(failure.detail)), []).append(failure)
+    return list(groups.values())
+
+
+def shape(detail: str) -> str:
+    """The first line of `detail` up to its first quoted or bracketed value, numbers as N: the
+    message without its data (which the checker's details cut short, so brackets may not close)."""
+    line = detail.splitlines()[0] if detail else ""
+    return re.sub(r"\d+", "N", re.split(r"[(\[{'\"]", line, maxsplit=1)[0]).strip()

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from faker import Faker
-
+from tornwrite.faultinject.extras import require
 from tornwrite.models.ops import Op
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 START_TIME = 1_700_000_000.0
 _LOCALES = ["en_US", "ja_JP", "ru_RU", "el_GR"]
@@ -137,7 +140,7 @@ def build(name: str, seed: int = 0, ops: int | None = None) -> Workload:
         raise ValueError(f"unknown workload {name!r}; choose from {', '.join(MIXES)}")
     mix = MIXES[name]
     rng = random.Random(f"{name}/{seed}")
-    fake = Faker(_LOCALES)
+    fake = require("faker", "the bundled engine's workloads").Faker(_LOCALES)  # lazily: `program` runs without it
     fake.seed_instance(rng.getrandbits(32))
     pools = {kind: _key_pool(fake, kind, 4) for kind in ("string", "list", "hash")}
     fields = [fake.word() for _ in range(5)]

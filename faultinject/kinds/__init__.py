@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 
+from tornwrite.faultinject import invocation
 from tornwrite.faultinject.core.results import StateResult
 from tornwrite.faultinject.kinds import concurrent, damage, ioerror, power, process
 from tornwrite.faultinject.kinds.base import FaultKind
@@ -28,9 +29,7 @@ def repro_command(result: StateResult) -> str:
     """The one command that reruns exactly `result`'s crash state, verbosely."""
     point = result.point
     argv = [
-        "python",
-        "-m",
-        "tornwrite.faultinject",
+        *invocation.prefix(),
         "repro",
         "--kind",
         point.kind,

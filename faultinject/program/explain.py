@@ -2,6 +2,9 @@
 
 The run's steps up to the crash (with the acks between them), the crash itself, what the crash
 left (what was pending, each file's size), and what the program's recover() and check() made of it.
+Each ack is drawn on the side of the crash line where this state has it: a process killed just
+after a step never made the ack that follows it, a power loss after the same step did (the
+trace's acks), so the drawing and the count of acks always agree, and the op in flight is named.
 """
 
 from __future__ import annotations
@@ -27,18 +30,29 @@ def narrate(run: ProgramRun, result: Result) -> str:
         lines.append("The run, step by step (each call as the program made it; acks where the workload acked):")
         if first > 1:
             lines.append(f"       ... {first - 1} earlier steps")
-        acks = list(zip(trace.tokens, trace.ack_after))
+        drawn = _acks_drawn(run, result)
+        acks = list(enumerate(zip(trace.tokens, trace.ack_after)))
         marker = f"   ---- the {result.kind} crash, {result.phase} step {result.step} " + "-" * 30
+        marked = False
         for step in trace.steps[first - 1 : crash_after + AFTER]:
             done = step.number <= crash_after
-            if step.number == crash_after + 1:
+            if step.number == crash_after + 1 and not marked:
                 lines.append(marker)
+                marked = True
             lines.append(
                 f"{'   ' if done else ' x '}{step.number:4}  {step.call}" + ("" if done else "   (never happened)")
             )
             if done:
-                lines += [f"           ack {json.dumps(t)}" for t, after in acks if after == step.number]
-        if crash_after == len(trace.steps):
+                for index, (token, after) in acks:
+                    if after == step.number:
+                        if index >= drawn and not marked:  # acked in the trace, but not before this crash
+                            lines.append(marker)
+                            marked = True
+                        lines.append(
+                            f"{'   ' if index < drawn else ' x '}        ack {json.dumps(token)}"
+                            + ("" if index < drawn else "   (never happened)")
+                        )
+        if not marked:
             lines.append(marker)
         lines.append("")
         lines.append(f"Crash point: {crash_point(run, result)}.")
@@ -61,7 +75,19 @@ def narrate(run: ProgramRun, result: Result) -> str:
     lines += [
         f"The files it left: {sizes}.",
         f"Acked before the crash: {result.acked} operation{'s' if result.acked != 1 else ''}"
-        + (", over every life." if result.life else "."),
+        + (", over every life." if result.life else _reader_note(run, result)),
+    ]
+    if result.kind != "kill" and not result.life:
+        in_flight = run.trace.in_flight_at(result.step, result.phase, _acks_drawn(run, result))
+        lines.append(
+            "In flight (started, never acked): "
+            + (
+                f"{json.dumps(in_flight)}; check(state, acked, in_flight) is told it."
+                if in_flight is not None
+                else "none."
+            )
+        )
+    lines += [
         "",
         f"Outcome: {result.outcome.upper()}" + (f": {result.detail}" if result.detail else ""),
         "",
@@ -98,3 +124,16 @@ def _lives(run: ProgramRun, result: Result) -> list[str]:
                 lines.append(marker)
             lines.append(f"Then a power loss: {life.state.description}.")
     return lines
+
+
+def _acks_drawn(run: ProgramRun, result: Result) -> int:
+    """How many of the trace's acks this state had made before its crash: a process kill's own
+    count (the child stopped before the ack after its step), else the trace's."""
+    in_trace = len(run.trace.acked_before(result.step, result.phase))
+    return min(result.acked, in_trace) if result.kind == "process" else in_trace
+
+
+def _reader_note(run: ProgramRun, result: Result) -> str:
+    """The acks the count has beyond the drawing: what observe() acked in its look before the crash."""
+    extra = result.acked - _acks_drawn(run, result) if result.kind != "kill" else 0
+    return f", {extra} of them by observe() just before the crash." if extra > 0 else "."

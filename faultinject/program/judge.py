@@ -13,8 +13,10 @@ Outcomes, worst first:
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tornwrite.faultinject.program.target import Target
@@ -38,8 +40,10 @@ class Verdict:
         return self.outcome == "ok"
 
 
-def judge(target: Target, path: str, acked: list) -> Verdict:
-    """Recover `path` with the target's recover() and check the state against `acked`."""
+def judge(target: Target, path: str, acked: list, in_flight: object = None) -> Verdict:
+    """Recover `path` with the target's recover() and check the state against `acked`; a check
+    that takes a third parameter is also told the token of the op in flight at the crash (None
+    when none was, or the harness cannot know it). Two-parameter checks are called as before."""
     try:
         state = target.recover(path)
     except Exception as exc:
@@ -47,13 +51,28 @@ def judge(target: Target, path: str, acked: list) -> Verdict:
     if target.check is None:
         return Verdict("ok")
     try:
-        target.check(state, list(acked))
+        if takes_in_flight(target.check):
+            target.check(state, list(acked), in_flight)
+        else:
+            target.check(state, list(acked))
     except AssertionError as exc:
         lost = isinstance(exc, LostAck) or str(exc).lower().startswith(LOST_PREFIX)
         return Verdict("durability" if lost else "invariant", f"check: {_exception(exc)}")
     except Exception as exc:
         return Verdict("invariant", f"check raised {_exception(exc)}")
     return Verdict("ok")
+
+
+def takes_in_flight(check: Callable) -> bool:
+    """Whether `check` accepts a third positional argument (check(state, acked, in_flight))."""
+    try:
+        parameters = list(inspect.signature(check).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: called the old way
+        return False
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3
 
 
 def signature(detail: str) -> str:

@@ -1,51 +1,75 @@
 """The pytest front door: a `crash_program` fixture that crash-tests a target inside a test.
 
-Registered through the `pytest11` entry point, so pytest loads it before it imports any test
-module; `pytest_configure` installs the interposer then, before the code under test is
-imported, and whatever that code binds at import (`_fsync = os.fsync`, `open`) is traced.
+Registered through the `pytest11` entry point, so pytest loads it in every run of the
+environment: at load it imports nothing but pytest, and it never fails an unrelated run. The
+interposer goes in at `pytest_configure`, before the code under test is imported, so whatever
+that code binds at import (`_fsync = os.fsync`, `open`) is traced; the harness itself is
+imported only when the fixture is first used.
 
     def test_my_store_survives_crashes(crash_program):
         crash_program("myapp.persistence:CrashTarget")      # or the target object itself
 
-The fixture runs the same check as `python -m tornwrite.faultinject program` and fails the test
-with the report when any crash state fails. Disable with `-p no:tornwrite_program`.
+The fixture runs the same check as `tornwrite program`, writes the same report (under pytest's
+temporary directory, or `--tornwrite-report DIR`) and fails the test with the report's failures
+and path when any crash state fails. Disable with `-p no:tornwrite_program`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 
 import pytest
 
-from tornwrite.faultinject.program import install, report, target
-from tornwrite.faultinject.program.run import KINDS, Options, ProgramRun, crash_test
-
 _BASE: list[str] = []  # the interposer's base directory for this pytest process
+_PROBLEM: list[str] = []  # why the interposer is not in place, told only when the fixture is used
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tornwrite-report",
+        metavar="DIR",
+        help="where crash_program writes its reports (DIR/<target>/); default: pytest's temporary directory",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    parent = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    _BASE.append(tempfile.mkdtemp(prefix="tornwrite-pytest-", dir=parent))
-    install.install(_BASE[0])
+    try:
+        from tornwrite.faultinject.program import install
+
+        parent = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        _BASE.append(tempfile.mkdtemp(prefix="tornwrite-pytest-", dir=parent))
+        install.install(_BASE[0])
+    except Exception as exc:  # a suite that never uses the fixture must not pay for a broken harness
+        _PROBLEM.append(f"{type(exc).__name__}: {exc}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _BASE:
+        from tornwrite.faultinject.program import install
+
         install.uninstall()
         shutil.rmtree(_BASE.pop(), ignore_errors=True)
 
 
 @pytest.fixture
-def crash_program():
-    """crash_program(target, kinds=("process", "power"), kill=0, seed=0) -> ProgramRun; fails the
-    test with the report when any crash state fails. `target`: a spec string or an object with
-    setup/workload/recover/check."""
+def crash_program(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """crash_program(target, kinds=("process", "power"), kill=0, seed=0) -> ProgramRun; writes the
+    report and fails the test with it when any crash state fails. `target`: a spec string or an
+    object with setup/workload/recover/check."""
+    if _PROBLEM or not _BASE:
+        why = _PROBLEM[0] if _PROBLEM else "was it disabled with -p no:tornwrite_program?"
+        pytest.fail(f"the tornwrite crash_program fixture is not available: {why}", pytrace=False)
+    try:
+        from tornwrite.faultinject.program import report, target
+        from tornwrite.faultinject.program.run import KINDS, Options, crash_test
+    except ImportError as exc:
+        pytest.fail(f"the tornwrite crash_program fixture cannot load the harness: {exc}", pytrace=False)
+    reports = request.config.getoption("--tornwrite-report")
 
-    def run(spec_or_object, *, kinds: tuple[str, ...] = KINDS, kill: int = 0, seed: int = 0) -> ProgramRun:
-        if not _BASE:
-            pytest.fail("the tornwrite program plugin is not configured (was it disabled with -p no:...?)")
+    def run(spec_or_object, *, kinds: tuple[str, ...] = KINDS, kill: int = 0, seed: int = 0):
         if isinstance(spec_or_object, str):
             loaded = target.load(spec_or_object)
         else:
@@ -56,8 +80,16 @@ def crash_program():
             result = crash_test(loaded, Options(tuple(kinds), kill, seed), scratch, lambda *a, **k: None)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        if result.failures:
-            pytest.fail(f"{report.outcome_line(result)}\n\n{report.summary(result, ' ')}", pytrace=False)
+        safe = re.sub(r"[^\w.-]", "_", loaded.name)
+        out = (
+            os.path.join(reports, safe) if reports else str(tmp_path_factory.mktemp(f"tornwrite-{safe}", numbered=True))
+        )
+        report.write(result, out)
+        if result.status != 0:
+            pytest.fail(
+                f"{report.verdict_line(result)}\n\n{report.summary(result, ' ')}\nreport: {out}/summary.md",
+                pytrace=False,
+            )
         return result
 
     return run

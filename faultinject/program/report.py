@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import xml.etree.ElementTree as ElementTree
 from collections import Counter
 
+from tornwrite.faultinject import extras, invocation, outdir, verdict
 from tornwrite.faultinject.program.judge import OUTCOMES, signature, worst
 from tornwrite.faultinject.program.run import ProgramRun, Result
 
@@ -19,7 +21,8 @@ KIND_ORDER = ("process", "power", "kill")
 MAX_POINTS_LISTED = 12
 MAX_GROUPS_PRINTED = 8  # on the terminal; summary.md lists them all
 CRASH_MAP = "crash-map.png"
-# The crash map (faultinject/report/figures.py) colours the engine's outcomes: the nearest of each.
+# The crash map (faultinject/report/figures.py) takes the colour of the engine's nearest outcome
+# for each of a program's, and its legend shows the program's names.
 ENGINE_OUTCOME = {
     "ok": "ok",
     "durability": "lost-acked-write",
@@ -28,9 +31,16 @@ ENGINE_OUTCOME = {
 }
 
 
+def why_no_verdict(run: ProgramRun) -> str:
+    """Why the run gives no verdict (status 3): the first thing its trace missed, and how many more."""
+    unseen = run.trace.unseen
+    more = f" (and {len(unseen) - 1} more reasons in summary.md)" if len(unseen) > 1 else ""
+    return (unseen[0] if unseen else "the trace is incomplete") + more
+
+
 def command(run: ProgramRun, *extra: str) -> str:
     """The command line that reruns `run` (with `extra` arguments)."""
-    argv = ["python", "-m", "tornwrite.faultinject", "program", run.target.spec, "--seed", str(run.options.seed)]
+    argv = [*invocation.prefix(), "program", run.target.spec, "--seed", str(run.options.seed)]
     return shlex.join([*argv, *extra])
 
 
@@ -90,8 +100,8 @@ def failure_lines(run: ProgramRun, group: list[Result]) -> list[str]:
         f"Reproduce: `{repro(run, first)}`",
         "",
     ]
-    if len(group) > 1:
-        points = sorted({(r.step, r.phase) for r in group})
+    points = sorted({(r.step, r.phase) for r in group} - {(first.step, first.phase)})
+    if points:
         shown = ", ".join(f"{step} {phase}" for step, phase in points[:MAX_POINTS_LISTED])
         more = f" and {len(points) - MAX_POINTS_LISTED} more" if len(points) > MAX_POINTS_LISTED else ""
         lines += [f"Also at crash points: {shown}{more}.", ""]
@@ -111,7 +121,7 @@ def summary(run: ProgramRun, figure_note: str = "") -> str:
         f"{run.elapsed:.1f} s",
         f"- rerun: `{command(run, '--kinds', ','.join(run.options.kinds))}`",
         f"- trace source: {run.options.trace}" + ("" if trace.complete else " (incomplete: see below)"),
-        f"- verdict: **{verdict(run)}** (exit status {run.status}: {STATUS_MEANING[run.status]})",
+        f"- verdict: **{verdict_line(run)}** (exit status {run.status}: {STATUS_MEANING[run.status]})",
         "",
     ]
     if not trace.complete:
@@ -138,14 +148,20 @@ def summary(run: ProgramRun, figure_note: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMAT = "tornwrite-program/1"
+
+
 def results_json(run: ProgramRun) -> dict:
     return {
+        "format": FORMAT,
         "parameters": {
             "target": run.target.spec,
+            "name": run.target.name,
             "kinds": list(run.options.kinds),
             "kill": run.options.kill,
             "seed": run.options.seed,
             "trace": run.options.trace,
+            "shard": list(run.options.shard) if run.options.shard else None,
         },
         "status": run.status,
         "status_meaning": STATUS_MEANING[run.status],
@@ -166,8 +182,9 @@ def results_json(run: ProgramRun) -> dict:
 
 
 def write(run: ProgramRun, out: str, figures: bool = True) -> None:
-    """OUT/results.json, OUT/summary.md and OUT/crash-map.png (a figure that fails is named, not fatal)."""
-    os.makedirs(out, exist_ok=True)
+    """OUT/results.json, OUT/summary.md and OUT/crash-map.png (a figure that fails is named, not
+    fatal), into a directory outdir.claim() accepts (it raises OutputError otherwise)."""
+    outdir.claim(out)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results_json(run), f)
     note = "(crash map not drawn: --no-figures)"
@@ -175,10 +192,13 @@ def write(run: ProgramRun, out: str, figures: bool = True) -> None:
         try:
             crash_map(run, os.path.join(out, CRASH_MAP))
             note = ""
+        except ModuleNotFoundError as exc:  # a plain install: say which extra draws it
+            note = f"(crash map not drawn: it needs {extras.hint(exc.name or '') or exc})"
         except Exception as exc:  # the summary must survive a figure that cannot be drawn
             note = f"(crash map not drawn: {type(exc).__name__}: {exc})"
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(summary(run, note))
+    outdir.seal(out)
 
 
 def crash_map(run: ProgramRun, path: str) -> None:
@@ -201,7 +221,8 @@ def crash_map(run: ProgramRun, path: str) -> None:
             outcomes.setdefault((name, r.kind, r.step, r.phase), []).append(r.outcome)
     points = {key: ENGINE_OUTCOME[worst(found)] for key, found in outcomes.items()}
     kinds = [k for k in run.options.kinds if k in ("process", "power")]
-    figures.crash_map(points, [line], path, kinds=kinds, title=f"Crash map of {run.target.spec}")
+    legend = [(outcome, ENGINE_OUTCOME[outcome]) for outcome in OUTCOMES]
+    figures.crash_map(points, [line], path, kinds=kinds, title=f"Crash map of {run.target.spec}", legend=legend)
 
 
 STATUS_MEANING = {
@@ -212,16 +233,46 @@ STATUS_MEANING = {
 }
 
 
-def verdict(run: ProgramRun) -> str:
-    """The run's verdict in words: what its exit status means for this run."""
-    failing = len(run.failures)
-    if run.status == 3:
-        unconfirmed = f"; {failing} unconfirmed failing states" if failing else ""
-        return f"NO VERDICT: the trace missed I/O ({len(run.trace.unseen)} reasons){unconfirmed}"
-    if failing:
-        return f"{failing} failing ({worst(r.outcome for r in run.failures)} worst)"
-    return "every state ok"
+def verdict_line(run: ProgramRun) -> str:
+    """The run in one line, from `run.status`: "every state ok: ...", "FAIL: ..." or "NO VERDICT: ..."."""
+    kinds = len({r.kind for r in run.results})
+    why = why_no_verdict(run) if run.status == verdict.NO_VERDICT else ""
+    return verdict.line(
+        run.status, len(run.results), kinds, run.elapsed, distinct=len(groups(run)), failing=len(run.failures), why=why
+    )
 
 
-def outcome_line(run: ProgramRun) -> str:
-    return f"{len(run.results)} crash states, {run.judged} judged, {run.elapsed:.1f} s: {verdict(run)}"
+def write_junit(run: ProgramRun, path: str) -> None:
+    """JUnit XML: a testcase per kind, failing with each distinct failure and its repro; a run
+    with no verdict (status 3) is an error of every testcase instead."""
+    kinds = sorted({r.kind for r in run.results} | set(run.options.kinds), key=KIND_ORDER.index)
+    distinct = groups(run)
+    root = ElementTree.Element("testsuites", name=f"tornwrite program {run.target.spec}")
+    suite = ElementTree.SubElement(root, "testsuite", name="tornwrite-program", tests=str(len(kinds)))
+    failing = errors = 0
+    for kind in kinds:
+        states = [r for r in run.results if r.kind == kind]
+        case = ElementTree.SubElement(suite, "testcase", classname=f"tornwrite.program.{kind}", name=run.target.name)
+        ElementTree.SubElement(case, "system-out").text = f"{len(states)} crash states judged"
+        mine = [g for g in distinct if g[0].kind == kind]
+        if run.status == verdict.NO_VERDICT:
+            errors += 1
+            ElementTree.SubElement(case, "error", type="no-verdict", message=verdict_line(run))
+        elif mine:
+            failing += 1
+            element = ElementTree.SubElement(
+                case,
+                "failure",
+                type=",".join(sorted({g[0].outcome for g in mine})),
+                message=f"{len(mine)} distinct failures in {len(states)} crash states",
+            )
+            element.text = "\n".join(
+                f"{g[0].outcome} ({len(g)} states): {crash_point(run, g[0])}\n  {g[0].detail}\n"
+                f"  repro: {repro(run, g[0])}"
+                for g in mine
+            )
+    suite.set("failures", str(failing))
+    suite.set("errors", str(errors))
+    ElementTree.indent(root)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

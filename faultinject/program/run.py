@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 from tornwrite.faultinject.program import kills, lives, replay, restart, sanity, syscall_source
 from tornwrite.faultinject.program.interposer import INTERPOSER, NOT_SEEN
-from tornwrite.faultinject.program.judge import Verdict, judge, signature
+from tornwrite.faultinject.program.judge import Verdict, judge, signature, takes_in_flight
 from tornwrite.faultinject.program.sources import Source
 from tornwrite.faultinject.program.target import Target, TargetError
 from tornwrite.faultinject.program.trace import Trace
@@ -62,12 +62,9 @@ class Options:
     kill: int | None = None  # real kills at random moments (None: the source's default, see above)
     seed: int = 0
     only: tuple[int, str] | None = None  # (step, phase): this crash point alone
+    shard: tuple[int, int] | None = None  # (i, n): every n-th crash point from the i-th (shards.py)
     trace: str = "python"  # the trace source: "syscall" or "python" (the CLI picks syscall where it can)
     timeout: float = syscall_source.DEFAULT_TIMEOUT  # seconds a traced run may take before it is killed
-
-    @property
-    def kills(self) -> int | None:
-        return self.kill
 
 
 @dataclass(frozen=True)
@@ -200,19 +197,25 @@ def crash_test(target: Target, options: Options, base: str, progress: Callable[.
     return run
 
 
-def _judge_cache(run: ProgramRun, scratch: str) -> Callable[[replay.Image, list], Verdict]:
-    """judge() of an image, once per distinct (files, acks): many crash states leave the same files."""
+def _judge_cache(run: ProgramRun, scratch: str) -> Callable[..., Verdict]:
+    """judge() of an image, once per distinct (files, acks, op in flight): many crash states leave the same files."""
     cache: dict[tuple[str, str], Verdict] = {}
 
-    def judged(image: replay.Image, acked: list) -> Verdict:
-        key = (replay.fingerprint(image), json.dumps(acked, sort_keys=True))
+    def judged(image: replay.Image, acked: list, in_flight: object = None) -> Verdict:
+        key = (replay.fingerprint(image), json.dumps([acked, in_flight], sort_keys=True, default=repr))
         if key not in cache:
             replay.materialise(image, scratch)
-            cache[key] = judge(run.target, scratch, acked)
+            cache[key] = judge(run.target, scratch, acked, in_flight)
             run.judged += 1
         return cache[key]
 
     return judged
+
+
+def _in_flight(run: ProgramRun, step: int, phase: str) -> object:
+    """The token of the op in flight at a crash point, for a check() that takes it (else None: no new cache keys)."""
+    check = run.target.check
+    return run.trace.in_flight_at(step, phase) if check is not None and takes_in_flight(check) else None
 
 
 def _process_from_replay(
@@ -226,7 +229,7 @@ def _process_from_replay(
             if not _wanted(run.options, point.step, point.phase):
                 continue
             acked = run.trace.acked_at(point.step, point.phase)
-            verdict = judged(point.process_image, acked)
+            verdict = judged(point.process_image, acked, _in_flight(run, point.step, point.phase))
             description = "killed (SIGKILL): the files as the trace left them" + (
                 f"; not yet durable: {point.unsynced}" if point.unsynced else ""
             )
@@ -308,6 +311,8 @@ def _verdict(kill: sanity.Kill) -> tuple[str, str]:
 
 
 def _wanted(options: Options, step: int, phase: str) -> bool:
+    if options.shard is not None and (2 * (step - 1) + (phase == "after")) % options.shard[1] != options.shard[0] - 1:
+        return False
     return options.only is None or options.only == (step, phase)
 
 
@@ -329,7 +334,8 @@ def _power(
             if not _wanted(run.options, point.step, point.phase):
                 continue
             acked = run.trace.acked_at(point.step, point.phase)
-            verdicts = [judged(state.image, acked) for state in point.power_states]
+            in_flight = _in_flight(run, point.step, point.phase)
+            verdicts = [judged(state.image, acked, in_flight) for state in point.power_states]
             for index, (state, verdict) in enumerate(zip(point.power_states, verdicts)):
                 run.add(_power_result(point, index, state.description, len(acked), verdict, state.image))
             if run.target.resume is not None:
@@ -463,7 +469,9 @@ def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, 
                     f"the files a real kill left at step {step.number} ({phase}) differ from the trace's replay "
                     f"there: the trace misses some I/O. {NOT_SEEN}"
                 )
-            verdict = judge(run.target, scratch, report.acked)
+            verdict = judge(
+                run.target, scratch, report.acked, run.trace.in_flight_at(step.number, phase, len(report.acked))
+            )
             run.judged += 1
             run.add(
                 Result(

@@ -3,10 +3,11 @@
     def setup(path): ...           # optional: the starting data in directory `path` (not traced)
     def workload(path, ack): ...   # traced: the program's writes; ack(token) after each op returns
     def recover(path): ...         # the program's own way to open its data after a crash -> state
-    def check(state, acked): ...   # optional: raise AssertionError if `state` breaks a promise
+    def check(state, acked, in_flight=None): ...  # optional: raise AssertionError if `state` breaks a
+                                   # promise; in_flight: the token of the op started, not acked, at the crash
     def observe(path, ack): ...    # optional: a reader's look at a crash point; what it acks must survive
     def resume(path, ack, acked): ...  # optional: after a restart (recover ran), carry on writing; `acked`:
-                                   # the tokens acked so far. Enables later lives (lives.py)
+                                   # the tokens acked so far. Enables later lives
 
 Load the target only after the interposer is installed (faultinject/program/interposer.py), so
 that whatever it binds at import time is the recording version.
@@ -36,6 +37,9 @@ class Target:
     check: Callable | None = None
     observe: Callable | None = None
     resume: Callable | None = None
+
+
+CONTRACT = __doc__.split("\n\n")[1]  # the functions above, shown by `tornwrite program --help`
 
 
 def load(spec: str) -> Target:
@@ -82,7 +86,7 @@ def of(holder: object, spec: str, name: str) -> Target:
         functions[function] = value
     missing = [f for f in ("workload", "recover") if functions[f] is None]
     if missing:
-        raise TargetError(f"{spec} defines no {' and no '.join(missing)} (see docs/PROGRAMS.md)")
+        raise TargetError(f"{spec} defines no {' and no '.join(missing)} (the contract: tornwrite program --help)")
     workload, recover = functions["workload"], functions["recover"]
     assert workload is not None and recover is not None
     return Target(

@@ -64,6 +64,14 @@ class Trace:
         the target's reader (`observe`) acked in its look just before the crash."""
         return self.acked_before(number, phase) + self.seen.get((number, phase), [])
 
+    def in_flight_at(self, number: int, phase: str, acked: int | None = None) -> object | None:
+        """The token of the op that had started but not returned at a crash at step `number`,
+        `phase`, when `acked` tokens had been acked (default: as the trace has it); None when no op
+        was in flight or its token is unknown (the workload never acked it)."""
+        done = len(self.acked_before(number, phase)) if acked is None else acked
+        op = self.op_of(number)
+        return self.tokens[op - 1] if done < op <= len(self.tokens) else None
+
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)

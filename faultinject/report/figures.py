@@ -53,10 +53,12 @@ def crash_map(
     *,
     kinds: Sequence[str],
     title: str = "",
+    legend: Sequence[tuple[str, str]] | None = None,
 ) -> None:
     """One panel per workload: x = crash point (each step: before | after), a row per fault kind,
     coloured by the worst outcome among the point's states (second crashes during recovery included).
-    `points`: (workload, kind, step, phase) -> that worst outcome (Findings.points)."""
+    `points`: (workload, kind, step, phase) -> that worst outcome (Findings.points). `legend`:
+    (label, outcome whose colour it takes) for a caller with outcome names of its own (a program's)."""
     Figure, Patch, MaxNLocator = load_matplotlib()
     kinds = [k for k in kinds if REGISTRY[k].steps_of_a_run]
     point_worst = {key: outcome for key, outcome in points.items() if key[1] in kinds}
@@ -71,7 +73,8 @@ def crash_map(
         "durable I/O step of the workload, and the op it belongs to (each step's cell: the crash before it | after it)",
         fontsize=9,
     )
-    handles = [Patch(color=COLOURS[o], label=o) for o in OUTCOMES] + [Patch(color=NOT_RUN, label="not run")]
+    named = legend if legend is not None else [(o, o) for o in OUTCOMES]
+    handles = [Patch(color=COLOURS[o], label=label) for label, o in named] + [Patch(color=NOT_RUN, label="not run")]
     handles += [Patch(color=colour, label=label) for _, colour, label in bands]
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
     figure.suptitle(title or "Crash map: the worst outcome at each crash point", fontsize=12)
@@ -333,7 +336,13 @@ def campaign_figures(plan: Plan, findings: Findings, out: str, timelines: Sequen
                 "Crash map",
                 "Each durable I/O step of each workload, crashed before and "
                 "after it; the colour is the worst outcome among that point's crash states, crashes "
-                "during recovery included. Blue: the steps of a `snapshot()`.",
+                "during recovery included. Blue: the steps of a `snapshot()`."
+                + (
+                    " The ioerror row is grey after each step: an I/O error replaces a step, so its crash "
+                    "point is before the step only."
+                    if "ioerror" in mapped
+                    else ""
+                ),
             )
         )
     outcomes_by_kind(findings.by_kind, os.path.join(out, BY_KIND))

@@ -6,6 +6,7 @@ text lists every failing state with the one command that reruns it.
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ElementTree
 
 from tornwrite.faultinject.core.findings import Findings
@@ -48,4 +49,5 @@ def write_junit(plan: Plan, findings: Findings, tally: Tally, path: str) -> None
                 for m in members
             )
     ElementTree.indent(root)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from tornwrite.faultinject import outdir
 from tornwrite.faultinject.walkthrough.record import StoryBroken
 from tornwrite.faultinject.walkthrough.render import BROKEN, LEGEND, WIDTH, Style, chunks, claim_lines, prose_lines
 from tornwrite.faultinject.walkthrough.snapshots import (
@@ -94,10 +95,14 @@ SCENARIOS = {
     )
 }
 
-DEFAULT_OUT = os.path.join("docs", "walkthroughs")  # committed: docs/WALKTHROUGHS.md links here
-USAGE = (
-    "usage: .venv/bin/python -m tornwrite.faultinject walkthrough NAME [NAME ...] | --all  [--out DIR]\n"
-    f"  (default --out {DEFAULT_OUT})"
+# The committed pages (docs/WALKTHROUGHS.md links them), found next to the package's folder when it
+# runs from a checkout; an installed package has none, and then writes nothing unless given --out.
+CHECKOUT_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs")
+DEFAULT_OUT = os.path.join(CHECKOUT_OUT, "walkthroughs") if os.path.isdir(CHECKOUT_OUT) else None
+USAGE = "usage: tornwrite walkthrough NAME [NAME ...] | --all  [--out DIR]\n" + (
+    f"  (default --out {DEFAULT_OUT}: this checkout's pages)"
+    if DEFAULT_OUT
+    else "  (without --out the stories are told on the terminal and nothing is written)"
 )
 
 
@@ -166,13 +171,14 @@ def write(story: Story, out: str) -> tuple[str, str]:
     # matplotlib is imported in figure.py, and only when a figure is drawn
     from tornwrite.faultinject.walkthrough import figure as timeline
 
-    os.makedirs(out, exist_ok=True)
+    outdir.claim(out)
     figure = os.path.join(out, f"{story.name}.png")
     page = os.path.join(out, f"{story.name}.md")
     text = markdown(story, os.path.basename(figure))
     timeline.draw(story, figure, text)
     with open(page, "w", encoding="utf-8") as f:
         f.write(text)
+    outdir.seal(out)
     return page, figure
 
 
@@ -181,8 +187,8 @@ def use_color(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-def parse(argv: list[str]) -> tuple[list[str], str] | str:
-    """(names, out) or an error message."""
+def parse(argv: list[str]) -> tuple[list[str], str | None] | str:
+    """(names, out) or an error message; out None: write nothing."""
     names, out, everything = [], DEFAULT_OUT, False
     args = list(argv)
     while args:
@@ -216,6 +222,12 @@ def main(argv: list[str]) -> int:
         print(f"{parsed}\n{USAGE}\nwalkthroughs: {', '.join(SCENARIOS)}", file=sys.stderr)
         return 2
     names, out = parsed
+    if out:
+        try:
+            outdir.check_dir(out)
+        except outdir.OutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     style, warn = Style(use_color(sys.stdout)), Style(use_color(sys.stderr))
     broken = []
     for number, name in enumerate(names):
@@ -226,11 +238,11 @@ def main(argv: list[str]) -> int:
             print(warn(f"{name}: {BROKEN}: {exc}", "red", "bold"), file=sys.stderr)
             broken.append(name)
             continue
-        page, figure = write(story, out)
+        page, figure = write(story, out) if out else (None, None)
         if number:
             print()
         print("\n".join(terminal_lines(story, style, figure)))
-        print(style(f"written: {page}", "dim"))
+        print(style(f"written: {page}" if page else "not written: give --out DIR to write the page and figure", "dim"))
         if not all(claim.held for claim in story.claims):
             broken.append(name)
     if broken:
