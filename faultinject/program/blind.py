@@ -1,7 +1,8 @@
 """The calls the interposer cannot see into: each one marks an armed run's trace incomplete.
 
 A child process (os.fork, os.system, subprocess), a shared writable mmap of a traced file,
-sqlite3 (its I/O is in C) and os.syncfs. (Opening a traced file O_SYNC/O_DSYNC is noted where
+sqlite3 (its I/O is in C) and C libraries loaded through ctypes (syncfs, for one, which the os
+module does not offer). (Opening a traced file O_SYNC/O_DSYNC is noted where
 opens are recorded, interposer.opening_step.) The call itself runs unchanged; only the verdict
 changes, to "no verdict" (exit 3) unless a real kill confirms a failure.
 
@@ -26,7 +27,6 @@ _REAL: dict[str, Any] = {
     "fork": os.fork,
     "system": os.system,
     "sync": os.sync,
-    "syncfs": getattr(os, "syncfs", None),
     "fork_exec": subprocess._fork_exec,  # type: ignore[attr-defined]
     "posix_spawn": os.posix_spawn,
     "posix_spawnp": os.posix_spawnp,
@@ -84,8 +84,6 @@ def install() -> None:
     os.fork = _noting(CHILD, _REAL["fork"])
     os.system = _noting(CHILD, _REAL["system"])
     os.sync = _sync
-    if _REAL["syncfs"] is not None:
-        os.syncfs = _noting("os.syncfs(): durability the interposer does not model", _REAL["syncfs"])
     subprocess._fork_exec = _noting(CHILD, _REAL["fork_exec"])  # type: ignore[attr-defined]
     os.posix_spawn = _noting(CHILD, _REAL["posix_spawn"])
     os.posix_spawnp = _noting(CHILD, _REAL["posix_spawnp"])
@@ -96,8 +94,6 @@ def install() -> None:
 
 def uninstall() -> None:
     os.fork, os.system, os.sync = _REAL["fork"], _REAL["system"], _REAL["sync"]
-    if _REAL["syncfs"] is not None:
-        os.syncfs = _REAL["syncfs"]
     subprocess._fork_exec = _REAL["fork_exec"]  # type: ignore[attr-defined]
     os.posix_spawn, os.posix_spawnp = _REAL["posix_spawn"], _REAL["posix_spawnp"]
     mmap.mmap = _REAL["mmap"]  # type: ignore[misc]

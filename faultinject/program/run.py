@@ -219,7 +219,7 @@ def _in_flight(run: ProgramRun, step: int, phase: str) -> object:
 
 
 def _process_from_replay(
-    run: ProgramRun, start: replay.Image, judged: Callable[[replay.Image, list], Verdict], progress: Callable[..., None]
+    run: ProgramRun, start: replay.Image, judged: Callable[..., Verdict], progress: Callable[..., None]
 ) -> None:
     """Process kills read from a system-call trace: a SIGKILL at a step leaves exactly what the
     trace wrote so far (the page cache survives), so the replay's image there is the crash state."""
@@ -320,7 +320,7 @@ def _power(
     run: ProgramRun,
     start: replay.Image,
     source: Source,
-    judged: Callable[[replay.Image, list], Verdict],
+    judged: Callable[..., Verdict],
     scratch: str,
     progress: Callable[..., None],
 ) -> None:
@@ -375,7 +375,7 @@ def _live_on(
     ok: list[bool],
     source: Source,
     directory: str,
-    judged: Callable[[replay.Image, list], Verdict],
+    judged: Callable[..., Verdict],
 ) -> None:
     """Later lives from one ok power state of `point` (lives.py); each life's end judged."""
     if run.lives_stopped:
@@ -418,7 +418,7 @@ def _restart(
     recoveries: dict[str, Trace],
     source: Source,
     directory: str,
-    judged: Callable[[replay.Image, list], Verdict],
+    judged: Callable[..., Verdict],
 ) -> None:
     """A process crash at `point`, a restart whose recover() runs on the crash's files, then a
     power loss after each of its steps (restart.py); each state judged with the point's acks."""
