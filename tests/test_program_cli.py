@@ -6,6 +6,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from tornwrite.faultinject import invocation
 from tornwrite.faultinject.core.simdisk import SimDisk
 from tornwrite.faultinject.program import cli
@@ -127,3 +129,20 @@ def test_explain_narrates_each_later_life_up_to_the_crash_it_names(tmp_path, cap
     assert "---- the power fails, after its step" in story
     assert "Outcome: DURABILITY: check: AssertionError: lost acked records [[2, 0]" in story
     assert f"--kinds power --explain {label}" in story
+
+
+def test_a_target_named_like_the_library_it_imports_gets_the_library(tmp_path):
+    # tinydb.py doing `from tinydb import TinyDB`: the target's folder goes after installed packages
+    pytest.importorskip("tinydb")
+    target = tmp_path / "tinydb.py"
+    target.write_text(
+        "import os\nfrom tinydb import TinyDB\n\n"
+        "def workload(path, ack):\n"
+        "    TinyDB(os.path.join(path, 'db.json')).insert({'i': 0})\n"
+        "    ack(0)\n\n"
+        "def recover(path):\n"
+        "    return os.listdir(path)\n"
+    )
+    out = tmp_path / "out"
+    status = cli.main([str(target), "--kinds", "process", "--kill", "0", "--no-figures", "--out", str(out), "--quiet"])
+    assert status == 0

@@ -18,6 +18,7 @@ def crash_test(tmp_path, example, *args):
     out = tmp_path / "out"
     status = cli.main([str(EXAMPLES / example), "--out", str(out), "--quiet", *args])
     results = json.loads((out / "results.json").read_text())
+    assert results["warnings"] == []  # diagnostics never cry wolf on a shipped example
     return status, Counter((s["kind"], s["outcome"]) for s in results["states"]), results
 
 

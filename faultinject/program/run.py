@@ -329,6 +329,8 @@ def _power(
     restarts = source.name == "syscall" or INTERPOSER.base is not None
     if not restarts:
         run.trace.warn(restart.NOT_INSTALLED)
+    else:
+        recoveries.update(_recoveries(run, start, source, scratch + ".restart"))
     try:
         for point in replay.points(start, run.trace, run.options.seed):
             if not _wanted(run.options, point.step, point.phase):
@@ -348,6 +350,19 @@ def _power(
     shutil.rmtree(scratch, ignore_errors=True)
     for directory in (scratch + ".restart", scratch + ".life"):
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _recoveries(run: ProgramRun, start: replay.Image, source: Source, directory: str) -> dict[str, Trace]:
+    """The restart's recover() traced once per distinct process-crash image of the wanted points."""
+    images: dict[str, replay.Image] = {}
+    try:
+        for point in replay.points(start, run.trace, 0, power=False):
+            if _wanted(run.options, point.step, point.phase):
+                images.setdefault(point.process_fingerprint, point.process_image)
+    except replay.ReplayError:
+        pass  # the power loop says where the replay stops
+    traces = source.recoveries(run.target, list(images.values()), directory)
+    return dict(zip(images, traces))
 
 
 def _power_result(
@@ -423,9 +438,9 @@ def _restart(
     """A process crash at `point`, a restart whose recover() runs on the crash's files, then a
     power loss after each of its steps (restart.py); each state judged with the point's acks."""
     assert point.disk is not None
-    if point.process_fingerprint not in recoveries:
-        recoveries[point.process_fingerprint] = source.recovery(run.target, point.process_image, directory)
-    recovery = recoveries[point.process_fingerprint]
+    recovery = recoveries.get(point.process_fingerprint)
+    if recovery is None:
+        return
     if not recovery.steps:
         return
     run.recoveries[(point.step, point.phase)] = tuple(step.call for step in recovery.steps)

@@ -35,15 +35,11 @@ class Source:
             return syscall_source.record(target, directory, timeout=self.timeout).trace
         return kills.dry_run(target, directory, os.path.realpath(directory) + ".trace.pickle")
 
-    def recovery(self, target: Target, image: replay.Image, directory: str) -> Trace:
-        """recover() traced on the files `image` holds (a restart after a process crash)."""
+    def recoveries(self, target: Target, images: list[replay.Image], directory: str) -> list[Trace]:
+        """recover() traced on the files each image holds (restarts after a process crash)."""
         if self.name == "syscall":
-            replay.materialise(image, directory)
-            recorded = syscall_source.record(target, directory, "recover", timeout=self.timeout)
-            if recorded.trace.error:
-                recorded.trace.error = "recover raised"
-            return recorded.trace
-        return restart.recovery_trace(target, image, directory)
+            return syscall_source.record_each(target, images, directory, self.timeout)
+        return [restart.recovery_trace(target, image, directory) for image in images]
 
     def later_life(self, target: Target, directory: str, acked: list) -> Trace:
         """A restart traced: recover(), then resume() after the tokens `acked` (lives.py)."""

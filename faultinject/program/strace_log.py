@@ -78,6 +78,8 @@ def decode_path(text: str) -> str:
 
 def split_args(text: str) -> list[str]:
     """Top-level comma-separated arguments; brackets and braces nest, strings hold no commas (-xx)."""
+    if not any(bracket in text for bracket in "[{("):  # most calls: nothing nests, so a plain split
+        return [arg.strip() for arg in text.split(",")] if text.strip() else []
     args, depth, start, in_string = [], 0, 0, False
     for index, char in enumerate(text):
         if char == '"':

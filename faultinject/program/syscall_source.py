@@ -19,6 +19,7 @@ escapes (a daemon that calls setsid) is still found, reported, and killed at the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -79,6 +80,7 @@ class Recorded:
 
     trace: Trace
     acked: list = field(default_factory=list)  # from the ack file (all of them, even after a kill)
+    marks: list[tuple[str, int]] = field(default_factory=list)  # traced_child's markers and the steps before each
     killed: bool = False
     finished: bool = False  # the traced body returned (or raised) rather than being killed
     elapsed: float = 0.0  # from the body's start to its end or kill
@@ -130,6 +132,7 @@ def record(
     errors = [line[2:].replace("\\n", "\n") for line in lines if line.startswith("E ")]
     model = _model_of(log_file, directory, start, ack_file)
     trace = model.trace
+    recorded.marks = model.marks
     if model.cut_off and not recorded.killed:  # a process of the program died inside a call: its effect is unknown
         for reason in model.cut_off:
             trace.miss(f"{reason}: its effect is unknown")
@@ -147,6 +150,37 @@ def record(
     recorded.trace = trace
     shutil.rmtree(scratch, ignore_errors=True)
     return recorded
+
+
+def record_each(target: Target, images: list[replay.Image], directory: str, timeout: float) -> list[Trace]:
+    """recover() traced on each image, all in one traced process (a fresh interpreter per restart
+    would cost more than the rest of the run): image i is recovered in `directory`/i, and the
+    trace is cut at traced_child's markers into one trace per image, paths relative to its own."""
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    for number, image in enumerate(images):
+        replay.materialise(image, os.path.join(directory, str(number)))
+    recorded = record(target, directory, "recover-each", timeout=timeout)
+    whole = recorded.trace
+    starts = {int(line[2:]): done for line, done in recorded.marks if line.startswith("R ")}
+    raised = {int(line[2:]) for line, _ in recorded.marks if line.startswith("X ")}
+    traces = []
+    for number in range(len(images)):
+        trace = Trace(unseen=list(whole.unseen))
+        if number not in starts:
+            trace.miss(f"recover() of restart {number} never ran: {whole.error.strip().splitlines()[-1:]}")
+        first, last = starts.get(number, 0), starts.get(number + 1, len(whole.steps))
+        prefix = f"{number}/"
+        for step in whole.steps[first:last]:
+            if step.path.startswith(prefix):
+                path, target_path = step.path[len(prefix) :], step.target[len(prefix) :] if step.target else ""
+                call = step.call.replace(prefix, "")
+                trace.steps.append(
+                    dataclasses.replace(step, number=len(trace.steps) + 1, path=path, target=target_path, call=call)
+                )
+        trace.error = "recover raised" if number in raised else ""
+        traces.append(trace)
+    return traces
 
 
 def _wait(

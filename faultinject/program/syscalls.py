@@ -88,6 +88,7 @@ class Model:
         self.root_cwd = cwd
         self.mapped: set[str] = set()
         self.cut_off: list[str] = []  # calls on the directory whose process died inside them
+        self.marks: list[tuple[str, int]] = []  # ("R 3", steps so far): traced_child's markers, in order
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -582,6 +583,8 @@ class Model:
             if line.startswith("A "):
                 self.trace.tokens.append(json.loads(line[2:]))
                 self.trace.ack_after.append(done)
+            elif line[:2] in ("R ", "X "):
+                self.marks.append((line, done))
             elif line.startswith("O "):  # a reader's look at the files as they are after step `done`
                 for point in ((done, "after"), (done + 1, "before")):
                     seen = self.trace.seen.setdefault(point, [])

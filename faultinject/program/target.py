@@ -54,7 +54,9 @@ def load(spec: str) -> Target:
         if module_spec is None or module_spec.loader is None:
             raise TargetError(f"cannot import {where}")
         module = importlib.util.module_from_spec(module_spec)
-        sys.path.insert(0, os.path.dirname(os.path.abspath(where)))  # its sibling modules import too
+        folder = os.path.dirname(os.path.abspath(where))
+        if folder not in sys.path:  # its sibling modules import too; appended, so a target named like a
+            sys.path.append(folder)  # library it imports (tinydb.py doing `from tinydb import`) gets the library
         sys.modules[module_name] = module
         try:
             module_spec.loader.exec_module(module)

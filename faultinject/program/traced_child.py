@@ -2,8 +2,10 @@
 
     python -m tornwrite.faultinject.program.traced_child MODE TARGET DIRECTORY ACK_FILE [ACKED_FILE]
 
-MODE is `workload` (workload(path, ack)), `recover` (recover(path) alone) or `resume`
-(recover(path), then resume(path, ack, acked) with the tokens in ACKED_FILE). Every line goes to
+MODE is `workload` (workload(path, ack)), `recover` (recover(path) alone), `recover-each`
+(recover() in each numbered subdirectory 0, 1, ... of DIRECTORY in turn, "R <n>" before each and
+"X <n>" after one that raised: many restarts traced in one process), or `resume` (recover(path),
+then resume(path, ack, acked) with the tokens in ACKED_FILE). Every line goes to
 ACK_FILE with one write(2) on an O_APPEND descriptor: "S <pid>" at the start, "A <json>" per
 ack, "E <traceback>" if the body raised, "D" at its end, and, when the target defines observe(),
 "O <json list>" for each look its reader takes: the interposer is installed in this process only
@@ -40,13 +42,20 @@ def main(argv: list[str]) -> int:
         if mode == "workload":
             install.install(directory)  # before the target binds os.fsync & co.: observe's pause points
         target = load(spec)
-        if mode == "workload":
+        if mode == "recover-each":
+            for number in range(len(os.listdir(directory))):
+                say(f"R {number}")
+                try:
+                    target.recover(os.path.join(directory, str(number)))
+                except Exception:
+                    say(f"X {number}")
+        elif mode == "workload":
             if target.observe is not None:
                 session = interposer.Session(os.path.realpath(directory))
                 session.on_step = lambda step, when: say("O " + json.dumps(kills.look(target, session.directory)))
                 interposer.INTERPOSER.arm(session)
             target.workload(directory, ack)
-        else:
+        elif mode in ("recover", "resume"):
             target.recover(directory)
             if mode == "resume":
                 assert target.resume is not None
