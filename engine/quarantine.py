@@ -1,9 +1,9 @@
-"""The quarantine: where recovery keeps the checksummed records it cuts out of the log.
+"""The quarantine: where recovery keeps every stretch it cuts out of the log.
 
-A stretch of log after a bad record that still holds lines passing their checksums was not torn
-by a crash (a crash only tears the last record), so recovery keeps its bytes before it truncates
-or deletes them: `quarantine/<segment>@<offset>.<n>` in the data directory holds, byte for byte,
-the segment's bytes from `<offset>` to its end (docs/FORMAT.md, "Quarantine").
+Damage (docs/FORMAT.md, "Recovery" rule 5) is kept for a person to judge, and a crash's residue
+too, so that recovery never destroys a byte it removes: before it truncates or deletes them,
+`quarantine/<segment>@<offset>.<n>` in the data directory holds, byte for byte, the segment's
+bytes from `<offset>` to its end (docs/FORMAT.md, "Quarantine").
 
 Each copy is made durable the only safe way, and before the source is touched: write
 `<name>.tmp`, fsync it, rename it to `<name>`, fsync the quarantine directory. So a crash at any
