@@ -62,10 +62,10 @@ if __name__ == "__main__":
 # The same store under the interposer, installed before the store is imported, as `program` does.
 INTERPOSED = """
 import os, sys
-from tornwrite.faultinject.program import interposer
+from tornwrite.faultinject.program import install, interposer
 
 path, ops = os.path.realpath(sys.argv[1]), int(sys.argv[2])
-interposer.install(path)
+install.install(path)
 import json_store
 
 session = interposer.Session(path)

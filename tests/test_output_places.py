@@ -92,7 +92,10 @@ def test_program_junit_has_a_testcase_per_kind(tmp_path):
     import xml.etree.ElementTree as ElementTree
 
     junit = tmp_path / "reports" / "junit.xml"
-    assert cli.main([target(tmp_path), "--out", str(tmp_path / "out"), "--junit", str(junit), "--quiet"]) == 0
+    assert (
+        cli.main([target(tmp_path), "--kill", "0", "--out", str(tmp_path / "out"), "--junit", str(junit), "--quiet"])
+        == 0
+    )
     cases = ElementTree.parse(junit).getroot().findall(".//testcase")
     assert [c.get("classname") for c in cases] == ["tornwrite.program.process", "tornwrite.program.power"]
     assert all(c.find("failure") is None for c in cases)

@@ -30,7 +30,7 @@ def run_target(tmp_path, *extra):
     path = tmp_path / "t.py"
     path.write_text(TARGET)
     out = tmp_path / "out"
-    status = cli.main([str(path), "--out", str(out), "--quiet", *extra])
+    status = cli.main([str(path), "--kill", "0", "--out", str(out), "--quiet", *extra])
     return status, out
 
 

@@ -33,7 +33,7 @@ def states(directory):
 def run_shards(tmp_path, count):
     target = tmp_path / "t.py"
     target.write_text(TARGET)
-    whole = cli.main([str(target), "--out", str(tmp_path / "whole"), "--quiet"])
+    whole = cli.main([str(target), "--kill", "0", "--out", str(tmp_path / "whole"), "--quiet"])
     shards = [tmp_path / f"shard{i}" for i in range(1, count + 1)]
     for i, directory in enumerate(shards, 1):
         cli.main([str(target), "--shard", f"{i}/{count}", "--out", str(directory), "--quiet"])

@@ -94,7 +94,7 @@ def test_status_3_reads_no_verdict_in_the_line_and_junit(tmp_path, capsys):
     from tornwrite.faultinject.program.target import load
 
     run = NoVerdict(load(str(path)), cli.Options(), cli.crash_test.__globals__["Trace"]())
-    run.trace.warn("the trace stops at an unseen call")
+    run.trace.miss("the trace stops at an unseen call")
     assert report.verdict_line(run).startswith("NO VERDICT: the trace stops at an unseen call")
     report.write_junit(run, str(tmp_path / "junit.xml"))
     errors = ElementTree.parse(tmp_path / "junit.xml").getroot().findall(".//error")

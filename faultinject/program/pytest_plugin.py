@@ -56,28 +56,34 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def crash_program(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """crash_program(target, kinds=("process", "power"), kill=0, seed=0) -> ProgramRun; writes the
-    report and fails the test with it when any crash state fails. `target`: a spec string or an
-    object with setup/workload/recover/check."""
+    """crash_program(target, kinds=("process", "power"), kill=0, seed=0, trace=None) -> ProgramRun;
+    writes the report and fails the test with it unless the run's status is 0: a failure (1) or no
+    verdict (3, the trace is known to be incomplete). `target`: a spec string or an object with
+    setup/workload/recover/check. `trace`: "syscall" or "python"; by default the system-call
+    source for a spec string where ptrace is permitted, else the interposer (an object built in
+    this process cannot be loaded by the fresh interpreter the system-call source traces)."""
     if _PROBLEM or not _BASE:
         why = _PROBLEM[0] if _PROBLEM else "was it disabled with -p no:tornwrite_program?"
         pytest.fail(f"the tornwrite crash_program fixture is not available: {why}", pytrace=False)
     try:
-        from tornwrite.faultinject.program import report, target
+        from tornwrite.faultinject.program import report, sources, target
         from tornwrite.faultinject.program.run import KINDS, Options, crash_test
     except ImportError as exc:
         pytest.fail(f"the tornwrite crash_program fixture cannot load the harness: {exc}", pytrace=False)
     reports = request.config.getoption("--tornwrite-report")
 
-    def run(spec_or_object, *, kinds: tuple[str, ...] = KINDS, kill: int = 0, seed: int = 0):
+    def run(spec_or_object, *, kinds: tuple[str, ...] = KINDS, kill: int = 0, seed: int = 0, trace=None):
         if isinstance(spec_or_object, str):
             loaded = target.load(spec_or_object)
+            source = trace or sources.choose(None)[0]
         else:
             name = getattr(spec_or_object, "__name__", type(spec_or_object).__name__)
             loaded = target.of(spec_or_object, name, name)
+            source = trace or "python"
         scratch = tempfile.mkdtemp(dir=_BASE[0])
         try:
-            result = crash_test(loaded, Options(tuple(kinds), kill, seed), scratch, lambda *a, **k: None)
+            options = Options(tuple(kinds), kill, seed, trace=source)
+            result = crash_test(loaded, options, scratch, lambda *a, **k: None)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         safe = re.sub(r"[^\w.-]", "_", loaded.name)

@@ -47,7 +47,7 @@ def command(run: ProgramRun, *extra: str) -> str:
 def repro(run: ProgramRun, result: Result) -> str:
     """One line that reruns `result`'s crash state and narrates it (kill: reruns the kills, timing-dependent)."""
     if result.kind == "kill":
-        return command(run, "--kinds", "", "--kill", str(run.options.kill))
+        return command(run, "--kinds", "", "--kill", str(run.kills_run))
     return command(run, "--kinds", result.kind, "--explain", f"{result.step}:{result.phase}:{result.label}")
 
 
@@ -116,7 +116,7 @@ def summary(run: ProgramRun, figure_note: str = "") -> str:
         "",
         f"- {len(trace.steps)} traced steps, {len(trace.tokens)} acked operations; kinds: "
         + ", ".join(run.options.kinds)
-        + (f"; {run.options.kill} real kills" if run.options.kill else ""),
+        + (f"; {run.kills_run} real kills" if run.kills_run else ""),
         f"- {len(run.results)} crash states ({run.judged} judged, the rest identical to one judged), "
         f"{run.elapsed:.1f} s",
         f"- rerun: `{command(run, '--kinds', ','.join(run.options.kinds))}`",

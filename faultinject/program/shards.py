@@ -44,18 +44,25 @@ def read(directory: str) -> ProgramRun:
         raise ValueError(f"{path} is not a program run's results.json ({report.FORMAT})")
     parameters = document["parameters"]
     shard = tuple(parameters["shard"]) if parameters.get("shard") else None
-    options = Options(tuple(parameters["kinds"]), parameters["kill"], parameters["seed"], shard=shard)
+    options = Options(
+        tuple(parameters["kinds"]),
+        parameters["kill"],
+        parameters["seed"],
+        shard=shard,
+        trace=parameters.get("trace", "python"),
+    )
     trace = Trace(
         steps=[Step(**{**row, "data": row["data"].encode()}) for row in document["trace"]],
         tokens=[ack["token"] for ack in document["acks"]],
         ack_after=[ack["after_step"] for ack in document["acks"]],
         warnings=list(document["warnings"]),
+        unseen=list(document.get("unseen", [])),
         error=document["workload_error"],
     )
     target = Target(parameters["target"], parameters["name"], _not_loaded, _not_loaded)
     run = ProgramRun(target, options, trace, elapsed=document["elapsed"], judged=document["judged"])
     for row in document["states"]:
-        run.add(Result(**{k: v for k, v in row.items() if k != "repro"}))
+        run.add(Result(**{k: v for k, v in row.items() if k not in ("repro", "confirmed")}))
     return run
 
 

@@ -88,6 +88,7 @@ class Model:
         self.root_cwd = cwd
         self.mapped: set[str] = set()
         self.cut_off: list[str] = []  # calls on the directory whose process died inside them
+        self.labels: dict[int, str] = {}
         self.marks: list[tuple[str, int]] = []  # ("R 3", steps so far): traced_child's markers, in order
 
     # --- entry point ---------------------------------------------------------------------------
@@ -156,13 +157,17 @@ class Model:
                 description,
                 path=relative,
                 acked=len(trace.tokens),
-                thread=f"pid {call.pid}",
+                thread=self._label(call.pid),
                 **fields,
             )
         )
 
     def miss(self, reason: str) -> None:
         self.trace.miss(reason)
+
+    def _label(self, pid: int) -> str:
+        """ "task N": the Nth process or thread to make a step. Pids differ from run to run; this does not."""
+        return self.labels.setdefault(pid, f"task {len(self.labels) + 1}")
 
     def _unfinished(self, call: Call) -> None:
         """A call its process died inside: whether it took effect is unknown, unless it changes nothing here."""
