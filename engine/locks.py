@@ -21,14 +21,17 @@ class OwnedLock:
         self._holder: int | None = None
         self._name = name
 
-    def acquire(self) -> None:
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """As threading.Lock.acquire; raises ReentrantCallError on the thread that holds it."""
         if self._holder == threading.get_ident():
             raise ReentrantCallError(
                 f"a store command was called while this thread holds the store's {self._name} lock "
                 "(from its clock or an I/O hook): it would wait for itself forever"
             )
-        self._lock.acquire()
+        if not self._lock.acquire(blocking, timeout):
+            return False
         self._holder = threading.get_ident()
+        return True
 
     def release(self) -> None:
         self._holder = None

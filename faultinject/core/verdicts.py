@@ -74,7 +74,7 @@ class Recoveries:
         """reads_disagree(store, entries, clock.now), asked once per distinct (engine entries,
         reader entries, time)."""
         now = clock.now
-        clock.now = float("-inf")  # no entry has expired yet: the dump is every entry the engine holds
+        clock.now = -1e300  # before every deadline (the engine refuses non-finite readings): the dump is every entry
         try:
             held = store.dump()
         finally:
