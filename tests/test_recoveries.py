@@ -55,6 +55,7 @@ def test_the_read_probe_is_asked_once_for_two_images_that_recover_to_one_state(p
     assert first.state == second.state == {"k": ("string", b"v", None)}
     assert first.reads_differ is None and second.reads_differ is None
     assert len(probes) == 1
+    assert second.state is first.state and second.reader_state is first.state  # one copy kept
 
 
 def test_the_read_probe_is_asked_again_at_another_check_time(probes):
@@ -81,7 +82,7 @@ def test_the_probe_key_holds_what_the_engine_holds_not_only_what_the_reader_read
         clock = FakeClock(NOW)
         store = Store.open(DATA_DIR, io=IOLayer(SimDisk.from_image(image)), clock=clock)
         assert store.dump() == {"k": ("string", b"v", None)}
-        recoveries.probe(store, clock, entries)  # the same reader entries both times
+        recoveries.probe(store, clock, entries, store.dump())  # the same reader entries both times
         assert clock.now == NOW
         store.close()
     assert len(probes) == 2

@@ -51,12 +51,14 @@ class Recoveries:
     image is recovered once per check time, and the read probe (observe.reads_disagree) is asked
     once per distinct recovered state: its answers depend only on the entries the engine holds
     (expired ones included), the format reader's entries and the check time, and the key is
-    exactly these. Scope one to one engine under one mutant: never share it across them.
+    exactly these. Equal recovered states are kept as one object (large values made a batch's
+    remembered recoveries cost gigabytes). Scope one to one engine under one mutant: never share
+    it across them.
     """
 
     def __init__(self) -> None:
         self._images: dict[tuple[str, float], Recovered] = {}
-        self._probes: dict[bytes, str | None] = {}
+        self._probes: dict[bytes, tuple[dict, str | None]] = {}  # key -> (the state, the probe's answer)
 
     def image(self, image: Image, check_time: float) -> Recovered:
         """recover_image(image, check_time), once per distinct image and check time."""
@@ -70,9 +72,12 @@ class Recoveries:
         """recover_directory(path, check_time, io), its read probe asked once per distinct state."""
         return recover_directory(path, check_time, io, recoveries=self)
 
-    def probe(self, store: Store, clock: FakeClock, entries: Mapping[str, tuple[str, Any, float | None]]) -> str | None:
-        """reads_disagree(store, entries, clock.now), asked once per distinct (engine entries,
-        reader entries, time)."""
+    def probe(
+        self, store: Store, clock: FakeClock, entries: Mapping[str, tuple[str, Any, float | None]], state: dict
+    ) -> tuple[dict, str | None]:
+        """(`state`, reads_disagree(store, entries, clock.now)), the probe asked once per distinct
+        (engine entries, reader entries, time); `state`, the store's dump at that time, comes back
+        as the equal dict remembered with them, if there is one."""
         now = clock.now
         clock.now = -1e300  # before every deadline (the engine refuses non-finite readings): the dump is every entry
         try:
@@ -83,9 +88,10 @@ class Recoveries:
         _feed(digest, held)
         _feed(digest, entries)
         key = digest.digest()
-        if key not in self._probes:
-            self._probes[key] = reads_disagree(store, entries, now)
-        return self._probes[key]
+        known = self._probes.get(key)
+        if known is None or known[0] != state:  # never another state than this store's own
+            known = self._probes[key] = (state, reads_disagree(store, entries, now))
+        return known
 
 
 def _feed(digest: Any, thing: object) -> None:
@@ -149,7 +155,8 @@ def _recover(
             if recoveries is None:
                 differ = reads_disagree(store, reading.entries, check_time)
             else:
-                differ = recoveries.probe(store, clock, reading.entries)
+                state, differ = recoveries.probe(store, clock, reading.entries, state)
+            reader_state = state  # equal: one copy serves as both
         return Recovered(state, None, reader_state, refused, store.recovery, differ)
     finally:
         store.close()
