@@ -293,6 +293,13 @@ def _quarantine_reuses_first_name() -> list:
     return [(recovery, "keep", keep)]
 
 
+def _wal_reader_ignores_version() -> list:
+    def decode(line: bytes, version: int = 0):
+        return decode_record(line)  # every segment read as the current version, whatever its header says
+
+    return [(engine_wal, "decode_record", decode)]
+
+
 # --- reads -----------------------------------------------------------------------------------------
 
 
@@ -532,6 +539,15 @@ MUTANTS = {
             "one damage and one recovery never quarantine the same place twice; a later life (write on, damage "
             "again where recovery cut, recover) does, and the first life's copy is gone",
             _quarantine_reuses_first_name,
+        ),
+        Mutant(
+            "wal-reader-ignores-version",
+            "replay decodes every WAL segment as the current format version, whatever its header says",
+            "every format version the engine still reads is read as that version wrote it",
+            ("stateful",),
+            "current-format files read right; only a directory an older version wrote, with non-ASCII values, "
+            "shows it (the state machine restarting on its files as an older version writes them)",
+            _wal_reader_ignores_version,
         ),
         Mutant(
             "hgetall-ignores-expiry",
