@@ -41,6 +41,7 @@ def test_unknown_mutant_is_refused():
 NARROW_BY_BUDGET = {
     "snapshot-rename-no-dir-fsync": "power",
     "replay-covered-records": "power",
+    "snapshot-in-place": "power",
     "torn-tail-left-in-place": "power",
     "seqlock-write-never-odd": "concurrent",
 }
