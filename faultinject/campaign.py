@@ -61,7 +61,7 @@ def plan_tasks(plan: Plan) -> tuple[list[Task], dict[str, WorkloadTrace]]:
             kind = REGISTRY[kind_name]
             chosen = kind.points(steps)
             if plan.budget is not None and plan.budget < len(chosen):
-                chosen = sorted(random.Random(f"{plan.seed}/{name}/{kind_name}").sample(chosen, plan.budget))
+                chosen = kind.sample(chosen, plan.budget, random.Random(f"{plan.seed}/{name}/{kind_name}"))
             whole = len(chosen)
             if plan.shard is not None:
                 index, count = plan.shard

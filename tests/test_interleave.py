@@ -64,3 +64,13 @@ def test_a_forced_point_repro_prints_every_pause_point():
         status = concurrent.KIND.repro(subject, ReproRequest(concurrent.FORCED.start, "-"), lines.append)
     assert status == 1
     assert lines[0].startswith("FORCED INTERLEAVING") and any("neither before" in line for line in lines)
+
+
+@pytest.mark.parametrize("mutant", ["seqlock-read-never-retries", "seqlock-write-never-odd", "snapshot-shares-values"])
+def test_a_budget_5_sample_of_the_concurrent_kind_checks_forced_points_and_catches(mutant):
+    from tornwrite.faultinject.campaign import execute
+    from tornwrite.faultinject.plan import Plan
+
+    outcome = execute(Plan(("basic",), kinds=("concurrent",), budget=5, mutant=mutant), jobs=1)
+    assert [r.point.step for r in outcome.results] == list(concurrent.FORCED)[:5]
+    assert any(not r.ok for r in outcome.results)

@@ -82,16 +82,8 @@ _SETUP = (
     Op.of("hset", "h", {"f": b"1", "g": b"1", "h": "ζ".encode()}),
 )
 
-SCENARIOS = (
+SCENARIOS = (  # those that tear under a seqlock bug first: a budget takes the first few
     Scenario("multi-key del", _SETUP, Op.of("delete", "s", "l", "h"), _reads_of("s", "l", "h"), _apply_code, True),
-    Scenario(
-        "multi-field hset",
-        _SETUP,
-        Op.of("hset", "h", {"f": b"2", "g": b"2", "new": b"2"}),
-        (*_reads_of("h"), Op.of("hlen", "h"), Op.of("hget", "h", "new")),
-        _apply_code,
-        True,
-    ),
     Scenario(
         "multi-field hdel",
         _SETUP,
@@ -102,6 +94,14 @@ SCENARIOS = (
     ),
     Scenario("hdel of the last fields", _SETUP, Op.of("hdel", "h", "f", "g", "h"), _reads_of("h"), _apply_code, True),
     Scenario(
+        "snapshot copy beside writers",
+        _SETUP,
+        Op.of("snapshot"),
+        (Op.of("rpush", "l", b"z1", b"z2"), Op.of("hset", "h", {"f": b"3", "k": b"3"}), Op.of("set", "s", b"s3")),
+        _snapshot_code,
+        False,
+    ),
+    Scenario(
         "rpush of several values",
         _SETUP,
         Op.of("rpush", "l", b"y1", b"y2", b"y3"),
@@ -110,12 +110,12 @@ SCENARIOS = (
         True,
     ),
     Scenario(
-        "snapshot copy beside writers",
+        "multi-field hset",
         _SETUP,
-        Op.of("snapshot"),
-        (Op.of("rpush", "l", b"z1", b"z2"), Op.of("hset", "h", {"f": b"3", "k": b"3"}), Op.of("set", "s", b"s3")),
-        _snapshot_code,
-        False,
+        Op.of("hset", "h", {"f": b"2", "g": b"2", "new": b"2"}),
+        (*_reads_of("h"), Op.of("hlen", "h"), Op.of("hget", "h", "new")),
+        _apply_code,
+        True,
     ),
 )
 

@@ -72,6 +72,8 @@ def _read_ops(state: Mapping[str, tuple[str, Any, float | None]], also: Iterable
     for key, (kind, value, _) in [*state.items(), *((key, absent) for key in also if key not in state)]:
         ops += [Op.of(name, key) for name in ("get", "exists", "type", "ttl", "llen", "hlen", "hgetall")]
         ops += [Op.of("lrange", key, 0, -1), Op.of("lindex", key, 0), Op.of("lindex", key, -1)]
+        if kind == "list":  # a range past both ends: clamped to the whole list
+            ops.append(Op.of("lrange", key, -len(value) - 2, len(value) + 1))
         fields = list(value)[:1] if kind == "hash" else []
         for field in [*fields, "\x00no such field"]:
             ops += [Op.of("hget", key, field), Op.of("hexists", key, field)]

@@ -9,6 +9,7 @@ a kind's name (docs/ARCHITECTURE.md, "Adding a fault kind").
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -60,6 +61,10 @@ class FaultKind:
     def points(self, steps: list[Step]) -> list[Point]:
         """Every crash point of a workload whose dry run took `steps`, in a fixed order."""
         return [(step.number, phase) for step in steps for phase in ("before", "after")]
+
+    def sample(self, points: list[Point], budget: int, rng: random.Random) -> list[Point]:
+        """A `budget` of `points` for a budgeted campaign: a seeded sample, in order."""
+        return sorted(rng.sample(points, budget))
 
     def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:
         """Crash the workload at each of `points` and `emit` one StateResult per state."""

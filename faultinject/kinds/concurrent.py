@@ -558,6 +558,12 @@ class Concurrent(FaultKind):
         # The forced interleavings first: deterministic, cheap, and where seqlock bugs show.
         return [(number, "-") for number in (*FORCED, *range(1, POINTS + 1))]
 
+    def sample(self, points: list[Point], budget: int, rng: random.Random) -> list[Point]:
+        # The forced interleavings first: deterministic, so even a small budget catches what they catch.
+        forced = [point for point in points if point[0] in FORCED][:budget]
+        rest = [point for point in points if point[0] not in FORCED]
+        return forced + sorted(rng.sample(rest, budget - len(forced)))
+
     def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:
         for number, _ in points:
             if number in FORCED:

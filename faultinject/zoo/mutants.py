@@ -293,6 +293,13 @@ def _quarantine_reuses_first_name() -> list:
     return [(recovery, "keep", keep)]
 
 
+def _wal_reader_ignores_version() -> list:
+    def decode(line: bytes, version: int = 0):
+        return decode_record(line)  # every segment read as the current version, whatever its header says
+
+    return [(engine_wal, "decode_record", decode)]
+
+
 # --- reads -----------------------------------------------------------------------------------------
 
 
@@ -436,7 +443,7 @@ MUTANTS = {
             "wal-segment-no-dir-fsync",
             "a new WAL segment is used without fsyncing the directory",
             "a write is durable before it is acknowledged",
-            ("power",),
+            ("power", "stateful"),
             "the segment's directory entry may not survive a power loss, and every record in it goes too",
             _segment_without_dir_fsync,
         ),
@@ -534,6 +541,15 @@ MUTANTS = {
             _quarantine_reuses_first_name,
         ),
         Mutant(
+            "wal-reader-ignores-version",
+            "replay decodes every WAL segment as the current format version, whatever its header says",
+            "every format version the engine still reads is read as that version wrote it",
+            ("stateful",),
+            "current-format files read right; only a directory an older version wrote, with non-ASCII values, "
+            "shows it (the state machine restarting on its files as an older version writes them)",
+            _wal_reader_ignores_version,
+        ),
+        Mutant(
             "hgetall-ignores-expiry",
             "hgetall returns a hash after its TTL has passed",
             "expired keys are logically invisible",
@@ -607,7 +623,7 @@ MUTANTS = {
             "torn-tail-left-in-place",
             "recovery keeps the torn tail a crash left, and new records follow it",
             "crash recovery: a partial WAL entry is ignored (and never put behind later records)",
-            ("power",),
+            ("power", "stateful"),
             "harmless at the first recovery; after the store writes on, the next recovery stops at the garbage "
             "and loses the records behind it: only a second life after the crash shows it",
             _torn_tail_left_in_place,

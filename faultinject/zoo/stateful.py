@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tornwrite.engine import IOEvent, IOLayer, RedisLiteError, Store
+from tornwrite.engine.format import READ_VERSIONS
 from tornwrite.engine.io import DURABLE_OPS
+from tornwrite.faultinject.core import oldformats
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock
 from tornwrite.faultinject.core.observe import reads_disagree
 from tornwrite.faultinject.core.simdisk import SimDisk
@@ -375,6 +377,13 @@ class StoreVersusModel(RuleBasedStateMachine):
         assert recovered == expected, (
             f"recovery lost or changed acked writes:\n  got      {recovered!r}\n  expected {expected!r}"
         )
+
+    @rule(version=st.sampled_from(READ_VERSIONS))
+    def restart_on_the_files_as_a_format_version_wrote_them(self, version):
+        """A restart on this directory rewritten as format `version` writes it (oldformats.py):
+        the same state, read back through that version's decoder by the engine, and by the format
+        reader at every step after; new records then follow in the current version."""
+        self._reopen(SimDisk.from_image(oldformats.as_version(self.disk.process_crash_image(), version)))
 
     # --- invariants ---------------------------------------------------------------------------
 

@@ -1,0 +1,132 @@
+"""Directories as older format versions wrote them: where the engine must still start from.
+
+For every version the engine reads (engine/format.py, READ_VERSIONS), `as_version` rewrites a
+directory line by line as that version's writer wrote it (docs/FORMAT.md, "Versions"): the same
+records and entries, each in that version's encoding, checksums and the snapshot's END line made
+anew; `start_image` does it to what seeded ops (START_OPS: non-ASCII and non-UTF-8 values, a
+snapshot and records after it) leave. The state machine restarts on its own files rewritten so
+(stateful.py, `restart_on_the_files_as_a_format_version_wrote_them`), and every rule, crash and
+the format reader's cross-check then run on data an older engine left. Values must be
+non-ASCII: only they are encoded differently across versions.
+
+Adding a version is one entry in WRITERS: how a file of the current version is written in it.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+
+from tornwrite.engine import IOLayer, Store
+from tornwrite.engine.codec import decode_entry, decode_record, encode_entry, encode_record
+from tornwrite.engine.format import (
+    FORMAT_VERSION,
+    KIND,
+    READ_VERSIONS,
+    SNAPSHOT_END,
+    parse_name,
+    snapshot_header,
+    wal_header,
+)
+from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, apply
+from tornwrite.faultinject.core.simdisk import Image, SimDisk
+from tornwrite.models.ops import Op
+
+START = 1_700_000_000.0
+START_OPS = (
+    Op.of("set", "ключ", "значение ü".encode()),
+    Op.of("rpush", "user:1", "日本語".encode(), b"\xff\xfe raw"),
+    Op.of("snapshot"),
+    Op.of("hset", "", {"поле": "ζωή".encode(), "name": b"\xe9t\xe9"}),
+    Op.of("set", 'a\n"b"', "café 🙂".encode(), ttl=1e6),
+    Op.of("rpush", "user:1", "🙂".encode()),
+    Op.of("delete", "ключ"),
+)
+
+
+def _framed(body: bytes) -> bytes:
+    return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+def _compact(thing: object) -> bytes:
+    return json.dumps(thing, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _latin1(thing: object) -> object:
+    """Version 1's JSON of a value: bytes as the string of their Latin-1 decoding."""
+    if isinstance(thing, bytes):
+        return thing.decode("latin-1")
+    if isinstance(thing, (list, tuple)):
+        return [_latin1(item) for item in thing]
+    if isinstance(thing, dict):
+        return {name: _latin1(item) for name, item in thing.items()}
+    return thing
+
+
+def _as_v1(name: str, data: bytes) -> bytes:
+    """One file, of any version the engine reads, as version 1 wrote it (`del` named its keys flat)."""
+    lines = data.splitlines(keepends=True)
+    version = int(lines[0].split()[1])  # each file is decoded by the version its header names
+    if name.startswith("wal-"):
+        first_lsn = int(lines[0].split()[2])
+        records = [decode_record(line, version) for line in lines[1:]]
+        body = [
+            _framed(b"%d %s %s" % (lsn, op.encode(), _compact(_latin1(list(args[0]) if op == "del" else args))))
+            for lsn, op, args in records
+        ]
+        return b"REDISLITE-WAL 1 %d\n" % first_lsn + b"".join(body)
+    if name.startswith("snapshot-"):
+        lsn = int(lines[0].split()[2])
+        entries = [decode_entry(line, version) for line in lines[1:-1]]
+        text = b"REDISLITE-SNAPSHOT 1 %d\n" % lsn + b"".join(
+            _framed(_compact([key, KIND[type(value)], _latin1(value), expire_at])) for key, value, expire_at in entries
+        )
+        return text + b"END %d %08x\n" % (len(entries), zlib.crc32(text))
+    return data
+
+
+def _as_current(name: str, data: bytes) -> bytes:
+    """One file, of any version the engine reads, as the current engine writes it."""
+    lines = data.splitlines(keepends=True)
+    version = int(lines[0].split()[1])
+    if version == FORMAT_VERSION:
+        return data
+    if name.startswith("wal-"):
+        body = [encode_record(*decode_record(line, version)) for line in lines[1:]]
+        return wal_header(int(lines[0].split()[2])) + b"".join(body)
+    entries = [encode_entry(*decode_entry(line, version)) for line in lines[1:-1]]
+    text = snapshot_header(int(lines[0].split()[2])) + b"".join(entries)
+    return text + b"%s %d %08x\n" % (SNAPSHOT_END.encode(), len(entries), zlib.crc32(text))
+
+
+# How each version the engine reads wrote a file: one entry a version.
+WRITERS: dict[int, Callable[[str, bytes], bytes]] = {1: _as_v1, FORMAT_VERSION: _as_current}
+assert set(WRITERS) == set(READ_VERSIONS), "every version the engine reads needs a writer here"
+
+
+def as_version(image: Image, version: int) -> Image:
+    """`image` (written by the current engine) as format `version` wrote it: the data
+    directory's segments and snapshots rewritten, anything else as it is. ValueError for a
+    version the engine does not read."""
+    if version not in WRITERS:
+        raise ValueError(f"format version {version} is not one the engine reads ({READ_VERSIONS})")
+    write = WRITERS[version]
+    return {
+        path: {
+            name: write(name, data) if path == DATA_DIR and (parse_name(name) or ("", 0, True))[2] is False else data
+            for name, data in files.items()
+        }
+        for path, files in image.items()
+    }
+
+
+def start_image(version: int, ops: tuple[Op, ...] = START_OPS, start_time: float = START) -> Image:
+    """The directory `ops` leave at clock `start_time`, in format `version`."""
+    disk = SimDisk()
+    clock = FakeClock(start_time)
+    store = Store.open(DATA_DIR, io=IOLayer(disk), clock=clock)
+    for op in ops:
+        apply(store, op, clock)
+    store.close()
+    return as_version(disk.process_crash_image(), version)
