@@ -40,6 +40,7 @@ START_OPS = (
     Op.of("snapshot"),
     Op.of("hset", "", {"поле": "ζωή".encode(), "name": b"\xe9t\xe9"}),
     Op.of("set", 'a\n"b"', "café 🙂".encode(), ttl=1e6),
+    Op.of("append", 'a\n"b"', " ✓".encode()),  # version 2 logs it as a set of the new value, TTL kept
     Op.of("rpush", "user:1", "🙂".encode()),
     Op.of("delete", "ключ"),
 )
@@ -100,8 +101,72 @@ def _as_current(name: str, data: bytes) -> bytes:
     return text + b"%s %d %08x\n" % (SNAPSHOT_END.encode(), len(entries), zlib.crc32(text))
 
 
-# How each version the engine reads wrote a file: one entry a version.
-WRITERS: dict[int, Callable[[str, bytes], bytes]] = {1: _as_v1, FORMAT_VERSION: _as_current}
+def _as_v2(files: dict[str, bytes]) -> dict[str, bytes]:
+    """A data directory's files as version 2 wrote them: version 3's encoding, and an APPEND logged
+    as the `set` of its whole new value with the key's TTL, as version 2's engine logged it
+    (docs/FORMAT.md, "Versions"). That needs the string's value at each append: the newest
+    snapshot, then the records after it, replayed for strings as they go. An append a snapshot
+    already covers is never replayed; it is written as a `set` of its suffix."""
+    current = {name: _as_current(name, data) for name, data in files.items()}
+    strings: dict[str, tuple[bytes, float | None]] = {}
+    named = {name: parse_name(name) for name in current}
+    snapshots = sorted((p[1], n) for n, p in named.items() if p and p[0] == "snapshot" and not p[2])
+    covered = snapshots[-1][0] if snapshots else 0
+    converted: dict[str, bytes] = {}
+    for _, name in snapshots:
+        lines = current[name].splitlines(keepends=True)
+        if name == snapshots[-1][1]:
+            for line in lines[1:-1]:
+                key, value, expire_at = decode_entry(line)
+                if isinstance(value, bytes):
+                    strings[key] = (value, expire_at)
+        text = snapshot_header(int(lines[0].split()[2]), 2) + b"".join(lines[1:-1])
+        converted[name] = text + b"%s %d %08x\n" % (SNAPSHOT_END.encode(), len(lines) - 2, zlib.crc32(text))
+    segments = sorted((p[1], n) for n, p in named.items() if p and p[0] == "wal" and not p[2])
+    for _, name in segments:
+        lines = current[name].splitlines(keepends=True)
+        body = []
+        for line in lines[1:]:
+            lsn, op, args = decode_record(line)
+            replayed = lsn > covered
+            if op == "append":
+                key, new, suffix = args
+                old, expire_at = (b"", None) if new or key not in strings else strings[key]
+                op, args = "set", (key, old + suffix, expire_at)
+            if replayed:
+                _track(strings, op, args)
+            body.append(encode_record(lsn, op, args))
+        converted[name] = wal_header(int(lines[0].split()[2]), 2) + b"".join(body)
+    return {name: converted.get(name, data) for name, data in files.items()}
+
+
+def _track(strings: dict[str, tuple[bytes, float | None]], op: str, args: tuple) -> None:
+    """What a record does to the string keys (the only values an append reads)."""
+    if op == "set":
+        strings[args[0]] = (args[1], args[2])
+    elif op in ("rpush", "hset", "hdel"):
+        strings.pop(args[0], None)
+    elif op == "del":
+        for key in args[0]:
+            strings.pop(key, None)
+    elif op == "flushall":
+        strings.clear()
+    elif op == "expire" and args[0] in strings:
+        strings[args[0]] = (strings[args[0]][0], args[1])
+    elif op == "persist" and args[0] in strings:
+        strings[args[0]] = (strings[args[0]][0], None)
+
+
+def _per_file(write: Callable[[str, bytes], bytes]) -> Callable[[dict[str, bytes]], dict[str, bytes]]:
+    return lambda files: {name: write(name, data) for name, data in files.items()}
+
+
+# How each version the engine reads wrote a data directory's files: one entry a version.
+WRITERS: dict[int, Callable[[dict[str, bytes]], dict[str, bytes]]] = {
+    1: lambda files: _per_file(_as_v1)(_as_v2(files)),  # version 1 had no append record either
+    2: _as_v2,
+    FORMAT_VERSION: _per_file(_as_current),
+}
 assert set(WRITERS) == set(READ_VERSIONS), "every version the engine reads needs a writer here"
 
 
@@ -112,13 +177,14 @@ def as_version(image: Image, version: int) -> Image:
     if version not in WRITERS:
         raise ValueError(f"format version {version} is not one the engine reads ({READ_VERSIONS})")
     write = WRITERS[version]
-    return {
-        path: {
-            name: write(name, data) if path == DATA_DIR and (parse_name(name) or ("", 0, True))[2] is False else data
-            for name, data in files.items()
-        }
-        for path, files in image.items()
-    }
+    result = {}
+    for path, files in image.items():
+        if path != DATA_DIR:
+            result[path] = dict(files)
+            continue
+        ours = {name: data for name, data in files.items() if (parse_name(name) or ("", 0, True))[2] is False}
+        result[path] = {**files, **write(ours)}
+    return result
 
 
 def start_image(version: int, ops: tuple[Op, ...] = START_OPS, start_time: float = START) -> Image:
