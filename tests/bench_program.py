@@ -146,7 +146,9 @@ def main() -> None:
             base = tempfile.mkdtemp(prefix="tornwrite-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
             try:
                 started = time.perf_counter()
-                run = crash_test(load(scaled(scratch, ops)), Options(kill=0, trace="syscall"), base, lambda *a: None)
+                run = crash_test(
+                    load(scaled(scratch, ops)), Options(kill=0, trace="syscall"), base, lambda *a, **k: None
+                )
                 timings[ops] = time.perf_counter() - started
             finally:
                 shutil.rmtree(base, ignore_errors=True)
