@@ -24,7 +24,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from tornwrite.faultinject.program.strace_log import Call, decode_path, fd_and_path, string
+from tornwrite.faultinject.program.strace_log import DELETED, Call, fd_and_path, string
 from tornwrite.faultinject.program.trace import Step, Trace, describe_write
 
 O_ACCMODE, O_WRONLY, O_RDWR = 0o3, 0o1, 0o2
@@ -50,6 +50,16 @@ NOT_MODELLED = {
     "io_uring_setup": "io_uring (its I/O needs no system call per write)",
     "mknod": "a device node",
     "mknodat": "a device node",
+}
+# Where each call that names files takes its paths: (index of the directory descriptor or None
+# for the cwd, index of the path). Descriptor arguments (`3</data/x>`) carry their own path.
+_PATH_ARGS: dict[str, tuple[tuple[int | None, int], ...]] = {
+    **dict.fromkeys(("open", "creat", "truncate", "unlink", "rmdir", "mkdir", "chdir", "mknod"), ((None, 0),)),
+    **dict.fromkeys(("rename", "link"), ((None, 0), (None, 1))),
+    "symlink": ((None, 1),),
+    **dict.fromkeys(("openat", "openat2", "unlinkat", "mkdirat", "mknodat"), ((0, 1),)),
+    **dict.fromkeys(("renameat", "renameat2", "linkat"), ((0, 1), (2, 3))),
+    "symlinkat": ((1, 2),),
 }
 
 
@@ -95,7 +105,7 @@ class Model:
         """Account for one call (in the order calls returned)."""
         process = self._process(call.pid)
         if call.unfinished:
-            self._unfinished(call)
+            self._unfinished(call, process)
             return
         handler = getattr(self, "_" + call.name, None)
         if call.name in NOT_MODELLED:
@@ -137,11 +147,12 @@ class Model:
             return None, None
         entry = process.fds.get(number)
         path = annotated if annotated.startswith("/") else (entry.path if entry else "")
-        if annotated.endswith(" (deleted)"):
-            path = annotated[: -len(" (deleted)")]
-        if entry is None or entry.path != path:  # opened before tracing, or renamed since: trust the kernel's name
-            entry = OpenFile(path, entry.flags if entry else 0, entry.position if entry else 0)
-            process.fds[number] = entry
+        if entry is None:  # made by a call the trace does not follow (a socket, a passed descriptor)
+            entry = process.fds[number] = OpenFile(path, 0)
+        elif entry.path != path:  # renamed in a way the model did not see: the kernel's name is the truth
+            entry.path = path
+        if path.endswith(DELETED):  # its name was removed: nothing done through it can be seen after a crash
+            return entry, None
         return entry, self.relative(path)
 
     # --- steps ---------------------------------------------------------------------------------
@@ -163,18 +174,29 @@ class Model:
     def miss(self, reason: str) -> None:
         self.trace.miss(reason)
 
-    def _unfinished(self, call: Call) -> None:
+    def _unfinished(self, call: Call, process: Process) -> None:
         """A call its process died inside: whether it took effect is unknown, unless it changes nothing here."""
         if call.name in ("read", "readv", "lseek", "close", "exit_group", "execve", "wait4", "clone", "clone3"):
             return
-        if any(self.directory in decode_path(a) for a in call.args):
+        if self._touches(call, process):
             self.cut_off.append(f"{call.name} in {self.directory} was cut off by the end of its process")
+
+    def _touches(self, call: Call, process: Process) -> bool:
+        """Whether `call` names a file or directory under the directory, by descriptor or by path."""
+        for arg in call.args:
+            number, path = fd_and_path(arg)
+            if number is not None and self.relative(path.removesuffix(DELETED)) is not None:
+                return True
+        return any(
+            self.relative(self._resolve(process, None if base is None else call.arg(base), call.arg(index))) is not None
+            for base, index in _PATH_ARGS.get(call.name, ())
+            if call.arg(index).startswith('"')
+        )
 
     def _not_modelled(self, call: Call, process: Process) -> None:
         if call.result is None:
             return
-        paths = [decode_path(a) for a in call.args]
-        if any(self.directory in p for p in paths) or call.name.startswith("io_uring"):
+        if self._touches(call, process) or call.name.startswith("io_uring"):
             self.miss(f"{call.name}: {NOT_MODELLED[call.name]} is not modelled by the simulated disk")
 
     # --- processes -----------------------------------------------------------------------------
@@ -361,11 +383,8 @@ class Model:
         data, cut = _iovec(call.arg(1))
         flags = call.arg(4)
         offset = int(call.arg(3), 0)
-        if "RWF_APPEND" in flags or offset == -1:
-            offset_or_none = None
-        else:
-            offset_or_none = offset
-        self._wrote(call, entry, relative, offset_or_none, data, cut, sync="RWF_SYNC" in flags or "RWF_DSYNC" in flags)
+        sync = "RWF_SYNC" in flags or "RWF_DSYNC" in flags
+        self._wrote(call, entry, relative, None if offset == -1 else offset, data, cut, sync, "RWF_APPEND" in flags)
 
     def _wrote(
         self,
@@ -376,8 +395,11 @@ class Model:
         data: bytes,
         cut: bool,
         sync: bool = False,
+        append: bool = False,
     ) -> None:
-        """A write of `call.result` bytes at `offset` (None: at the description's position)."""
+        """A write of `call.result` bytes at `offset` (None: at the description's position, which it
+        moves). With O_APPEND (or RWF_APPEND) it lands at the end of the file whatever the offset, as
+        Linux does even for pwrite (pwrite(2), BUGS)."""
         written = call.result or 0
         if not written:
             return
@@ -387,8 +409,10 @@ class Model:
         data = data[:written]
         moves = offset is None
         content = self.files.setdefault(relative, bytearray())
-        if offset is None:
-            offset = len(content) if entry.flags & os.O_APPEND else entry.position
+        if append or entry.flags & os.O_APPEND:
+            offset = len(content)
+        elif offset is None:
+            offset = entry.position
         if moves:
             entry.position = offset + written
         if len(content) < offset:
@@ -481,7 +505,18 @@ class Model:
         self.step(call, "sync", ".", "sync() (every file and directory durable)")
 
     def _syncfs(self, call: Call, process: Process) -> None:
-        self.step(call, "sync", ".", f"syncfs({decode_path(call.arg(0))}) (every file and directory durable)")
+        _, path = fd_and_path(call.arg(0))
+        path = path.removesuffix(DELETED)
+        if self.relative(path) is None:  # a durability point only if it is the directory's file system
+            if not path.startswith("/"):  # a pipe, a socket: no file system of files
+                return
+            try:
+                if os.stat(path).st_dev != os.stat(self.directory).st_dev:
+                    return
+            except OSError as exc:
+                self.miss(f"syncfs({path}): whether it syncs the directory's file system is unknown ({exc})")
+                return
+        self.step(call, "sync", ".", f"syncfs({path}) (every file and directory durable)")
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -503,6 +538,10 @@ class Model:
         self._renamed(call, old, new)  # RENAME_NOREPLACE: it succeeded, so it was a plain rename
 
     def _renamed(self, call: Call, old: str, new: str) -> None:
+        for process in self.processes.values():  # the open file descriptions follow the file to its new name
+            for entry in process.fds.values():
+                if entry.path == old:
+                    entry.path = new
         source, target = self.relative(old), self.relative(new)
         if source is None and target is None:
             return
