@@ -578,3 +578,51 @@ def test_real_strace_subprocess_shell_and_copies_model_the_files_left(tmp_path):
     """
     model, real = _traced(tmp_path, program, {"log": b"old\n"})
     assert model.files == real and model.trace.complete, model.trace.unseen
+
+
+def test_o_trunc_empties_a_file_whatever_the_access_mode():
+    # open(2): the effect of O_RDONLY|O_TRUNC is unspecified; Linux truncates (checked on a real file)
+    model = model_of(Lines()(1, opened(1, 3, "a", "O_RDONLY|O_TRUNC")), {"a": b"abc"})
+    assert ops(model) == [("truncate", "a")] and model.files["a"] == b""
+
+
+def test_an_open_whose_file_was_unlinked_before_strace_looked_uses_the_name_it_was_given():
+    line = f"openat({cwd(D)}, {s('a')}, O_WRONLY|O_CREAT, 0644) = 3<{hx(D + '/a')}>(deleted)"
+    model = model_of(Lines()(1, line))
+    assert ops(model) == [("create", "a")] and model.files == {"a": b""}
+
+
+def test_openat2_and_creat_read_their_flags():
+    lines = Lines()
+    lines(
+        1,
+        f"openat2({cwd(D)}, {s('a')}, {{flags=O_WRONLY|O_CREAT|O_APPEND, mode=0644, resolve=0}}, 24) = {fd(3, D + '/a')}",
+    )
+    lines(1, f"creat({s(D + '/b')}, 0644) = {fd(4, D + '/b')}")
+    lines(1, wrote(3, D + "/a", b"1"))
+    model = model_of(lines, {"a": b"0", "b": b"old"})
+    assert ops(model) == [("truncate", "b"), ("write", "a")] and model.files == {"a": b"01", "b": b""}
+
+
+def test_close_range_dup3_and_f_setfd_decide_what_exec_keeps():
+    lines = Lines()
+    for number in (3, 4, 5, 6):
+        lines(1, opened(1, number, f"f{number}"))
+    lines(1, f"dup3({fd(3, D + '/f3')}, 7, O_CLOEXEC) = {fd(7, D + '/f3')}")
+    lines(1, f"fcntl({fd(4, D + '/f4')}, F_SETFD, FD_CLOEXEC) = 0")
+    lines(1, "close_range(5, 5, 0) = 0")
+    lines(1, f"execve({s('/bin/true')}, [{s('true')}], 0x7ffe /* 3 vars */) = 0")
+    assert sorted(model_of(lines).processes[1].fds) == [3, 6]
+
+
+def test_a_vfork_childs_dup2_of_an_o_append_descriptor_appends():
+    lines = Lines()
+    lines(1, opened(1, 3, "log", "O_WRONLY|O_APPEND|O_CLOEXEC"))
+    lines(1, "vfork( <unfinished ...>")
+    lines(2, f"dup2({fd(3, D + '/log')}, {fd(1, '/dev/null')}) = {fd(1, D + '/log')}")
+    lines(2, f"execve({s('/bin/sh')}, [{s('sh')}], 0x7ffe /* 3 vars */ <unfinished ...>")
+    lines(1, "<... vfork resumed>) = 2")
+    lines(2, "<... execve resumed>) = 0")
+    lines(2, wrote(1, D + "/log", b"hi\n"))
+    model = model_of(lines, {"log": b"old\n"})
+    assert model.files["log"] == b"old\nhi\n"

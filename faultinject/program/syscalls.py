@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from tornwrite.faultinject.program.strace_log import DELETED, Call, fd_and_path, string
 from tornwrite.faultinject.program.trace import Step, Trace, describe_write
 
-O_ACCMODE, O_WRONLY, O_RDWR = 0o3, 0o1, 0o2
 _FLAG_BITS = {
     "O_CREAT": os.O_CREAT,
     "O_TRUNC": os.O_TRUNC,
@@ -255,23 +254,29 @@ class Model:
     def _opened(self, call: Call, process: Process, base: str | None, path_arg: str, flags_text: str) -> None:
         assert call.result is not None
         flags = parse_flags(flags_text)
-        path = call.result_path if call.result_path.startswith("/") else self._resolve(process, base, path_arg)
-        process.fds[call.result] = OpenFile(path, flags)
+        tmpfile = flags & _FLAG_BITS["O_TMPFILE"] == _FLAG_BITS["O_TMPFILE"]
+        named = call.result_path.startswith("/") and not call.result_path.endswith(DELETED)
+        # the kernel's name for what was opened; else (unlinked by another thread before strace
+        # looked, or an O_TMPFILE's directory) the name the call gave
+        path = call.result_path if named else self._resolve(process, base, path_arg)
+        process.fds[call.result] = OpenFile(call.result_path if tmpfile else path, flags)
         if flags & os.O_CLOEXEC:
             process.cloexec.add(call.result)
         else:
             process.cloexec.discard(call.result)
         relative = self.relative(path)
-        if relative is None or relative in self.dirs:
+        if relative is None:
             return
-        if flags & _FLAG_BITS["O_TMPFILE"] == _FLAG_BITS["O_TMPFILE"]:
+        if tmpfile:
             self.miss(f"open {relative} with O_TMPFILE: an unnamed file is not modelled")
+            return
+        if relative in self.dirs:
             return
         existed = relative in self.files
         if flags & os.O_CREAT and not existed:
             self.files[relative] = bytearray()
             self.step(call, "create", relative, f"{call.name} {relative} (created)")
-        elif flags & os.O_TRUNC and existed and flags & O_ACCMODE in (O_WRONLY, O_RDWR):
+        elif flags & os.O_TRUNC and existed:  # even O_RDONLY: Linux truncates whatever the access mode
             self.files[relative] = bytearray()
             self.step(call, "truncate", relative, f"{call.name} {relative} O_TRUNC (truncated to 0 B)", size=0)
 
