@@ -594,10 +594,8 @@ def test_an_open_whose_file_was_unlinked_before_strace_looked_uses_the_name_it_w
 
 def test_openat2_and_creat_read_their_flags():
     lines = Lines()
-    lines(
-        1,
-        f"openat2({cwd(D)}, {s('a')}, {{flags=O_WRONLY|O_CREAT|O_APPEND, mode=0644, resolve=0}}, 24) = {fd(3, D + '/a')}",
-    )
+    how = "{flags=O_WRONLY|O_CREAT|O_APPEND, mode=0644, resolve=0}"
+    lines(1, f"openat2({cwd(D)}, {s('a')}, {how}, 24) = {fd(3, D + '/a')}")
     lines(1, f"creat({s(D + '/b')}, 0644) = {fd(4, D + '/b')}")
     lines(1, wrote(3, D + "/a", b"1"))
     model = model_of(lines, {"a": b"0", "b": b"old"})
