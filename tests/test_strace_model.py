@@ -624,3 +624,17 @@ def test_a_vfork_childs_dup2_of_an_o_append_descriptor_appends():
     lines(2, wrote(1, D + "/log", b"hi\n"))
     model = model_of(lines, {"log": b"old\n"})
     assert model.files["log"] == b"old\nhi\n"
+
+
+def test_real_strace_a_shared_mapping_a_temp_file_and_a_write_past_the_capture_limit_are_unseen(tmp_path):
+    program = """
+        import mmap, os
+        fd = os.open("m", os.O_CREAT | os.O_RDWR); os.ftruncate(fd, 4)
+        with mmap.mmap(fd, 4) as m:
+            m[0:1] = b"M"
+        big = os.open("big", os.O_CREAT | os.O_WRONLY); os.write(big, b"b" * 70000)
+        os.close(os.open(".", os.O_TMPFILE | os.O_RDWR, 0o600))
+    """
+    model, _ = _traced(tmp_path, program)
+    unseen = " | ".join(model.trace.unseen)
+    assert "mapped shared and writable" in unseen and "capture limit" in unseen and "O_TMPFILE" in unseen

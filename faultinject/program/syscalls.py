@@ -4,16 +4,20 @@
 what the kernel keeps for it: each process's descriptor table (shared by threads and
 CLONE_FILES children, copied by fork), each open file description's offset and flags (shared
 by dup and fork), each process's working directory, and the size and existence of every file
-under the directory (from the starting image, then the steps). From that it emits a `Step`
-for every call that changes a file or directory there, the ack markers the workload wrote,
-and a reason for every call it cannot turn into steps: the trace is then incomplete
-(`Trace.unseen`), and the run gives no verdict on it (docs/PROGRAMS.md, exit status 3).
+under the directory (from the starting image, then the steps). A rename carries the names of
+the open descriptions with it; what is done through a descriptor whose name was unlinked changes
+no file a crash can show; an O_APPEND write lands at the end of the file even through pwrite
+(pwrite(2), BUGS). From that it emits a `Step` for every call that changes a file or directory
+there, the ack markers the workload wrote, and a reason for every call it cannot turn into
+steps: the trace is then incomplete (`Trace.unseen`), and the run gives no verdict on it
+(docs/PROGRAMS.md, exit status 3).
 
 Durability points beyond fsync (docs/CRASH-MODEL.md, "Durability points"):
 - a write through a descriptor opened O_SYNC or O_DSYNC, or pwritev2 with RWF_SYNC/RWF_DSYNC,
   is a write followed by an fsync of that file (open(2): "the write ... will not complete
   until the data has been transferred to the underlying hardware");
-- sync() and syncfs() on the directory's file system make every file and directory durable;
+- sync(), and syncfs() of a descriptor on the directory's file system, make every file and
+  directory durable;
 - sync_file_range() is no durability point: it writes no metadata and flushes no disk cache
   (sync_file_range(2): "This system call is extremely dangerous ...").
 """
