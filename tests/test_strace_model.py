@@ -638,3 +638,11 @@ def test_real_strace_a_shared_mapping_a_temp_file_and_a_write_past_the_capture_l
     model, _ = _traced(tmp_path, program)
     unseen = " | ".join(model.trace.unseen)
     assert "mapped shared and writable" in unseen and "capture limit" in unseen and "O_TMPFILE" in unseen
+
+
+def test_dup2_onto_itself_keeps_close_on_exec():
+    lines = Lines()
+    lines(1, opened(1, 3, "a", "O_WRONLY|O_CREAT|O_CLOEXEC"))
+    lines(1, f"dup2({fd(3, D + '/a')}, {fd(3, D + '/a')}) = {fd(3, D + '/a')}")
+    lines(1, f"execve({s('/bin/true')}, [{s('true')}], 0x7ffe /* 3 vars */) = 0")
+    assert model_of(lines).processes[1].fds == {}

@@ -304,7 +304,8 @@ class Model:
             process.cloexec.discard(call.result)
 
     def _dup2(self, call: Call, process: Process) -> None:
-        self._dup(call, process)
+        if fd_and_path(call.arg(0))[0] != call.result:  # dup2(fd, fd) does nothing, FD_CLOEXEC included
+            self._dup(call, process)
 
     def _dup3(self, call: Call, process: Process) -> None:
         self._dup(call, process)
