@@ -560,6 +560,7 @@ def test_real_strace_threads_forks_and_offsets_model_the_files_left(tmp_path):
         app = os.open("log", os.O_WRONLY | os.O_APPEND | os.O_DSYNC)
         os.pwrite(app, b"+appended", 0)
         os.rename("a", "b"); os.write(fd, b"renamed"); os.fsync(fd)
+        os.link("b", "c"); os.write(fd, b"linked")
         os.sync()
     """
     model, real = _traced(tmp_path, program, {"log": b"old"})
@@ -646,3 +647,26 @@ def test_dup2_onto_itself_keeps_close_on_exec():
     lines(1, f"dup2({fd(3, D + '/a')}, {fd(3, D + '/a')}) = {fd(3, D + '/a')}")
     lines(1, f"execve({s('/bin/true')}, [{s('true')}], 0x7ffe /* 3 vars */) = 0")
     assert model_of(lines).processes[1].fds == {}
+
+
+def test_a_hard_link_is_one_file_under_two_names():
+    lines = Lines()
+    lines(1, f"link({s(D + '/a')}, {s(D + '/b')}) = 0")
+    lines(1, opened(1, 3, "a"))
+    lines(1, wrote(3, D + "/a", b"xyz"))
+    lines(1, opened(1, 4, "b", "O_WRONLY|O_APPEND"))
+    lines(1, wrote(4, D + "/b", b"!"))  # at the end of the one file
+    lines(1, opened(1, 5, "b", "O_WRONLY|O_TRUNC"))
+    model = model_of(lines, {"a": b"0"})
+    assert writes(model) == [(0, b"xyz"), (3, b"!")]
+    assert model.files == {"a": b"", "b": b""}
+
+
+def test_a_descriptor_of_an_unlinked_name_of_a_hard_linked_file_is_unseen():
+    lines = Lines()
+    lines(1, opened(1, 3, "a"))
+    lines(1, f"link({s(D + '/a')}, {s(D + '/b')}) = 0")
+    lines(1, f"unlink({s(D + '/a')}) = 0")
+    lines(1, f"write(3<{hx(D + '/a')}>(deleted), {s('x')}, 1) = 1")  # the kernel names the removed name only
+    model = model_of(lines)
+    assert any("has another name" in reason for reason in model.trace.unseen)

@@ -3,14 +3,15 @@
 `Model` reads a process tree's calls (strace_log.Call, in the order they returned) and keeps
 what the kernel keeps for it: each process's descriptor table (shared by threads and
 CLONE_FILES children, copied by fork), each open file description's offset and flags (shared
-by dup and fork), each process's working directory, and the size and existence of every file
-under the directory (from the starting image, then the steps). A rename carries the names of
-the open descriptions with it; what is done through a descriptor whose name was unlinked changes
-no file a crash can show; an O_APPEND write lands at the end of the file even through pwrite
-(pwrite(2), BUGS). From that it emits a `Step` for every call that changes a file or directory
-there, the ack markers the workload wrote, and a reason for every call it cannot turn into
-steps: the trace is then incomplete (`Trace.unseen`), and the run gives no verdict on it
-(docs/PROGRAMS.md, exit status 3).
+by dup and fork), each process's working directory, and what every file under the directory
+holds (from the starting image, then the steps; a hard link is one file under two names).
+A rename carries the names of the open descriptions with it. What is done through a
+descriptor whose name was unlinked changes no file a crash can show (if the file has another
+name, the trace is incomplete). An O_APPEND write lands at the end of the file even through
+pwrite (pwrite(2), BUGS). From that it emits a `Step` for every call that changes a file or
+directory there, the ack markers the workload wrote, and a reason for every call it cannot
+turn into steps: the trace is then incomplete (`Trace.unseen`), and the run gives no verdict
+on it (docs/PROGRAMS.md, exit status 3).
 
 Durability points beyond fsync (docs/CRASH-MODEL.md, "Durability points"):
 - a write through a descriptor opened O_SYNC or O_DSYNC, or pwritev2 with RWF_SYNC/RWF_DSYNC,
@@ -101,6 +102,7 @@ class Model:
         self.root_cwd = cwd
         self.mapped: set[str] = set()
         self.cut_off: list[str] = []  # calls on the directory whose process died inside them
+        self.linked_away: set[str] = set()  # removed names whose file lives on under another name
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -154,7 +156,10 @@ class Model:
             entry = process.fds[number] = OpenFile(path, 0)
         elif entry.path != path:  # renamed in a way the model did not see: the kernel's name is the truth
             entry.path = path
-        if path.endswith(DELETED):  # its name was removed: nothing done through it can be seen after a crash
+        if path.endswith(DELETED):  # its name was removed: nothing done through it can be seen after a crash,
+            relative = self.relative(path.removesuffix(DELETED))
+            if relative in self.linked_away:  # unless the file has another name, which the kernel does not say
+                self.miss(f"a descriptor of {relative}, removed while its file has another name: not modelled")
             return entry, None
         return entry, self.relative(path)
 
@@ -281,7 +286,7 @@ class Model:
             self.files[relative] = bytearray()
             self.step(call, "create", relative, f"{call.name} {relative} (created)")
         elif flags & os.O_TRUNC and existed:  # even O_RDONLY: Linux truncates whatever the access mode
-            self.files[relative] = bytearray()
+            self.files[relative].clear()  # in place: every hard link to the file sees it
             self.step(call, "truncate", relative, f"{call.name} {relative} O_TRUNC (truncated to 0 B)", size=0)
 
     def _close(self, call: Call, process: Process) -> None:
@@ -590,7 +595,9 @@ class Model:
             self.step(call, "unlink", relative, f"{call.name} {relative}")
 
     def _forget(self, relative: str) -> None:
-        self.files.pop(relative, None)
+        content = self.files.pop(relative, None)
+        if content is not None and any(held is content for held in self.files.values()):
+            self.linked_away.add(relative)
 
     def _mkdir(self, call: Call, process: Process) -> None:
         self._made(call, self._resolve(process, None, call.arg(0)))
@@ -618,7 +625,8 @@ class Model:
         if source is None:
             self.miss(f"{call.name} {old} into the directory as {target}: its content was never traced")
             return
-        self.files[target] = bytearray(self.files.get(source, b""))
+        # one inode under two names, as on the simulated disk: a write through either shows in both
+        self.files[target] = self.files.setdefault(source, bytearray())
         self.step(call, "link", source, f"{call.name} {source} -> {target}", target=target)
 
     # --- acks ----------------------------------------------------------------------------------
