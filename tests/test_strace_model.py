@@ -670,3 +670,13 @@ def test_a_descriptor_of_an_unlinked_name_of_a_hard_linked_file_is_unseen():
     lines(1, f"write(3<{hx(D + '/a')}>(deleted), {s('x')}, 1) = 1")  # the kernel names the removed name only
     model = model_of(lines)
     assert any("has another name" in reason for reason in model.trace.unseen)
+
+
+def test_children_whose_clone_never_returned_come_once_each_at_the_end():
+    lines = Lines()
+    lines(1, "vfork( <unfinished ...>")
+    lines(2, f"{FORK % 3}")  # the held child makes a grandchild, itself held until that clone is read
+    lines(3, wrote(4, D + "/a", b"g"))
+    lines(2, wrote(4, D + "/a", b"c"))
+    calls = [(c.pid, c.name, c.unfinished) for c in strace_log.calls(lines.lines)]
+    assert calls == [(2, "clone", False), (3, "write", False), (2, "write", False), (1, "vfork", True)]

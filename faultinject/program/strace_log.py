@@ -151,8 +151,9 @@ def calls(lines: Iterable[str]) -> Iterator[Call]:
             held.setdefault(pid, []).append((when, body))  # a child whose clone has not returned yet
             continue
         yield from take(pid, when, body)
-    for pid, rows in list(held.items()):  # their parent was killed inside the clone
-        for row in rows:
+    while held:  # their parent was killed inside the clone (popped one by one: a held clone releases others)
+        pid = next(iter(held))
+        for row in held.pop(pid):
             yield from take(pid, *row)
     for pid, (when, name, text) in pending.items():
         yield Call(pid, when, name, split_args(text), None, unfinished=True)
