@@ -81,6 +81,8 @@ def _sync() -> None:
 
 
 def install() -> None:
+    """Wrap the calls above; C libraries loaded before now (the harness's own) are not counted."""
+    LOADED_C.clear()
     os.fork = _noting(CHILD, _REAL["fork"])
     os.system = _noting(CHILD, _REAL["system"])
     os.sync = _sync

@@ -3,17 +3,22 @@
 `Model` reads a process tree's calls (strace_log.Call, in the order they returned) and keeps
 what the kernel keeps for it: each process's descriptor table (shared by threads and
 CLONE_FILES children, copied by fork), each open file description's offset and flags (shared
-by dup and fork), each process's working directory, and the size and existence of every file
-under the directory (from the starting image, then the steps). From that it emits a `Step`
-for every call that changes a file or directory there, the ack markers the workload wrote,
-and a reason for every call it cannot turn into steps: the trace is then incomplete
-(`Trace.unseen`), and the run gives no verdict on it (docs/PROGRAMS.md, exit status 3).
+by dup and fork), each process's working directory, and what every file under the directory
+holds (from the starting image, then the steps; a hard link is one file under two names).
+A rename carries the names of the open descriptions with it. What is done through a
+descriptor whose name was unlinked changes no file a crash can show (if the file has another
+name, the trace is incomplete). An O_APPEND write lands at the end of the file even through
+pwrite (pwrite(2), BUGS). From that it emits a `Step` for every call that changes a file or
+directory there, the ack markers the workload wrote, and a reason for every call it cannot
+turn into steps: the trace is then incomplete (`Trace.unseen`), and the run gives no verdict
+on it (docs/PROGRAMS.md, exit status 3).
 
 Durability points beyond fsync (docs/CRASH-MODEL.md, "Durability points"):
 - a write through a descriptor opened O_SYNC or O_DSYNC, or pwritev2 with RWF_SYNC/RWF_DSYNC,
   is a write followed by an fsync of that file (open(2): "the write ... will not complete
   until the data has been transferred to the underlying hardware");
-- sync() and syncfs() on the directory's file system make every file and directory durable;
+- sync(), and syncfs() of a descriptor on the directory's file system, make every file and
+  directory durable;
 - sync_file_range() is no durability point: it writes no metadata and flushes no disk cache
   (sync_file_range(2): "This system call is extremely dangerous ...").
 """
@@ -24,10 +29,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from tornwrite.faultinject.program.strace_log import Call, decode_path, fd_and_path, string
+from tornwrite.faultinject.program.strace_log import DELETED, Call, fd_and_path, string
 from tornwrite.faultinject.program.trace import Step, Trace, describe_write
 
-O_ACCMODE, O_WRONLY, O_RDWR = 0o3, 0o1, 0o2
 _FLAG_BITS = {
     "O_CREAT": os.O_CREAT,
     "O_TRUNC": os.O_TRUNC,
@@ -50,6 +54,16 @@ NOT_MODELLED = {
     "io_uring_setup": "io_uring (its I/O needs no system call per write)",
     "mknod": "a device node",
     "mknodat": "a device node",
+}
+# Where each call that names files takes its paths: (index of the directory descriptor or None
+# for the cwd, index of the path). Descriptor arguments (`3</data/x>`) carry their own path.
+_PATH_ARGS: dict[str, tuple[tuple[int | None, int], ...]] = {
+    **dict.fromkeys(("open", "creat", "truncate", "unlink", "rmdir", "mkdir", "chdir", "mknod"), ((None, 0),)),
+    **dict.fromkeys(("rename", "link"), ((None, 0), (None, 1))),
+    "symlink": ((None, 1),),
+    **dict.fromkeys(("openat", "openat2", "unlinkat", "mkdirat", "mknodat"), ((0, 1),)),
+    **dict.fromkeys(("renameat", "renameat2", "linkat"), ((0, 1), (2, 3))),
+    "symlinkat": ((1, 2),),
 }
 
 
@@ -90,6 +104,7 @@ class Model:
         self.cut_off: list[str] = []  # calls on the directory whose process died inside them
         self.labels: dict[int, str] = {}
         self.marks: list[tuple[str, int]] = []  # ("R 3", steps so far): traced_child's markers, in order
+        self.linked_away: set[str] = set()  # removed names whose file lives on under another name
 
     # --- entry point ---------------------------------------------------------------------------
 
@@ -97,7 +112,7 @@ class Model:
         """Account for one call (in the order calls returned)."""
         process = self._process(call.pid)
         if call.unfinished:
-            self._unfinished(call)
+            self._unfinished(call, process)
             return
         handler = getattr(self, "_" + call.name, None)
         if call.name in NOT_MODELLED:
@@ -139,11 +154,15 @@ class Model:
             return None, None
         entry = process.fds.get(number)
         path = annotated if annotated.startswith("/") else (entry.path if entry else "")
-        if annotated.endswith(" (deleted)"):
-            path = annotated[: -len(" (deleted)")]
-        if entry is None or entry.path != path:  # opened before tracing, or renamed since: trust the kernel's name
-            entry = OpenFile(path, entry.flags if entry else 0, entry.position if entry else 0)
-            process.fds[number] = entry
+        if entry is None:  # made by a call the trace does not follow (a socket, a passed descriptor)
+            entry = process.fds[number] = OpenFile(path, 0)
+        elif entry.path != path:  # renamed in a way the model did not see: the kernel's name is the truth
+            entry.path = path
+        if path.endswith(DELETED):  # its name was removed: nothing done through it can be seen after a crash,
+            relative = self.relative(path.removesuffix(DELETED))
+            if relative in self.linked_away:  # unless the file has another name, which the kernel does not say
+                self.miss(f"a descriptor of {relative}, removed while its file has another name: not modelled")
+            return entry, None
         return entry, self.relative(path)
 
     # --- steps ---------------------------------------------------------------------------------
@@ -169,18 +188,29 @@ class Model:
         """ "task N": the Nth process or thread to make a step. Pids differ from run to run; this does not."""
         return self.labels.setdefault(pid, f"task {len(self.labels) + 1}")
 
-    def _unfinished(self, call: Call) -> None:
+    def _unfinished(self, call: Call, process: Process) -> None:
         """A call its process died inside: whether it took effect is unknown, unless it changes nothing here."""
         if call.name in ("read", "readv", "lseek", "close", "exit_group", "execve", "wait4", "clone", "clone3"):
             return
-        if any(self.directory in decode_path(a) for a in call.args):
+        if self._touches(call, process):
             self.cut_off.append(f"{call.name} in {self.directory} was cut off by the end of its process")
+
+    def _touches(self, call: Call, process: Process) -> bool:
+        """Whether `call` names a file or directory under the directory, by descriptor or by path."""
+        for arg in call.args:
+            number, path = fd_and_path(arg)
+            if number is not None and self.relative(path.removesuffix(DELETED)) is not None:
+                return True
+        return any(
+            self.relative(self._resolve(process, None if base is None else call.arg(base), call.arg(index))) is not None
+            for base, index in _PATH_ARGS.get(call.name, ())
+            if call.arg(index).startswith('"')
+        )
 
     def _not_modelled(self, call: Call, process: Process) -> None:
         if call.result is None:
             return
-        paths = [decode_path(a) for a in call.args]
-        if any(self.directory in p for p in paths) or call.name.startswith("io_uring"):
+        if self._touches(call, process) or call.name.startswith("io_uring"):
             self.miss(f"{call.name}: {NOT_MODELLED[call.name]} is not modelled by the simulated disk")
 
     # --- processes -----------------------------------------------------------------------------
@@ -239,24 +269,30 @@ class Model:
     def _opened(self, call: Call, process: Process, base: str | None, path_arg: str, flags_text: str) -> None:
         assert call.result is not None
         flags = parse_flags(flags_text)
-        path = call.result_path if call.result_path.startswith("/") else self._resolve(process, base, path_arg)
-        process.fds[call.result] = OpenFile(path, flags)
+        tmpfile = flags & _FLAG_BITS["O_TMPFILE"] == _FLAG_BITS["O_TMPFILE"]
+        named = call.result_path.startswith("/") and not call.result_path.endswith(DELETED)
+        # the kernel's name for what was opened; else (unlinked by another thread before strace
+        # looked, or an O_TMPFILE's directory) the name the call gave
+        path = call.result_path if named else self._resolve(process, base, path_arg)
+        process.fds[call.result] = OpenFile(call.result_path if tmpfile else path, flags)
         if flags & os.O_CLOEXEC:
             process.cloexec.add(call.result)
         else:
             process.cloexec.discard(call.result)
         relative = self.relative(path)
-        if relative is None or relative in self.dirs:
+        if relative is None:
             return
-        if flags & _FLAG_BITS["O_TMPFILE"] == _FLAG_BITS["O_TMPFILE"]:
+        if tmpfile:
             self.miss(f"open {relative} with O_TMPFILE: an unnamed file is not modelled")
+            return
+        if relative in self.dirs:
             return
         existed = relative in self.files
         if flags & os.O_CREAT and not existed:
             self.files[relative] = bytearray()
             self.step(call, "create", relative, f"{call.name} {relative} (created)")
-        elif flags & os.O_TRUNC and existed and flags & O_ACCMODE in (O_WRONLY, O_RDWR):
-            self.files[relative] = bytearray()
+        elif flags & os.O_TRUNC and existed:  # even O_RDONLY: Linux truncates whatever the access mode
+            self.files[relative].clear()  # in place: every hard link to the file sees it
             self.step(call, "truncate", relative, f"{call.name} {relative} O_TRUNC (truncated to 0 B)", size=0)
 
     def _close(self, call: Call, process: Process) -> None:
@@ -279,7 +315,8 @@ class Model:
             process.cloexec.discard(call.result)
 
     def _dup2(self, call: Call, process: Process) -> None:
-        self._dup(call, process)
+        if fd_and_path(call.arg(0))[0] != call.result:  # dup2(fd, fd) does nothing, FD_CLOEXEC included
+            self._dup(call, process)
 
     def _dup3(self, call: Call, process: Process) -> None:
         self._dup(call, process)
@@ -367,11 +404,8 @@ class Model:
         data, cut = _iovec(call.arg(1))
         flags = call.arg(4)
         offset = int(call.arg(3), 0)
-        if "RWF_APPEND" in flags or offset == -1:
-            offset_or_none = None
-        else:
-            offset_or_none = offset
-        self._wrote(call, entry, relative, offset_or_none, data, cut, sync="RWF_SYNC" in flags or "RWF_DSYNC" in flags)
+        sync = "RWF_SYNC" in flags or "RWF_DSYNC" in flags
+        self._wrote(call, entry, relative, None if offset == -1 else offset, data, cut, sync, "RWF_APPEND" in flags)
 
     def _wrote(
         self,
@@ -382,8 +416,11 @@ class Model:
         data: bytes,
         cut: bool,
         sync: bool = False,
+        append: bool = False,
     ) -> None:
-        """A write of `call.result` bytes at `offset` (None: at the description's position)."""
+        """A write of `call.result` bytes at `offset` (None: at the description's position, which it
+        moves). With O_APPEND (or RWF_APPEND) it lands at the end of the file whatever the offset, as
+        Linux does even for pwrite (pwrite(2), BUGS)."""
         written = call.result or 0
         if not written:
             return
@@ -393,8 +430,10 @@ class Model:
         data = data[:written]
         moves = offset is None
         content = self.files.setdefault(relative, bytearray())
-        if offset is None:
-            offset = len(content) if entry.flags & os.O_APPEND else entry.position
+        if append or entry.flags & os.O_APPEND:
+            offset = len(content)
+        elif offset is None:
+            offset = entry.position
         if moves:
             entry.position = offset + written
         if len(content) < offset:
@@ -487,7 +526,18 @@ class Model:
         self.step(call, "sync", ".", "sync() (every file and directory durable)")
 
     def _syncfs(self, call: Call, process: Process) -> None:
-        self.step(call, "sync", ".", f"syncfs({decode_path(call.arg(0))}) (every file and directory durable)")
+        _, path = fd_and_path(call.arg(0))
+        path = path.removesuffix(DELETED)
+        if self.relative(path) is None:  # a durability point only if it is the directory's file system
+            if not path.startswith("/"):  # a pipe, a socket: no file system of files
+                return
+            try:
+                if os.stat(path).st_dev != os.stat(self.directory).st_dev:
+                    return
+            except OSError as exc:
+                self.miss(f"syncfs({path}): whether it syncs the directory's file system is unknown ({exc})")
+                return
+        self.step(call, "sync", ".", f"syncfs({path}) (every file and directory durable)")
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -509,6 +559,10 @@ class Model:
         self._renamed(call, old, new)  # RENAME_NOREPLACE: it succeeded, so it was a plain rename
 
     def _renamed(self, call: Call, old: str, new: str) -> None:
+        for process in self.processes.values():  # the open file descriptions follow the file to its new name
+            for entry in process.fds.values():
+                if entry.path == old:
+                    entry.path = new
         source, target = self.relative(old), self.relative(new)
         if source is None and target is None:
             return
@@ -547,7 +601,9 @@ class Model:
             self.step(call, "unlink", relative, f"{call.name} {relative}")
 
     def _forget(self, relative: str) -> None:
-        self.files.pop(relative, None)
+        content = self.files.pop(relative, None)
+        if content is not None and any(held is content for held in self.files.values()):
+            self.linked_away.add(relative)
 
     def _mkdir(self, call: Call, process: Process) -> None:
         self._made(call, self._resolve(process, None, call.arg(0)))
@@ -575,7 +631,8 @@ class Model:
         if source is None:
             self.miss(f"{call.name} {old} into the directory as {target}: its content was never traced")
             return
-        self.files[target] = bytearray(self.files.get(source, b""))
+        # one inode under two names, as on the simulated disk: a write through either shows in both
+        self.files[target] = self.files.setdefault(source, bytearray())
         self.step(call, "link", source, f"{call.name} {source} -> {target}", target=target)
 
     # --- acks ----------------------------------------------------------------------------------
