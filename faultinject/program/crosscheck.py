@@ -30,7 +30,7 @@ from tornwrite.faultinject.program.run import KINDS, Options, crash_test
 from tornwrite.faultinject.program.target import of
 from tornwrite.faultinject.zoo import mutants
 
-WORKLOAD = "snapshot-heavy"  # snapshots, WAL rotation, hashes and TTLs: where the zoo's bugs live
+WORKLOAD = "snapshot-heavy"  # the real engine's (a mutant runs under its own `workload`, as in `make mutants`)
 OPS = 16
 SEED = 0
 LONGER = {"replay-covered-records": 40}  # needs a snapshot to cover records already replayed
@@ -57,10 +57,11 @@ def caught(
     through trace source `trace`; `kill` real kills besides (None: the source's default); `lives`:
     the target defines resume(), so power states live on (lives.py)."""
     started = time.monotonic()
-    target = of(engine_target.program(WORKLOAD, SEED, ops, lives), engine_target.SPEC, "engine")
+    workload = mutants.MUTANTS[mutant].workload if mutant else WORKLOAD  # the campaign's, for `make mutants`
+    target = of(engine_target.program(workload, SEED, ops, lives), engine_target.SPEC, "engine")
     # The parent's mutant serves its forked children (interposer) and its own recover()/check();
     # the environment names it to the system-call source's fresh interpreter, which activates it.
-    with mutants.active(mutant), engine_target.environment(WORKLOAD, SEED, ops, lives, mutant):
+    with mutants.active(mutant), engine_target.environment(workload, SEED, ops, lives, mutant):
         run = crash_test(target, Options(KINDS, kill=kill, trace=trace), base, lambda *a, **k: None)
     kinds = frozenset(r.kind for r in run.failures) & set(KINDS)
     return Caught(kinds, run.trace.complete, time.monotonic() - started)
@@ -96,13 +97,12 @@ def main(argv: list[str]) -> int:
             want = expected(name) if name else set()
             columns, agree = [], True
             for source in sources:
-                found = caught(
-                    name, os.path.join(base, f"{name or 'real'}.{source}"), ops=ops, trace=source, kill=args.kill
-                )
+                lives = source == "python" or args.lives or name in LIVES_NEEDED
+                where = os.path.join(base, f"{name or 'real'}.{source}")
+                found = caught(name, where, ops=ops, trace=source, kill=args.kill, lives=lives)
                 agree = agree and found.kinds == want and found.complete
-                columns.append(
-                    f"{sorted(found.kinds)!s}{'' if found.complete else ' (incomplete)'} {found.seconds:.0f}s"
-                )
+                notes = ("" if found.complete else " incomplete") + (" +lives" if lives and source == "syscall" else "")
+                columns.append(f"{sorted(found.kinds)!s} {found.seconds:.0f}s{notes}")
             disagreements += not agree
             print(
                 f"{name or '(real engine)':30} {ops:3}  {sorted(want)!s:20} "
