@@ -29,7 +29,7 @@ from tornwrite.engine import Store
 from tornwrite.faultinject.core.execution import FakeClock, apply, clock_after
 from tornwrite.faultinject.core.observe import newest_visible
 from tornwrite.faultinject.core.verdicts import judge, recover_directory
-from tornwrite.faultinject.core.workloads import Workload, build
+from tornwrite.faultinject.core.workloads import START_TIME, Workload, build
 from tornwrite.faultinject.program import interposer, replay
 from tornwrite.faultinject.program.judge import LostAck
 from tornwrite.faultinject.program.target import TargetError
@@ -47,8 +47,15 @@ _MUTATED = contextlib.ExitStack()  # a loaded SPEC's mutant: active until the (c
 class EngineProgram:
     """The engine as a target: a campaign workload through the public API, judged by the op model."""
 
-    workload_spec: Workload
+    workload_name: str
+    seed: int
+    ops: int
     store: Store | None = None  # the workload's store, for the reader (set in the crashing child only)
+
+    @functools.cached_property
+    def workload_spec(self) -> Workload:
+        """The campaign workload, generated on first use: a restart's traced recover() needs none."""
+        return build(self.workload_name, self.seed, self.ops)
 
     def workload(self, path: str, ack) -> None:
         clock = FakeClock(self.workload_spec.start_time)
@@ -69,7 +76,7 @@ class EngineProgram:
         image = replay.image_of(path)
         directory = os.path.join(path, "db")
         if os.path.isdir(directory):
-            Store.open(directory, clock=FakeClock(self.workload_spec.start_time)).close()
+            Store.open(directory, clock=FakeClock(START_TIME)).close()  # every campaign workload starts there
         return image
 
     def check(self, image: dict, acked: list) -> None:
@@ -141,7 +148,7 @@ def _reached(acked: list) -> int:
 
 def program(workload: str, seed: int, ops: int, lives: bool = True) -> EngineProgram:
     """The engine target for campaign workload `workload` (seeded, `ops` long); `lives`: with resume()."""
-    return (LivingEngineProgram if lives else EngineProgram)(build(workload, seed, ops))
+    return (LivingEngineProgram if lives else EngineProgram)(workload, seed, ops)
 
 
 @contextlib.contextmanager
