@@ -173,10 +173,14 @@ def _from_environment() -> EngineProgram:
     raw = os.environ.get(ENVIRONMENT)
     if raw is None:
         raise TargetError(f"{SPEC} needs its parameters in {ENVIRONMENT} (crosscheck.py sets them)")
-    parameters = json.loads(raw)
-    if parameters["mutant"] is not None:  # before any store opens: the whole process is the mutated engine
-        _MUTATED.enter_context(mutants.active(parameters["mutant"]))
-    return program(parameters["workload"], parameters["seed"], parameters["ops"], parameters["lives"])
+    try:
+        parameters = json.loads(raw)
+        workload, seed, ops, lives, mutant = (parameters[k] for k in ("workload", "seed", "ops", "lives", "mutant"))
+        if mutant is not None:  # before any store opens: the whole process is the mutated engine
+            _MUTATED.enter_context(mutants.active(mutant))
+    except (ValueError, KeyError, TypeError) as exc:  # bad JSON, a missing parameter, an unknown mutant
+        raise TargetError(f"{ENVIRONMENT}={raw!r:.200}: {type(exc).__name__}: {exc}") from exc
+    return program(workload, seed, ops, lives)
 
 
 def __getattr__(name: str) -> object:
