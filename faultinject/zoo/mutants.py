@@ -579,7 +579,7 @@ MUTANTS = {
             "set-ttl-zero-accepted",
             "set checks its ttl as `ttl < 0`, so a ttl of 0 is accepted: a key written already expired",
             "bad input gets a clear typed error (a ttl must be > 0)",
-            ("stateful", "power"),
+            ("stateful", "power", "process"),
             "an off-by-one at the boundary: only generators that ask for a ttl of exactly 0 see it (the state "
             "machine's edge_number rule; the edges workload, where the accepted set hides a live value)",
             _ttl_zero_accepted,
