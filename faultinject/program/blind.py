@@ -17,6 +17,7 @@ import mmap
 import os
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ _REAL: dict[str, Any] = {
     "connect": sqlite3.connect,
     "cdll_init": ctypes.CDLL.__init__,
 }
-LOADED_C: list[str] = []  # C libraries loaded through ctypes since install(): their calls are unseen
+LOADED_C: list[tuple[str, str]] = []  # (library, the file that loaded it) through ctypes since install()
 
 
 def _noting(reason: str, real: Callable) -> Callable:
@@ -60,16 +61,21 @@ class _Mmap(mmap.mmap):
 
 
 def _cdll_init(self, name, *args, **kwargs):
-    LOADED_C.append(str(name))
+    frame = sys._getframe(1)
+    while frame.f_back is not None and os.sep + "ctypes" + os.sep in frame.f_code.co_filename:
+        frame = frame.f_back  # past ctypes' own loaders (cdll.LoadLibrary) to the code that asked
+    LOADED_C.append((str(name), os.path.abspath(frame.f_code.co_filename)))
     return _REAL["cdll_init"](self, name, *args, **kwargs)
 
 
-def armed() -> None:
-    """At the start of a traced run: a C library loaded through ctypes may do file I/O unseen."""
-    if LOADED_C:
-        INTERPOSER.blind(
-            f"C code loaded through ctypes ({LOADED_C[0] or 'the process itself'}): its calls are not seen"
-        )
+def armed(folder: str) -> None:
+    """At the start of a traced run of a target in `folder`: a C library its code (anything loaded
+    from that folder) loaded through ctypes may do file I/O the interposer cannot see."""
+    for library, loader in LOADED_C:
+        if loader.startswith(folder + os.sep):
+            where = os.path.basename(loader)
+            INTERPOSER.blind(f"C code loaded through ctypes ({library}, by {where}): its calls are not seen")
+            return
 
 
 def _sync() -> None:
@@ -81,8 +87,7 @@ def _sync() -> None:
 
 
 def install() -> None:
-    """Wrap the calls above; C libraries loaded before now (the harness's own) are not counted."""
-    LOADED_C.clear()
+    """Wrap the calls above (C libraries loaded before now, the harness's own, are not counted)."""
     os.fork = _noting(CHILD, _REAL["fork"])
     os.system = _noting(CHILD, _REAL["system"])
     os.sync = _sync

@@ -9,6 +9,7 @@ byte for byte, what a process crash leaves (docs/CRASH-MODEL.md, fault kind `pro
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import pickle
@@ -130,7 +131,7 @@ def dry_run(target: Target, directory: str, trace_file: str) -> Trace:
             session.on_step = on_step
         target.workload(session.directory, INTERPOSER.ack)
 
-    return _traced_in_child(body, directory, trace_file)
+    return _traced_in_child(body, directory, trace_file, target)
 
 
 def later_life(target: Target, directory: str, acked: list, trace_file: str) -> Trace:
@@ -143,16 +144,17 @@ def later_life(target: Target, directory: str, acked: list, trace_file: str) -> 
         target.recover(session.directory)
         resume(session.directory, INTERPOSER.ack, list(acked))
 
-    return _traced_in_child(body, directory, trace_file)
+    return _traced_in_child(body, directory, trace_file, target)
 
 
-def _traced_in_child(body: Callable[[Session], None], directory: str, trace_file: str) -> Trace:
+def _traced_in_child(body: Callable[[Session], None], directory: str, trace_file: str, target: Target) -> Trace:
     """Run `body` in a child under an armed session on `directory`; its trace comes back pickled."""
+    folder = os.path.dirname(os.path.abspath(inspect.getsourcefile(target.workload) or ""))
 
     def child(say: Callable[[str], None]) -> None:
         session = Session(os.path.realpath(directory))
         INTERPOSER.arm(session)
-        blind.armed()
+        blind.armed(folder)
         try:
             body(session)
         except BaseException:  # sys.exit() too: the trace up to it still comes back
