@@ -172,16 +172,24 @@ class Keyspace:
 
     # --- the writer's side (caller holds the write lock) ---------------------------------
 
-    def apply_record(self, op: str, args: tuple[Any, ...]) -> None:
-        """Apply one record; ReplayError if it contradicts the state (nothing is then rolled back)."""
+    def apply_record(
+        self, op: str, args: tuple[Any, ...], at_apply: Callable[[], Result] | None = None
+    ) -> Result | None:
+        """Apply one record; ReplayError if it contradicts the state (nothing is then rolled back).
+        `at_apply()` runs inside the apply window, before the change, and its result is returned:
+        what a write answers must hold at the instant its change becomes visible (see `delete`)."""
+        answer = None
         with self.applying:
             self.seq += 1
             try:
+                if at_apply is not None:
+                    answer = at_apply()
                 _APPLY[op](self.data, *args)
             finally:
                 self.seq += 1
         if self.deadlines is not None and op in ("set", "expire") and args[-1] is not None:
             self.deadlines.add(args[-1], args[0])
+        return answer
 
     @contextmanager
     def may_revive(self, key: str) -> Iterator[None]:

@@ -13,6 +13,7 @@ Command semantics: docs/COMMANDS.md. On-disk format and recovery: docs/FORMAT.md
 from __future__ import annotations
 
 import errno
+import math
 import os
 import threading
 import time
@@ -186,8 +187,9 @@ class Store(ReadCommands):
             )
         return self._clock()
 
-    def _commit(self, op: str, args: tuple[Any, ...]) -> None:
-        """Log one record durably, then apply it. Caller holds the write lock."""
+    def _commit(self, op: str, args: tuple[Any, ...], at_apply: Callable[[], int] | None = None) -> int | None:
+        """Log one record durably, then apply it; `at_apply()`'s answer, taken in the apply window.
+        Caller holds the write lock."""
         lsn = self._next_lsn
         line = encode_record(lsn, op, args)
         try:
@@ -198,13 +200,14 @@ class Store(ReadCommands):
                 f"WAL append of LSN {lsn} failed: {exc}; the write may or may "
                 "not be durable, and writes are refused until reopened"
             ) from exc
-        self._ks.apply_record(op, args)
+        answer = self._ks.apply_record(op, args, at_apply)
         self._next_lsn = lsn + 1
         if self._snapshot_every is not None and lsn - self._snapshot_lsn >= self._snapshot_every:
             try:
                 self._start_background_snapshot()
             except RuntimeError as exc:  # no thread to be had: the write is durable and must return
                 self.last_snapshot_error = SnapshotError(f"a background snapshot could not start: {exc}")
+        return answer
 
     def set(self, key: object, value: object, *, ttl: object = None, expire_at: object = None) -> None:
         key = arguments.key(key)
@@ -240,9 +243,27 @@ class Store(ReadCommands):
         with self._write_lock:
             now = self._writable()
             live = tuple(k for k in names if self._ks.live(k, now) is not None)
-            if live:
-                self._commit("del", (live,))
-            return len(live)
+            if not live:
+                return 0
+
+            def still_live() -> int:
+                # A key live at `now` may expire during the fsync. The answer is the count at the
+                # instant the delete becomes visible, when a reader may already have seen the other
+                # keys still there at a later clock reading (deleting an expired key changes nothing).
+                later = self._reading_after(now)
+                return sum(self._ks.live(key, later) is not None for key in live)
+
+            answered = self._commit("del", (live,), still_live)
+            return len(live) if answered is None else answered
+
+    def _reading_after(self, now: float) -> float:
+        """The clock again, for a write's apply window; `now` if it fails or went back: nothing
+        may raise once a record is durable."""
+        try:
+            reading = self._clock()
+        except Exception:
+            return now
+        return reading if isinstance(reading, (int, float)) and math.isfinite(reading) and reading >= now else now
 
     def rpush(self, key: object, *values: object) -> int:
         key = arguments.key(key)

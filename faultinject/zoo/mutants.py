@@ -54,21 +54,23 @@ def _wal_append_without_fsync() -> list:
 
 
 def _memory_before_wal() -> list:
-    def commit(self, op: str, args: tuple) -> None:
-        self._ks.apply_record(op, args)  # visible to readers before the record even exists
+    def commit(self, op: str, args: tuple, at_apply=None):
+        answer = self._ks.apply_record(op, args, at_apply)  # visible to readers before the record even exists
         self._wal.append(encode_record(self._next_lsn, op, args))
         self._next_lsn += 1
+        return answer
 
     return [(engine_store.Store, "_commit", commit)]
 
 
 def _memory_before_fsync() -> list:
-    def commit(self, op: str, args: tuple) -> None:
+    def commit(self, op: str, args: tuple, at_apply=None):
         wal = self._wal
         wal.io.write(wal.handle, encode_record(self._next_lsn, op, args), "wal.append")
-        self._ks.apply_record(op, args)  # visible while the record is only in the page cache
+        answer = self._ks.apply_record(op, args, at_apply)  # visible while the record is only in the page cache
         wal.io.fsync(wal.handle, "wal.fsync")
         self._next_lsn += 1
+        return answer
 
     return [(engine_store.Store, "_commit", commit)]
 
@@ -83,15 +85,16 @@ def _wal_failure_left_in_file() -> list:
 
 
 def _wal_fsync_retried() -> list:
-    def commit(self, op: str, args: tuple) -> None:
+    def commit(self, op: str, args: tuple, at_apply=None):
         wal = self._wal
         wal.io.write(wal.handle, encode_record(self._next_lsn, op, args), "wal.append")
         try:
             wal.io.fsync(wal.handle, "wal.fsync")
         except OSError:
             wal.io.fsync(wal.handle, "wal.fsync")  # retry and carry on: the failed pages may be gone
-        self._ks.apply_record(op, args)
+        answer = self._ks.apply_record(op, args, at_apply)
         self._next_lsn += 1
+        return answer
 
     return [(engine_store.Store, "_commit", commit)]
 
@@ -347,12 +350,14 @@ def _seqlock_read_never_retries() -> list:
 
 
 def _seqlock_write_never_odd() -> list:
-    def apply_record(self, op: str, args: tuple) -> None:
+    def apply_record(self, op: str, args: tuple, at_apply=None):
         with self.applying:
+            answer = at_apply() if at_apply is not None else None
             engine_keyspace._APPLY[op](self.data, *args)
             self.seq += 2  # moved once the apply is done, never odd during it: a reader cannot tell
         if self.deadlines is not None and op in ("set", "expire") and args[-1] is not None:
             self.deadlines.add(args[-1], args[0])
+        return answer
 
     return [(Keyspace, "apply_record", apply_record)]
 
