@@ -480,7 +480,7 @@ def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, 
             shutil.copytree(template, scratch)
             report = kills.kill_at(run.target, scratch, step.number, phase)
             if not report.killed or report.error:
-                run.trace.warn(
+                run.trace.miss(  # a crash point left unchecked: no verdict can cover it
                     f"a rerun did not reach step {step.number} ({phase}): the workload is not deterministic, "
                     f"so its crash points cannot be named by step number. {report.error.strip()}"
                 )
@@ -488,7 +488,7 @@ def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, 
             image = replay.image_of(scratch)
             point = replayed.get((step.number, phase))
             if point is not None and point.process_fingerprint != replay.fingerprint(image):
-                run.trace.warn(
+                run.trace.miss(
                     f"the files a real kill left at step {step.number} ({phase}) differ from the trace's replay "
                     f"there: the trace misses some I/O. {NOT_SEEN}"
                 )

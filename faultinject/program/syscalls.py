@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tornwrite.faultinject.program.strace_log import DELETED, Call, fd_and_path, string
@@ -371,31 +372,27 @@ class Model:
         if entry is not None and entry.path == self.ack_path:
             self._ack(call)
             return
-        if entry is None or relative is None:
-            return
-        data, cut = string(call.arg(1))
-        self._wrote(call, entry, relative, None, data, cut)
+        self._written(call, process, string)
 
     def _pwrite64(self, call: Call, process: Process) -> None:
-        entry, relative = self._fd(process, call.arg(0))
-        if entry is None or relative is None:
-            return
-        data, cut = string(call.arg(1))
-        self._wrote(call, entry, relative, int(call.arg(3), 0), data, cut)
+        self._written(call, process, string, offset_at=3)
 
     def _writev(self, call: Call, process: Process) -> None:
-        entry, relative = self._fd(process, call.arg(0))
-        if entry is None or relative is None:
-            return
-        data, cut = _iovec(call.arg(1))
-        self._wrote(call, entry, relative, None, data, cut)
+        self._written(call, process, _iovec)
 
     def _pwritev(self, call: Call, process: Process) -> None:
+        self._written(call, process, _iovec, offset_at=3)
+
+    def _written(
+        self, call: Call, process: Process, data_of: Callable[[str], tuple[bytes, bool]], offset_at: int | None = None
+    ) -> None:
+        """write / pwrite64 / writev / pwritev: the data in argument 1 (a string or an iovec array), at
+        the offset in argument `offset_at` (None: at the description's position)."""
         entry, relative = self._fd(process, call.arg(0))
         if entry is None or relative is None:
             return
-        data, cut = _iovec(call.arg(1))
-        self._wrote(call, entry, relative, int(call.arg(3), 0), data, cut)
+        data, cut = data_of(call.arg(1))
+        self._wrote(call, entry, relative, None if offset_at is None else int(call.arg(offset_at), 0), data, cut)
 
     def _pwritev2(self, call: Call, process: Process) -> None:
         entry, relative = self._fd(process, call.arg(0))
