@@ -69,3 +69,23 @@ def abandon(store) -> None:
     store._closed = True  # the object lingers in this process; make sure nothing uses it
     os.close(store._wal.handle.fd)
     os.close(store._lock_handle.fd)
+
+
+# A program that rewrites one file in place, unsynced, acking each write: a power loss after some
+# steps loses an acked write, at some crash points and not others (program report and shard tests).
+REWRITE_IN_PLACE_TARGET = """
+import os
+
+def workload(path, ack):
+    for n in range(4):
+        with open(os.path.join(path, "f"), "w") as f:
+            f.write(str(n))
+        ack(n)
+
+def recover(path):
+    name = os.path.join(path, "f")
+    return open(name).read() if os.path.exists(name) else ""
+
+def check(state, acked):
+    assert not acked or state == str(acked[-1]), f"lost write {acked[-1]}"
+"""

@@ -3,27 +3,12 @@ without repeating the first, and the crash_program fixture writes a report."""
 
 import json
 
+from tests.support import REWRITE_IN_PLACE_TARGET
 from tornwrite.faultinject.program import cli, report
 from tornwrite.faultinject.program.judge import OUTCOMES
 from tornwrite.faultinject.report import figures
 
-# Every op rewrites the file in place, unsynced: a power loss after several steps loses acked data.
-TARGET = """
-import os
-
-def workload(path, ack):
-    for n in range(4):
-        with open(os.path.join(path, "f"), "w") as f:
-            f.write(str(n))
-        ack(n)
-
-def recover(path):
-    name = os.path.join(path, "f")
-    return open(name).read() if os.path.exists(name) else ""
-
-def check(state, acked):
-    assert not acked or state == str(acked[-1]), f"lost write {acked[-1]}"
-"""
+TARGET = REWRITE_IN_PLACE_TARGET
 
 
 def run_target(tmp_path, *extra):

@@ -3,26 +3,11 @@ merge gives the unsharded run's states, report, JUnit and exit status."""
 
 import json
 
+from tests.support import REWRITE_IN_PLACE_TARGET
 from tornwrite.faultinject.__main__ import main
 from tornwrite.faultinject.program import cli
 
-# Rewrites the file in place, unsynced: power losses lose acked writes at some points, not all.
-TARGET = """
-import os
-
-def workload(path, ack):
-    for n in range(4):
-        with open(os.path.join(path, "f"), "w") as f:
-            f.write(str(n))
-        ack(n)
-
-def recover(path):
-    name = os.path.join(path, "f")
-    return open(name).read() if os.path.exists(name) else ""
-
-def check(state, acked):
-    assert not acked or state == str(acked[-1]), f"lost write {acked[-1]}"
-"""
+TARGET = REWRITE_IN_PLACE_TARGET
 
 
 def states(directory):

@@ -24,6 +24,18 @@ def run(tmp_path, body: str, *args: str) -> tuple[int, dict]:
     return status, results
 
 
+def processes_naming(tmp_path) -> list[str]:
+    """Live processes whose command line names `tmp_path`: a run's own (other tests' runs may be alive)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                found += [pid] if str(tmp_path).encode() in f.read() else []
+        except OSError:
+            pass
+    return found
+
+
 SAVE = """
 def save(path, i):
     temp = os.path.join(path, "db.tmp")
@@ -82,8 +94,7 @@ def workload(path, ack):
     status, results = run(tmp_path, body, "--kill", "0")
     assert status == 3
     assert any("still running" in reason and "daemon" in reason for reason in results["unseen"])
-    leftover = subprocess.run(["pgrep", "-f", "time.sleep\\(30\\)"], capture_output=True, text=True).stdout
-    assert str(tmp_path) not in leftover  # nothing of the run outlives it
+    assert processes_naming(tmp_path) == []  # nothing of the run outlives it: the daemon is a fork of the program
 
 
 def test_a_program_that_hangs_is_killed_after_the_timeout_with_its_children(tmp_path, capsys):
@@ -92,21 +103,14 @@ def test_a_program_that_hangs_is_killed_after_the_timeout_with_its_children(tmp_
         + """
 def workload(path, ack):
     save(path, 0)
-    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", path])
     time.sleep(60)
 """
     )
     status, _ = run(tmp_path, body, "--timeout", "2")
     assert status == 2
     assert "hang" in capsys.readouterr().err
-    found = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                found += [pid] if syscall_source.MARK.encode() in f.read() else []
-        except OSError:
-            pass
-    assert found == []
+    assert processes_naming(tmp_path) == []
 
 
 def test_where_ptrace_is_refused_the_source_asked_for_is_a_usage_error_and_the_default_falls_back(
