@@ -37,8 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NO_VERDICT = 3
 LOST = frozenset({"durability"})  # an acked operation is missing
 LOST_OR_UNREADABLE = frozenset({"durability", "integrity"})
-ANY = frozenset({"durability", "integrity", "invariant"})
-UNMODELLED = ("renameat2", "symlink", "rmdir")  # seen, but not modelled by the simulated disk
 
 
 @dataclass(frozen=True)
@@ -88,14 +86,8 @@ PAIRS = [
     *pairs("write_family", ["write", "pwrite", "writev", "pwritev", "sendfile", "copy_file_range"], LOST),
     *pairs("truncate_family", ["ftruncate", "truncate", "fallocate"], LOST),
     *pairs("sync_family", ["fsync", "fdatasync", "sync_file_range", "sync", "syncfs"], LOST),
-    *pairs("namespace_ops", ["rename"], LOST_OR_UNREADABLE),
-    *pairs("namespace_ops", ["unlink", "mkdir", "link"], LOST),
-    # Seen by the system-call source but not modelled by the simulated disk, so no verdict (3), never a
-    # wrong one: RENAME_EXCHANGE is atomic (no sequence of renames models it), symbolic links are not
-    # files, and the disk makes directory removal durable at once (docs/CRASH-MODEL.md, "Not modelled").
-    *[Case(f"tests/targets/namespace_ops.py:{name}_ok", frozenset({NO_VERDICT}), frozenset()) for name in UNMODELLED],
-    # their broken twins: no verdict, or a failure one of the real kills confirms (it needs no trace)
-    *[Case(f"tests/targets/namespace_ops.py:{name}_broken", frozenset({1, NO_VERDICT}), ANY) for name in UNMODELLED],
+    *pairs("namespace_ops", ["rename", "renameat2"], LOST_OR_UNREADABLE),
+    *pairs("namespace_ops", ["unlink", "mkdir", "rmdir", "link", "symlink"], LOST),
     *pairs("at_forms", ["renameat"], LOST_OR_UNREADABLE),
     *pairs("at_forms", ["unlinkat"], LOST),
 ]

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from tornwrite.faultinject.core.simdisk import SECTOR, SimDisk
+from tornwrite.faultinject.core.simdisk import SECTOR, SimDisk, Symlink, image_fingerprint
 
 D = "/d"
 
@@ -168,3 +168,101 @@ def test_an_unlocked_lock_handle_cannot_be_unlocked_twice():
     disk.unlock(lock)
     with pytest.raises(OSError):
         disk.unlock(lock)
+
+
+# --- what a traced program may do beyond the engine: symbolic links, exchanges, rmdir -----------
+
+
+def durable_files(disk, **files):
+    for name, data in files.items():
+        handle = disk.create(f"{D}/{name}")
+        disk.write(handle, data)
+        disk.fsync(handle)
+    disk.fsync_dir(D)
+
+
+def test_a_symlink_is_an_entry_pending_like_a_create_until_its_directory_is_fsynced():
+    disk, _ = disk_with()
+    disk.fsync_dir(D)
+    disk.symlink("v1", f"{D}/current")
+    assert disk.process_crash_image()[D] == {"current": Symlink(b"v1")}
+    assert images(disk) == [{}, {"current": b"v1"}]
+    assert all(type(image["current"]) is Symlink for image in images(disk) if image)
+    disk.fsync_dir(D)
+    assert images(disk) == [{"current": b"v1"}]
+
+
+def test_a_symlink_is_no_file_holding_its_path_and_no_fsync_or_boot_makes_it_one():
+    assert image_fingerprint({D: {"l": Symlink(b"f")}}) != image_fingerprint({D: {"l": b"f"}})
+    booted = SimDisk.from_image({D: {"l": Symlink(b"f")}})
+    booted.fsync(booted.open_append(f"{D}/l"))  # sync() fsyncs every entry, links included
+    assert type(booted.durable_image()[D]["l"]) is Symlink
+    with pytest.raises(FileExistsError):
+        booted.symlink("g", f"{D}/l")
+
+
+def test_a_rename_exchange_is_kept_whole_or_lost_whole_until_the_directory_fsync():
+    disk, _ = disk_with()
+    durable_files(disk, new=b"N", live=b"L")
+    disk.exchange(f"{D}/new", f"{D}/live")
+    assert disk.process_crash_image()[D] == {"new": b"L", "live": b"N"}
+    # never a mix: both names still old, or both swapped; never one file under both names
+    assert sorted((image["new"], image["live"]) for image in images(disk)) == [(b"L", b"N"), (b"N", b"L")]
+    disk.fsync_dir(D)
+    assert images(disk) == [{"new": b"L", "live": b"N"}]
+
+
+def test_a_rename_exchange_needs_both_names_and_one_directory():
+    disk, _ = disk_with()
+    durable_files(disk, a=b"A")
+    disk.mkdir(f"{D}/sub")
+    with pytest.raises(FileNotFoundError):
+        disk.exchange(f"{D}/a", f"{D}/missing")
+    with pytest.raises(OSError) as across:
+        disk.exchange(f"{D}/a", f"{D}/sub/a")
+    assert across.value.errno == errno.EXDEV
+
+
+def test_rmdir_is_pending_in_its_parent_until_the_parent_is_fsynced():
+    disk, _ = disk_with()
+    disk.mkdir(f"{D}/sub")
+    disk.fsync_dir(D)
+    disk.rmdir(f"{D}/sub")
+    assert f"{D}/sub" not in disk.process_crash_image()
+    states = list(disk.power_loss_states(random.Random(0)))
+    assert sorted(f"{D}/sub" in state.image for state in states) == [False, True]  # kept, or lost: back, empty
+    disk.fsync_dir(D)
+    assert [f"{D}/sub" in state.image for state in disk.power_loss_states(random.Random(0))] == [False]
+
+
+def test_a_removed_directory_whose_removal_is_lost_comes_back_with_its_durable_entries():
+    disk, _ = disk_with()
+    disk.mkdir(f"{D}/sub")
+    handle = disk.create(f"{D}/sub/f")
+    disk.write(handle, b"x")
+    disk.fsync(handle)
+    disk.fsync_dir(f"{D}/sub")
+    disk.unlink(f"{D}/sub/f")  # not fsynced in sub
+    disk.rmdir(f"{D}/sub")
+    back = [state.image[f"{D}/sub"] for state in disk.power_loss_states(random.Random(0)) if f"{D}/sub" in state.image]
+    assert back == [{"f": b"x"}]
+
+
+def test_rmdir_refuses_a_directory_holding_a_file_or_a_directory():
+    disk, _ = disk_with()
+    disk.mkdir(f"{D}/sub/inner")
+    with pytest.raises(OSError) as refused:
+        disk.rmdir(f"{D}/sub")
+    assert refused.value.errno == errno.ENOTEMPTY
+    durable_files(disk, f=b"")
+    with pytest.raises(OSError):
+        disk.rmdir(D)
+
+
+def test_a_directory_made_again_after_a_pending_rmdir_is_there_whatever_the_crash():
+    disk, _ = disk_with()
+    disk.mkdir(f"{D}/sub")
+    disk.fsync_dir(D)
+    disk.rmdir(f"{D}/sub")
+    disk.mkdir(f"{D}/sub")
+    assert [state.image[f"{D}/sub"] for state in disk.power_loss_states(random.Random(0))] == [{}]

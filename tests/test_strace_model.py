@@ -15,7 +15,8 @@ import textwrap
 
 import pytest
 
-from tornwrite.faultinject.program import strace_log, syscall_source
+from tornwrite.faultinject.core.simdisk import Symlink
+from tornwrite.faultinject.program import replay, strace_log, syscall_source
 from tornwrite.faultinject.program.syscalls import Model
 
 D = "/data/d"  # the traced directory of the synthetic traces (never touched on disk)
@@ -280,8 +281,7 @@ def test_at_forms_resolve_against_their_directory_descriptor_unless_the_path_is_
         ("mkdir", "sub/e"),
         ("rmdir", "sub/e"),
     ]
-    assert model.files == {"sub/b": b"1"} and "sub/e" not in model.dirs
-    assert any("removing a directory" in reason for reason in model.trace.unseen)  # the project's rule: rmdir is unseen
+    assert model.files == {"sub/b": b"1"} and "sub/e" not in model.dirs and model.trace.complete
 
 
 def test_failed_calls_change_nothing():
@@ -410,14 +410,42 @@ def test_truncate_and_ftruncate_set_the_size():
 # --- names -------------------------------------------------------------------------------------
 
 
-def test_rename_and_renameat2_noreplace_move_a_file_and_exchange_is_unseen():
+def test_rename_and_renameat2_noreplace_move_a_file():
     lines = Lines()
     lines(1, f"rename({s(D + '/a')}, {s(D + '/b')}) = 0")
     lines(1, f"renameat2({cwd(D)}, {s('b')}, {cwd(D)}, {s('c')}, RENAME_NOREPLACE) = 0")
     model = model_of(lines, {"a": b"1", "c": b"old"})
     assert ops(model) == [("rename", "a", "b"), ("rename", "b", "c")] and model.files == {"c": b"1"}
-    exchanged = model_of(Lines()(1, f"renameat2({cwd(D)}, {s('a')}, {cwd(D)}, {s('b')}, RENAME_EXCHANGE) = 0"))
-    assert not exchanged.trace.complete
+
+
+def test_a_renameat2_noreplace_onto_an_existing_name_fails_and_changes_nothing():
+    refused = f"renameat2({cwd(D)}, {s('a')}, {cwd(D)}, {s('b')}, RENAME_NOREPLACE) = -1 EEXIST (File exists)"
+    model = model_of(Lines()(1, refused), {"a": b"1", "b": b"2"})
+    assert ops(model) == [] and model.files == {"a": b"1", "b": b"2"} and model.trace.complete
+
+
+def test_rename_exchange_swaps_two_names_in_one_step_and_open_files_follow_their_names():
+    lines = Lines()
+    lines(1, opened(1, 3, "new", "O_WRONLY"))
+    lines(1, f"renameat2({cwd(D)}, {s('new')}, {cwd(D)}, {s('live')}, RENAME_EXCHANGE) = 0")
+    lines(1, wrote(3, D + "/live", b"+"))  # the description opened as new now names live
+    model = model_of(lines, {"new": b"N", "live": b"L"})
+    assert ops(model) == [("exchange", "new", "live"), ("write", "live")] and model.trace.complete
+    assert model.files == {"new": b"L", "live": b"+"}
+    assert model.processes[1].fds[3].path == D + "/live"
+
+
+def test_rename_exchange_across_directories_out_of_the_directory_or_whiteout_is_unseen():
+    def unseen(old: str, new: str, flags: str = "RENAME_EXCHANGE") -> str:
+        model = model_of(
+            Lines()(1, f"renameat2({cwd(D)}, {s(old)}, {cwd(D)}, {s(new)}, {flags}) = 0"), dirs=(".", "sub")
+        )
+        return " | ".join(model.trace.unseen)
+
+    assert "across two directories" in unseen("a", "sub/b")
+    assert "outside the directory" in unseen("a", "/data/elsewhere")
+    assert "the directory sub" in unseen("a", "sub")
+    assert "whiteout" in unseen("a", "b", "RENAME_WHITEOUT")
 
 
 def test_a_rename_out_of_the_directory_is_an_unlink_and_into_it_is_unseen():
@@ -456,11 +484,55 @@ def test_an_unnamed_o_tmpfile_makes_the_trace_incomplete():
     assert any("O_TMPFILE" in reason for reason in model.trace.unseen)
 
 
-def test_symlink_in_the_directory_is_unseen_and_outside_it_is_not():
-    inside = model_of(Lines()(1, f"symlink({s('target')}, {s(D + '/l')}) = 0"))
-    outside = model_of(Lines()(1, f"symlink({s('target')}, {s('/data/dd/l')}) = 0"))
-    relative = model_of(Lines()(1, f"chdir({s(D)}) = 0")(1, f"symlink({s('target')}, {s('l')}) = 0"))
-    assert not inside.trace.complete and outside.trace.complete and not relative.trace.complete
+def test_a_symlink_is_an_entry_holding_its_path_as_written_and_outside_the_directory_no_step():
+    lines = Lines()
+    lines(1, f"symlink({s('v1')}, {s(D + '/current')}) = 0")
+    lines(1, f"symlinkat({s('/nowhere')}, {fd(3, D + '/sub')}, {s('dangling')}) = 0")
+    lines(1, f"symlink({s('v1')}, {s('/data/dd/l')}) = 0")
+    model = model_of(lines, dirs=(".", "sub"))
+    assert ops(model) == [("symlink", "current", "v1"), ("symlink", "sub/dangling", "/nowhere")]
+    assert model.trace.complete and model.links == {"current": "v1", "sub/dangling": "/nowhere"}
+
+
+def test_opens_through_a_symlink_name_the_file_the_kernel_resolved():
+    lines = Lines()
+    lines(1, f"symlink({s('v1')}, {s(D + '/current')}) = 0")
+    lines(1, f"openat({cwd(D)}, {s('current')}, O_WRONLY|O_TRUNC) = {fd(3, D + '/v1')}")  # -y: the resolved path
+    lines(1, wrote(3, D + "/v1", b"new"))
+    model = model_of(lines, {"v1": b"old"})
+    assert ops(model) == [("symlink", "current", "v1"), ("truncate", "v1"), ("write", "v1")]
+    assert model.files == {"v1": b"new"}
+
+
+def test_truncate_by_path_follows_symlinks_and_a_rename_or_unlink_moves_the_link_itself():
+    lines = Lines()
+    lines(1, f"symlink({s('sub/v')}, {s(D + '/l')}) = 0")
+    lines(1, f"truncate({s(D + '/l')}, 1) = 0")
+    lines(1, f"rename({s(D + '/l')}, {s(D + '/m')}) = 0")
+    lines(1, f"truncate({s(D + '/m')}, 0) = 0")
+    lines(1, f"unlink({s(D + '/m')}) = 0")
+    model = model_of(lines, {"sub/v": b"abc"}, (".", "sub"))
+    assert ops(model) == [("symlink", "l", "sub/v"), ("truncate", "sub/v"), ("rename", "l", "m")] + [
+        ("truncate", "sub/v"),
+        ("unlink", "m"),
+    ]
+    assert model.files == {"sub/v": b""} and model.links == {}
+
+
+def test_a_symlink_in_the_starting_files_is_a_link_and_linkat_follows_it_only_when_asked():
+    lines = Lines()
+    lines(1, f"linkat({cwd(D)}, {s('l')}, {cwd(D)}, {s('same_link')}, 0) = 0")
+    lines(1, f"linkat({cwd(D)}, {s('l')}, {cwd(D)}, {s('same_file')}, AT_SYMLINK_FOLLOW) = 0")
+    model = model_of(lines, {"f": b"x", "l": Symlink(b"f")})
+    assert ops(model) == [("link", "l", "same_link"), ("link", "f", "same_file")]
+    assert model.links == {"l": "f", "same_link": "f"} and model.files["same_file"] is model.files["f"]
+
+
+def test_rmdir_is_a_step_of_a_complete_trace():
+    lines = Lines()
+    lines(1, f"rmdir({s(D + '/sub')}) = 0")
+    model = model_of(lines, dirs=(".", "sub"))
+    assert ops(model) == [("rmdir", "sub")] and model.trace.complete and model.dirs == {"."}
 
 
 # --- what makes a trace incomplete -------------------------------------------------------------
@@ -519,7 +591,7 @@ def test_ack_lines_place_tokens_after_the_steps_written_before_them():
 
 def _traced(tmp_path, program: str, files: dict[str, bytes] | None = None) -> tuple[Model, dict[str, bytes]]:
     """Run `program` (Python) with cwd `tmp_path/d` under the source's strace command; return the model
-    of its trace and the files it really left."""
+    of its trace and the files it really left (symbolic links left out)."""
     reason = syscall_source.probe()
     if reason is not None:
         pytest.skip(reason)
@@ -539,6 +611,8 @@ def _traced(tmp_path, program: str, files: dict[str, bytes] | None = None) -> tu
     real = {}
     for root, _, names in os.walk(directory):
         for name in names:
+            if os.path.islink(os.path.join(root, name)):  # a symbolic link is no file (the model keeps it in links)
+                continue
             with open(os.path.join(root, name), "rb") as f:
                 real[os.path.relpath(os.path.join(root, name), directory)] = f.read()
     return model, real
@@ -680,3 +754,37 @@ def test_children_whose_clone_never_returned_come_once_each_at_the_end():
     lines(2, wrote(4, D + "/a", b"c"))
     calls = [(c.pid, c.name, c.unfinished) for c in strace_log.calls(lines.lines)]
     assert calls == [(2, "clone", False), (3, "write", False), (2, "write", False), (1, "vfork", True)]
+
+
+def test_real_strace_symlinks_exchanges_and_rmdir_replay_to_the_files_left(tmp_path):
+    program = """
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        for name in ("v1", "v2"):
+            with open(name, "w") as f:
+                f.write(name)
+        os.symlink("v1", "current.tmp"); os.replace("current.tmp", "current")
+        with open("current", "a") as f:  # through the link: v1 grows
+            f.write("+")
+        assert libc.renameat2(-100, b"v1", -100, b"v2", 2) == 0  # RENAME_EXCHANGE
+        assert libc.renameat2(-100, b"v1", -100, b"v2", 1) == -1  # RENAME_NOREPLACE onto v2: EEXIST
+        os.mkdir("gone"); os.rmdir("gone")
+        os.symlink("/nowhere", "dangling")
+    """
+    model, _ = _traced(tmp_path, program, {"old": b"o"})
+    directory = os.path.realpath(tmp_path / "d")
+    start = {replay.ROOT: {"old": b"o"}}
+    assert model.trace.complete and replay.unseen(start, model.trace, directory) == "", model.trace.unseen
+    image = replay.image_of(directory)[replay.ROOT]
+    assert image["current"] == Symlink(b"v1") and isinstance(image["current"], Symlink)
+    assert image["v2"] == b"v1+" and image["dangling"] == Symlink(b"/nowhere")
+
+
+def test_a_crash_image_materialises_symlinks_as_symlinks_and_reads_them_back(tmp_path):
+    image = {replay.ROOT: {"v1": b"one", "current": Symlink(b"v1")}, replay.ROOT + "/empty": {}}
+    directory = str(tmp_path / "state")
+    replay.materialise(image, directory)
+    assert os.readlink(os.path.join(directory, "current")) == "v1"
+    with open(os.path.join(directory, "current"), "rb") as f:  # a program's recover() opens through it
+        assert f.read() == b"one"
+    assert replay.fingerprint(replay.image_of(directory)) == replay.fingerprint(image)

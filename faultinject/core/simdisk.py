@@ -4,7 +4,10 @@ What it models (docs/CRASH-MODEL.md says why):
 - A file has the bytes the process sees (its page cache) and the bytes that are durable, as of
   its last fsync. Writes and truncates since that fsync are pending, in order.
 - A directory has the entries the process sees and the entries that are durable, as of its last
-  fsync. Creates, renames and unlinks since then are pending, in order.
+  fsync. Creates (a symbolic link is one), renames, exchanges, unlinks and removals of
+  subdirectories since then are pending, in order. A RENAME_EXCHANGE is one pending change:
+  a crash keeps both names swapped or neither. A removed directory whose removal is lost comes
+  back holding the entries its own last fsync made durable.
 - A process crash keeps everything the process saw: `process_crash_image`.
 - A power loss keeps what is durable plus any subset of each directory's pending entry changes
   (POSIX promises no order without an fsync of the directory) and, for the file written last,
@@ -17,8 +20,8 @@ Handles live as they do on a real file system: `create`, `open_append` and `lock
 `close` (or `unlock`) ends it, and any write, fsync, truncate or close through a closed handle,
 or through one this disk never opened (a handle from before a crash included), raises EBADF.
 
-An image, `{directory: {name: bytes}}`, is what a crash leaves; `SimDisk.from_image` boots a
-fresh disk from one, everything durable.
+An image, `{directory: {name: bytes}}`, is what a crash leaves (a symbolic link's content is a
+`Symlink`: the path it holds); `SimDisk.from_image` boots a fresh disk from one, everything durable.
 """
 
 from __future__ import annotations
@@ -42,13 +45,24 @@ _ALL_SUBSETS_UP_TO = 4  # pending entry changes: every subset up to this many, s
 _SUBSET_SAMPLES = 16
 
 
+class Symlink(bytes):
+    """A symbolic link's content in an image: the path it holds (symlink(2)), never file data."""
+
+    def __repr__(self) -> str:
+        return f"Symlink({bytes(self)!r})"
+
+
 class Inode:
     __slots__ = ("data", "durable", "pending")
 
     def __init__(self, durable: bytes = b""):
         self.data = bytearray(durable)
-        self.durable = durable
+        self.durable = durable  # a Symlink for a symbolic link, which no write or fsync changes
         self.pending: list[tuple] = []  # ("write", offset, bytes, seq) | ("truncate", size, seq)
+
+    def seen(self) -> bytes:
+        """What the process sees: its page cache (a symbolic link: the path it holds)."""
+        return self.durable if isinstance(self.durable, Symlink) else bytes(self.data)
 
 
 class Directory:
@@ -57,7 +71,9 @@ class Directory:
     def __init__(self) -> None:
         self.entries: dict[str, Inode] = {}
         self.durable: dict[str, Inode] = {}
-        self.pending: list[tuple] = []  # (kind, name, inode, new name): create, rename or unlink
+        # (kind, name, inode, new name): create, rename or unlink; ("exchange", name, (inode at
+        # name, inode at new name) before it, new name); ("rmdir", name, the removed Directory, name)
+        self.pending: list[tuple] = []
 
 
 class SimHandle:
@@ -90,12 +106,16 @@ class CrashState:
 
 
 def image_fingerprint(image: Image) -> str:
-    """A digest of every file's path and content: equal images, equal fingerprints."""
+    """A digest of every directory's path and every file's path and content: equal images, equal
+    fingerprints (an empty directory counts: a removal a crash lost leaves one)."""
     digest = hashlib.blake2b(digest_size=16)
     for directory in sorted(image):
+        digest.update(b"%s\0dir;" % directory.encode())
         for name in sorted(image[directory]):
-            digest.update(b"%s/%s:" % (directory.encode(), name.encode()))
-            digest.update(_content_digest(image[directory][name]))
+            content = image[directory][name]
+            kind = b"symlink" if isinstance(content, Symlink) else b"file"  # a link to "x" is no file holding "x"
+            digest.update(b"%s/%s\0%s:" % (directory.encode(), name.encode(), kind))
+            digest.update(_content_digest(content))
     return digest.hexdigest()
 
 
@@ -147,7 +167,8 @@ class SimDisk:
             disk.mkdir(path)
             directory = disk.dirs[path]
             for name, content in files.items():
-                directory.entries[name] = directory.durable[name] = Inode(bytes(content))
+                held = content if isinstance(content, Symlink) else bytes(content)
+                directory.entries[name] = directory.durable[name] = Inode(held)
         return disk
 
     # --- the FileSystem protocol -------------------------------------------------------------
@@ -193,7 +214,7 @@ class SimDisk:
 
     def fsync(self, handle: SimHandle) -> None:
         inode = self._open(handle)
-        inode.durable = bytes(inode.data)
+        inode.durable = inode.seen()
         inode.pending.clear()
 
     def truncate(self, handle: SimHandle, size: int) -> None:
@@ -232,11 +253,15 @@ class SimDisk:
 
     def mkdir(self, path: str) -> None:
         # Directories themselves are durable at once: the engine's data directory is created
-        # once, and losing it is not a failure this harness studies.
+        # once, and losing it is not a failure this harness studies. Made again after a removal
+        # not yet durable, the name is there whichever way a crash goes: that removal is dropped.
         path = os.path.normpath(path)
         while path not in self.dirs:
             self.dirs[path] = Directory()
-            parent = os.path.dirname(path)
+            parent, name = os.path.split(path)
+            if parent in self.dirs:
+                pending = self.dirs[parent].pending
+                pending[:] = [change for change in pending if change[0] != "rmdir" or change[1] != name]
             if parent == path:
                 break
             path = parent
@@ -288,14 +313,46 @@ class SimDisk:
         directory.pending.append(("create", name, inode, name))
 
     def rmdir(self, path: str) -> None:
-        """Remove an empty directory; like mkdir, durable at once."""
+        """Remove an empty directory: an entry change of its parent, pending like an unlink until
+        the parent is fsynced (rmdir(2) changes the parent; fsync(2) makes a directory's entries
+        durable). Lost in a crash, it comes back holding what its own last fsync made durable."""
         path = os.path.normpath(path)
         directory = self.dirs.get(path)
         if directory is None:
             raise _missing(path)
-        if directory.entries:
+        if directory.entries or any(other.startswith(path + "/") for other in self.dirs):
             raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY), path)
+        parent, name = os.path.split(path)
+        if parent not in self.dirs or parent == path:
+            raise OSError(errno.EBUSY, "the simulated disk does not remove its root", path)
         del self.dirs[path]
+        self.dirs[parent].pending.append(("rmdir", name, directory, name))
+
+    def symlink(self, content: str | bytes, path: str) -> None:
+        """A symbolic link at `path` holding `content` (symlink(2)): a new entry, pending like a
+        create until its directory is fsynced. The path it holds is not checked, as the kernel
+        does not: it may name nothing."""
+        directory, name = self._dir_of(path)
+        if name in directory.entries:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+        inode = Inode(Symlink(os.fsencode(content)))
+        directory.entries[name] = inode
+        directory.pending.append(("create", name, inode, name))
+
+    def exchange(self, first: str, second: str) -> None:
+        """renameat2(RENAME_EXCHANGE): swap two entries of one directory atomically (rename(2):
+        "Atomically exchange oldpath and newpath. Both pathnames must exist"). One pending change:
+        until the directory is fsynced, a crash keeps both swapped or neither."""
+        directory, first_name = self._dir_of(first)
+        other, second_name = self._dir_of(second)
+        if other is not directory:
+            raise OSError(errno.EXDEV, "the simulated disk exchanges within one directory only", first)
+        for path, name in ((first, first_name), (second, second_name)):
+            if name not in directory.entries:
+                raise _missing(path)
+        was = (directory.entries[first_name], directory.entries[second_name])
+        directory.entries[first_name], directory.entries[second_name] = was[1], was[0]
+        directory.pending.append(("exchange", first_name, was, second_name))
 
     def unsynced(self, directory: str, skip: frozenset[str] = frozenset()) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """What a power loss now may undo in `directory`, in words: (file data written or cut since
@@ -309,11 +366,7 @@ class SimDisk:
                 written = sum(len(op[2]) for op in inode.pending if op[0] == "write")
                 change = f"{written} B written, not fsynced" if written else f"cut to {len(inode.data)} B, not fsynced"
                 data.append(f"{name}: {change}")
-        names = [
-            f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "")
-            for kind, name, _, new in folder.pending
-            if name not in skip and new not in skip
-        ]
+        names = [_change(kind, name, new) for kind, name, _, new in folder.pending if not {name, new} & skip]
         return tuple(data), tuple(names)
 
     # --- crashes -----------------------------------------------------------------------------
@@ -327,7 +380,7 @@ class SimDisk:
 
     def process_crash_image(self) -> Image:
         """A killed process: the kernel still has every byte and entry; only locks go."""
-        return {path: {name: bytes(inode.data) for name, inode in d.entries.items()} for path, d in self.dirs.items()}
+        return {path: {name: inode.seen() for name, inode in d.entries.items()} for path, d in self.dirs.items()}
 
     def durable_image(self) -> Image:
         """The strictest power loss: only what fsyncs made durable."""
@@ -371,21 +424,28 @@ class SimDisk:
         return focus
 
     def _image(self, kept_changes: dict, focus: Inode | None, focus_bytes: bytes | None, keep_others: bool) -> Image:
+        def content(inode: Inode) -> bytes | None:
+            return focus_bytes if inode is focus else inode.seen() if keep_others else inode.durable
+
         image: Image = {}
+        restored: dict[str, Directory] = {}  # removed directories whose removal the crash lost
         for path, d in self.dirs.items():
             entries = dict(d.durable)
             kept = kept_changes.get(path, ())
             for position, (kind, name, inode, new_name) in enumerate(d.pending):
                 if position not in kept:
-                    continue
-                if kind != "create" and entries.get(name) is inode:
-                    del entries[name]
-                if kind != "unlink":
-                    entries[new_name] = inode
-            image[path] = {
-                name: (focus_bytes if inode is focus else bytes(inode.data) if keep_others else inode.durable)
-                for name, inode in entries.items()
-            }
+                    if kind == "rmdir":
+                        restored[os.path.join(path, name)] = inode
+                elif kind == "exchange":  # one change: both names swapped together
+                    entries[name], entries[new_name] = inode[1], inode[0]
+                elif kind != "rmdir":  # a kept removal: the directory is simply not there
+                    if kind != "create" and entries.get(name) is inode:
+                        del entries[name]
+                    if kind != "unlink":
+                        entries[new_name] = inode
+            image[path] = {name: content(inode) for name, inode in entries.items()}
+        for path, removed in restored.items():
+            image.setdefault(path, {name: content(inode) for name, inode in removed.durable.items()})
         return image
 
 
@@ -456,12 +516,15 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
     return variants
 
 
+def _change(kind: str, name: str, new: str) -> str:
+    """A pending entry change in words: "create f", "rename a -> b", "exchange a <-> b", "rmdir d"."""
+    return f"{kind} {name}" + {"rename": f" -> {new}", "exchange": f" <-> {new}"}.get(kind, "")
+
+
 def _describe(kept_changes: dict, dirs: dict, data: str, keep_others: bool) -> str:
     parts = []
     for path, kept in sorted(kept_changes.items()):
-        changes = [
-            f"{kind} {name}" + (f" -> {new}" if kind == "rename" else "") for kind, name, _, new in dirs[path].pending
-        ]
+        changes = [_change(kind, name, new) for kind, name, _, new in dirs[path].pending]
         lost = [c for i, c in enumerate(changes) if i not in kept]
         parts.append(
             f"entry changes kept: {len(kept)}/{len(changes)}" + (f" (lost: {', '.join(lost)})" if lost else "")

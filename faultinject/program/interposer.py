@@ -140,8 +140,6 @@ class Interposer:
             if relative not in session.known and not os.path.isdir(os.path.join(session.directory, fields["target"])):
                 session.trace.warn(f"{fields['call']}: renames a file the trace never saw written")
             session.known.add(fields["target"])
-        elif op == "rmdir":  # durable only once the parent is fsynced; the simulated disk makes it durable at once
-            self.blind(f"{fields['call']}: removing a directory is not modelled by the simulated disk")
         elif op == "fsync" and relative not in session.known:
             session.trace.warn(f"{fields['call']}: fsyncs a file the trace never saw written")
 

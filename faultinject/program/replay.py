@@ -3,12 +3,13 @@
 The directory's content after `setup` is the disk's durable starting image (setup is not
 traced; its data is taken as safely on disk). Each step then does to the simulated disk what it
 did to the real one, and before and after each step the disk lists what a power loss may
-leave (core/simdisk.py, `power_loss_states`; docs/CRASH-MODEL.md). Directories created or
-removed are durable at once, as the engine's model has it; creates, renames, links and unlinks
-of files wait for an fsync of their directory.
+leave (core/simdisk.py, `power_loss_states`; docs/CRASH-MODEL.md). Directories created are
+durable at once, as the engine's model has it; creates, symbolic links, renames, exchanges,
+links and unlinks of files, and removals of directories, wait for an fsync of their directory.
 
 Images here are rooted at ROOT, `{ROOT + "/sub": {name: bytes}}`; `materialise` writes one to a
-real directory for the program's recover(), and `image_of` reads a real directory back.
+real directory for the program's recover() (a `Symlink` as a symbolic link, so that opens and
+readlink go through it as they did in the run), and `image_of` reads a real directory back.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk, image_fingerprint
+from tornwrite.faultinject.core.simdisk import CrashState, Image, SimDisk, Symlink, image_fingerprint
 from tornwrite.faultinject.program.interposer import REAL_OPEN
 from tornwrite.faultinject.program.trace import Step, Trace
 
@@ -132,6 +133,10 @@ def apply(disk: SimDisk, step: Step) -> None:
         disk.rmdir(path)
     elif step.op == "link":
         disk.link(path, _virtual(step.target))
+    elif step.op == "symlink":
+        disk.symlink(step.target, path)
+    elif step.op == "exchange":
+        disk.exchange(path, _virtual(step.target))
     else:
         raise ReplayError(f"unknown step kind {step.op!r}")
 
@@ -143,12 +148,16 @@ def _virtual(relative: str) -> str:
 def image_of(directory: str) -> Image:
     """The files under a real directory, as an image rooted at ROOT."""
     image: Image = {}
-    for root, _, files in os.walk(directory):
+    for root, dirs, files in os.walk(directory):  # a symbolic link to a directory is listed, not entered
         relative = os.path.relpath(root, directory)
-        contents = {}
-        for name in files:
-            with REAL_OPEN(os.path.join(root, name), "rb") as f:
-                contents[name] = f.read()
+        contents: dict[str, bytes] = {}
+        for name in files + dirs:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                contents[name] = Symlink(os.readlink(os.fsencode(path)))
+            elif name in files:
+                with REAL_OPEN(path, "rb") as f:
+                    contents[name] = f.read()
         image[_virtual(relative)] = contents
     return image
 
@@ -163,6 +172,9 @@ def materialise(image: Image, directory: str) -> None:
         real = directory + path[len(ROOT) :]
         os.makedirs(real, exist_ok=True)
         for name, content in image[path].items():
+            if isinstance(content, Symlink):
+                os.symlink(os.fsdecode(content), os.path.join(real, name))
+                continue
             with REAL_OPEN(os.path.join(real, name), "wb") as f:
                 f.write(content)
 

@@ -155,7 +155,7 @@ def crash_test(target: Target, options: Options, base: str, progress: Callable[.
         raise TargetError(f"setup failed:\n{report.error or 'killed'}")
     start = replay.image_of(template)
     traced = os.path.join(base, "traced")
-    shutil.copytree(template, traced)
+    shutil.copytree(template, traced, symlinks=True)
     source = Source(options.trace, options.timeout)
     trace = source.dry_run(target, traced)
     if trace.error:
@@ -265,7 +265,7 @@ def _traced_kills(
         delay = rng.uniform(0, duration)
         for attempt in range(2):  # a kill landing as a process is born can race the tracer: once more, then report
             shutil.rmtree(scratch, ignore_errors=True)
-            shutil.copytree(template, scratch)
+            shutil.copytree(template, scratch, symlinks=True)
             recorded = syscall_source.record(run.target, scratch, timeout=run.options.timeout, kill_after=delay)
             if not (recorded.killed and recorded.trace.unseen) or attempt:
                 break
@@ -477,7 +477,7 @@ def _process(run: ProgramRun, start: replay.Image, template: str, scratch: str, 
             if not _wanted(run.options, step.number, phase):
                 continue
             shutil.rmtree(scratch, ignore_errors=True)
-            shutil.copytree(template, scratch)
+            shutil.copytree(template, scratch, symlinks=True)
             report = kills.kill_at(run.target, scratch, step.number, phase)
             if not report.killed or report.error:
                 run.trace.miss(  # a crash point left unchecked: no verdict can cover it

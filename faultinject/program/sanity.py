@@ -63,7 +63,7 @@ def random_kills(target: Target, template: str, count: int, seed: int) -> Iterat
 def _run(target: Target, template: str, scratch: str, delay: float | None) -> tuple[bool, list, float]:
     """(killed, acked tokens, seconds from start to finish or kill) of one uninstrumented run."""
     shutil.rmtree(scratch, ignore_errors=True)
-    shutil.copytree(template, scratch)
+    shutil.copytree(template, scratch, symlinks=True)
     child = subprocess.Popen(
         [sys.executable, "-m", "tornwrite.faultinject.program.uninstrumented", target.spec, scratch],
         stdout=subprocess.PIPE,

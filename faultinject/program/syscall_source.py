@@ -173,7 +173,8 @@ def record_each(target: Target, images: list[replay.Image], directory: str, time
         prefix = f"{number}/"
         for step in whole.steps[first:last]:
             if step.path.startswith(prefix):
-                path, target_path = step.path[len(prefix) :], step.target[len(prefix) :] if step.target else ""
+                path = step.path[len(prefix) :]
+                target_path = step.target if step.op == "symlink" else step.target.removeprefix(prefix)
                 call = step.call.replace(prefix, "")
                 trace.steps.append(
                     dataclasses.replace(step, number=len(trace.steps) + 1, path=path, target=target_path, call=call)

@@ -21,6 +21,12 @@ Durability points beyond fsync (docs/CRASH-MODEL.md, "Durability points"):
   directory durable;
 - sync_file_range() is no durability point: it writes no metadata and flushes no disk cache
   (sync_file_range(2): "This system call is extremely dangerous ...").
+
+Names: a symbolic link is an entry holding a path (its target is not resolved: opens through
+it are named by the kernel's resolved path, -y); renameat2(RENAME_EXCHANGE) is one `exchange`
+step of two names in one directory; rmdir is a step of its parent, durable with its fsync.
+RENAME_NOREPLACE succeeded, so it was a plain rename (a failed call changes nothing);
+RENAME_WHITEOUT (overlayfs only) is not modelled.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tornwrite.faultinject.core.simdisk import Symlink
 from tornwrite.faultinject.program.strace_log import DELETED, Call, fd_and_path, string
 from tornwrite.faultinject.program.trace import Step, Trace, describe_write
 
@@ -48,8 +55,6 @@ _FLAG_BITS = {
 }
 # Calls that change files in ways the simulated disk does not model: seen, but not replayable.
 NOT_MODELLED = {
-    "symlink": "a symbolic link",
-    "symlinkat": "a symbolic link",
     "splice": "splice into a file",
     "tee": "tee into a file",
     "io_uring_setup": "io_uring (its I/O needs no system call per write)",
@@ -95,7 +100,9 @@ class Model:
 
     def __init__(self, directory: str, files: dict[str, bytes], dirs: set[str], ack_path: str, cwd: str):
         self.directory = directory
-        self.files = {name: bytearray(data) for name, data in files.items()}  # relative path -> what it holds
+        # relative path -> what it holds; a symbolic link is in `links` instead, with the path it holds
+        self.files = {name: bytearray(data) for name, data in files.items() if not isinstance(data, Symlink)}
+        self.links = {name: os.fsdecode(data) for name, data in files.items() if isinstance(data, Symlink)}
         self.dirs = set(dirs)  # relative paths of the directories under it ("." included)
         self.ack_path = ack_path
         self.trace = Trace()
@@ -484,7 +491,7 @@ class Model:
             self._truncated(call, relative, int(call.arg(1), 0))
 
     def _truncate(self, call: Call, process: Process) -> None:
-        relative = self.relative(self._resolve(process, None, call.arg(0)))
+        relative = self._followed(self.relative(self._resolve(process, None, call.arg(0))))
         if relative is not None:
             self._truncated(call, relative, int(call.arg(1), 0))
 
@@ -549,11 +556,32 @@ class Model:
         flags = call.arg(4)
         old = self._resolve(process, call.arg(0), call.arg(1))
         new = self._resolve(process, call.arg(2), call.arg(3))
-        if "RENAME_EXCHANGE" in flags or "RENAME_WHITEOUT" in flags:
+        if "RENAME_WHITEOUT" in flags:  # leaves an overlayfs whiteout device behind: overlay-only
             if self.relative(old) is not None or self.relative(new) is not None:
-                self.miss(f"renameat2 {flags} of {old}: not modelled by the simulated disk")
+                self.miss(f"renameat2 {flags} of {old}: a whiteout is not modelled by the simulated disk")
+        elif "RENAME_EXCHANGE" in flags:
+            self._exchanged(call, old, new)
+        else:
+            self._renamed(call, old, new)  # RENAME_NOREPLACE: it succeeded, so it was a plain rename
+
+    def _exchanged(self, call: Call, first: str, second: str) -> None:
+        """RENAME_EXCHANGE: both names exist and swap what they name, atomically (rename(2))."""
+        for process in self.processes.values():  # each open description follows its file to the other name
+            for entry in process.fds.values():
+                entry.path = {first: second, second: first}.get(entry.path, entry.path)
+        one, other = self.relative(first), self.relative(second)
+        if one is None and other is None:
             return
-        self._renamed(call, old, new)  # RENAME_NOREPLACE: it succeeded, so it was a plain rename
+        if one is None or other is None:
+            self.miss(f"{call.name} exchanges {first} with {second}, outside the directory: content never traced")
+        elif one in self.dirs or other in self.dirs:
+            self.miss(f"{call.name} exchanges the directory {one if one in self.dirs else other}: not modelled")
+        elif os.path.dirname(one) != os.path.dirname(other):
+            self.miss(f"{call.name} exchanges {one} and {other} across two directories: not modelled")
+        else:
+            _swap(self.files, one, other)
+            _swap(self.links, one, other)
+            self.step(call, "exchange", one, f"{call.name} {one} <-> {other} (RENAME_EXCHANGE)", target=other)
 
     def _renamed(self, call: Call, old: str, new: str) -> None:
         for process in self.processes.values():  # the open file descriptions follow the file to its new name
@@ -573,7 +601,8 @@ class Model:
         if source in self.dirs:
             self.miss(f"{call.name} of the directory {source}: renaming directories is not modelled")
             return
-        self.files[target] = self.files.pop(source, bytearray())
+        _move(self.files, source, target)  # a file or a symbolic link: what the target named goes
+        _move(self.links, source, target)
         self.step(call, "rename", source, f"{call.name} {source} -> {target}", target=target)
 
     def _unlink(self, call: Call, process: Process) -> None:
@@ -589,15 +618,25 @@ class Model:
         relative = self.relative(path)
         if relative is None:
             return
-        if directory:  # durable only once its parent is fsynced; the simulated disk makes it durable at once
+        if directory:  # an entry change of its parent, durable once the parent is fsynced
             self.dirs.discard(relative)
-            self.miss(f"{call.name} {relative}: removing a directory is not modelled by the simulated disk")
             self.step(call, "rmdir", relative, f"{call.name} {relative}")
         else:
             self._forget(relative)
             self.step(call, "unlink", relative, f"{call.name} {relative}")
 
+    def _followed(self, relative: str | None) -> str | None:
+        """The name a path-following call reaches from `relative` through symbolic links; None
+        outside the directory (path_resolution(7): past 40 links, ELOOP, and the call failed)."""
+        for _ in range(40):
+            if relative not in self.links:
+                return relative
+            held = self.links[relative]
+            relative = self.relative(os.path.normpath(os.path.join(self.directory, os.path.dirname(relative), held)))
+        return None
+
     def _forget(self, relative: str) -> None:
+        self.links.pop(relative, None)
         content = self.files.pop(relative, None)
         if content is not None and any(held is content for held in self.files.values()):
             self.linked_away.add(relative)
@@ -614,22 +653,43 @@ class Model:
             self.dirs.add(relative)
             self.step(call, "mkdir", relative, f"{call.name} {relative}")
 
+    def _symlink(self, call: Call, process: Process) -> None:
+        self._symlinked(call, call.arg(0), self._resolve(process, None, call.arg(1)))
+
+    def _symlinkat(self, call: Call, process: Process) -> None:
+        self._symlinked(call, call.arg(0), self._resolve(process, call.arg(1), call.arg(2)))
+
+    def _symlinked(self, call: Call, content_arg: str, path: str) -> None:
+        """A symbolic link: a new entry holding a path, kept as written (it may name nothing yet)."""
+        relative = self.relative(path)
+        if relative is None:
+            return
+        content = string(content_arg)[0].decode("utf-8", "surrogateescape")
+        self.links[relative] = content
+        self.step(call, "symlink", relative, f"{call.name} {relative} -> {content}", target=content)
+
     def _link(self, call: Call, process: Process) -> None:
         self._linked(call, self._resolve(process, None, call.arg(0)), self._resolve(process, None, call.arg(1)))
 
     def _linkat(self, call: Call, process: Process) -> None:
         old = self._resolve(process, call.arg(0), call.arg(1))
-        self._linked(call, old, self._resolve(process, call.arg(2), call.arg(3)))
+        follow = "AT_SYMLINK_FOLLOW" in call.arg(4)
+        self._linked(call, old, self._resolve(process, call.arg(2), call.arg(3)), follow)
 
-    def _linked(self, call: Call, old: str, new: str) -> None:
+    def _linked(self, call: Call, old: str, new: str, follow: bool = False) -> None:
+        """A hard link; of a symbolic link itself (link(2)) unless linkat follows it (AT_SYMLINK_FOLLOW)."""
         source, target = self.relative(old), self.relative(new)
+        if follow and source is not None:
+            source = self._followed(source)
         if target is None:
             return
         if source is None:
             self.miss(f"{call.name} {old} into the directory as {target}: its content was never traced")
             return
-        # one inode under two names, as on the simulated disk: a write through either shows in both
-        self.files[target] = self.files.setdefault(source, bytearray())
+        if source in self.links:  # a second name of the symbolic link
+            self.links[target] = self.links[source]
+        else:  # one inode under two names, as on the simulated disk: a write through either shows in both
+            self.files[target] = self.files.setdefault(source, bytearray())
         self.step(call, "link", source, f"{call.name} {source} -> {target}", target=target)
 
     # --- acks ----------------------------------------------------------------------------------
@@ -648,6 +708,22 @@ class Model:
                 for point in ((done, "after"), (done + 1, "before")):
                     seen = self.trace.seen.setdefault(point, [])
                     seen += [token for token in json.loads(line[2:]) if token not in seen]
+
+
+def _swap(held: dict, one: str, other: str) -> None:
+    """Exchange what two names hold in `held` (either may hold nothing there)."""
+    first, second = held.pop(one, None), held.pop(other, None)
+    for name, value in ((one, second), (other, first)):
+        if value is not None:
+            held[name] = value
+
+
+def _move(held: dict, source: str, target: str) -> None:
+    """What `source` holds in `held`, now under `target`; what `target` held there goes."""
+    moved = held.pop(source, None)
+    held.pop(target, None)
+    if moved is not None:
+        held[target] = moved
 
 
 def parse_flags(text: str) -> int:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-# What each step kind does to the simulated disk (faultinject/program/states.py replays them).
-STEP_OPS = ("create", "write", "truncate", "fsync", "fsync_dir", "sync", "rename", "unlink", "mkdir", "rmdir", "link")
+# What each step kind does to the simulated disk (faultinject/program/replay.py replays them).
+STEP_OPS: tuple[str, ...] = ("create", "write", "truncate", "fsync", "fsync_dir", "sync", "rename", "unlink")
+STEP_OPS += ("mkdir", "rmdir", "link", "symlink", "exchange")
 PREVIEW = 24  # bytes of a write shown in its call
 
 
@@ -23,7 +24,7 @@ class Step:
     op: str  # one of STEP_OPS
     call: str  # the call as the program wrote it, e.g. "os.replace db.json.tmp -> db.json"
     path: str
-    target: str = ""  # rename and link: the new name
+    target: str = ""  # rename, link: the new name; exchange: the other name; symlink: the path the link holds
     offset: int = 0  # write: where it landed
     size: int = 0  # write: bytes written; truncate: the new size
     data: bytes = b""
