@@ -1,5 +1,6 @@
 """The interposer records a program's file I/O where it reaches the kernel, and only in its directory."""
 
+import ctypes
 import importlib
 import io
 import os
@@ -106,6 +107,39 @@ def test_os_calls_are_steps_named_as_written(traced):
         ("rmdir", "os.rmdir sub"),
         ("unlink", "os.remove a"),
     ]
+
+
+def test_a_symlink_is_a_step_and_opens_and_truncates_through_it_reach_the_file_it_names(traced):
+    def body(d):
+        with interposer.REAL_OPEN(os.path.join(d, "v1"), "w") as f:  # written before: not traced
+            f.write("old")
+        os.symlink("v1", os.path.join(d, "current"))
+        with open(os.path.join(d, "current"), "w") as f:
+            f.write("new")
+        os.truncate(os.path.join(d, "current"), 1)
+        os.symlink("missing", os.path.join(d, "dangling"))
+        with open(os.path.join(d, "dangling"), "w"):  # open(2) creates what a dangling link names
+            pass
+        os.replace(os.path.join(d, "dangling"), os.path.join(d, "current"))
+
+    trace = traced(body)
+    assert calls(trace) == [
+        ("symlink", "os.symlink current -> v1"),
+        ("truncate", "open('w') v1 (truncated to 0 B)"),
+        ("write", "file.write v1 3 B @0"),
+        ("truncate", "os.truncate v1 to 1 B"),
+        ("symlink", "os.symlink dangling -> missing"),
+        ("create", "open('w') missing (created)"),
+        ("rename", "os.replace dangling -> current"),
+    ]
+    assert [step.target for step in trace.steps if step.op == "symlink"] == ["v1", "missing"]
+    assert trace.complete and not trace.warnings
+
+
+def test_a_c_library_loaded_through_ctypes_during_the_run_makes_the_trace_incomplete(traced):
+    # its calls (a syncfs, say) are unseen: without this, a durable program was judged as losing acks
+    trace = traced(lambda d: ctypes.CDLL(None))
+    assert any("ctypes during the run" in reason for reason in trace.unseen)
 
 
 def test_names_bound_at_import_after_install_are_traced(traced, tmp_path):

@@ -2,8 +2,9 @@
 
 A child process (os.fork, os.system, subprocess), a shared writable mmap of a traced file,
 sqlite3 (its I/O is in C) and C libraries loaded through ctypes (syncfs, for one, which the os
-module does not offer). (Opening a traced file O_SYNC/O_DSYNC is noted where
-opens are recorded, interposer.opening_step.) The call itself runs unchanged; only the verdict
+module does not offer), by the target's own files before the run or by anything during it.
+(Opening a traced file O_SYNC/O_DSYNC is noted where opens are recorded,
+interposer.opening_step.) The call itself runs unchanged; only the verdict
 changes, to "no verdict" (exit 3) unless a real kill confirms a failure.
 
 os.sync() is no blind spot: it is recorded as the durability point it is, a `sync` step
@@ -65,6 +66,9 @@ def _cdll_init(self, name, *args, **kwargs):
     while frame.f_back is not None and os.sep + "ctypes" + os.sep in frame.f_code.co_filename:
         frame = frame.f_back  # past ctypes' own loaders (cdll.LoadLibrary) to the code that asked
     LOADED_C.append((str(name), os.path.abspath(frame.f_code.co_filename)))
+    if INTERPOSER.session is not None:  # loaded by the traced run itself, whoever asked: its calls are unseen
+        where = os.path.basename(frame.f_code.co_filename)
+        INTERPOSER.blind(f"C code loaded through ctypes during the run ({name}, by {where}): its calls are not seen")
     return _REAL["cdll_init"](self, name, *args, **kwargs)
 
 

@@ -2,7 +2,8 @@
 
 `install.install(base)` replaces, process-wide, the `os` functions that change files or directories
 (open with O_CREAT/O_TRUNC, write, pwrite, writev, sendfile, ftruncate, truncate, fsync,
-fdatasync, rename, replace, unlink, remove, mkdir, rmdir, link: faultinject/program/oscalls.py)
+fdatasync, rename, replace, unlink, remove, mkdir, rmdir, link, symlink:
+faultinject/program/oscalls.py)
 and `builtins.open`, `io.open` and `io.FileIO` (faultinject/program/fileio.py). Install it
 before the target is imported, so that modules binding `_fsync = os.fsync` or `open` at import
 bind the recording versions.
@@ -11,7 +12,9 @@ While a `Session` is armed, each such call on a path under the session's directo
 `Step` of its trace, with a hook before and after it (where a child is killed). Writes are
 recorded at `write(2)`: bytes still in a Python buffer are not in the trace, and are lost at
 a kill, as in reality. A file descriptor is named by /proc/self/fd (Linux), so files opened
-before tracing began, and files renamed since they were opened, are named correctly.
+before tracing began, and files renamed since they were opened, are named correctly; an open
+or truncate by a path that is a symbolic link is recorded on the file the link names, as the
+kernel follows it.
 
 Not seen: I/O done in C (sqlite3, mmap, C extensions), by child processes, and calls given
 `dir_fd=`. Where the interposer knows it was blind (a child process started, a shared writable
@@ -37,7 +40,7 @@ NOT_SEEN = (
     "and by child processes is not traced."
 )
 _WRAPPED: tuple[str, ...] = ("open", "write", "pwrite", "writev", "sendfile", "ftruncate", "truncate", "fsync")
-_WRAPPED += ("fdatasync", "rename", "replace", "unlink", "remove", "mkdir", "rmdir", "link")
+_WRAPPED += ("fdatasync", "rename", "replace", "unlink", "remove", "mkdir", "rmdir", "link", "symlink")
 REAL: dict[str, Callable] = {name: getattr(os, name) for name in _WRAPPED}
 REAL_OPEN = io.open
 REAL_FILEIO = io.FileIO
@@ -132,7 +135,7 @@ class Interposer:
 
     def _vouch(self, session: Session, op: str, relative: str, fields: dict) -> None:
         """Warn when a step relies on content the trace never saw written."""
-        if op in ("create", "write", "truncate", "link"):
+        if op in ("create", "write", "truncate", "link", "symlink"):
             session.known.add(relative)
             if op == "link":
                 session.known.add(fields["target"])
@@ -168,6 +171,11 @@ def abspath(path) -> str:
     return os.path.abspath(os.fsdecode(os.fspath(path)))
 
 
+def followed(path: str) -> str:
+    """The path a call that follows symbolic links reaches from `path` (absolute)."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
 def record_write(func: str, fd: int, action: Callable[[], int], data_of: Callable[[int], bytes], at: int | None = None):
     """A write of any flavour on `fd`; `data_of(n)` gives the first n bytes written."""
     if INTERPOSER.session is None:  # the common case, outside a traced run: no readlink
@@ -194,6 +202,7 @@ def record_truncate(func: str, where, size: int, action: Callable):
 
 def opening_step(func: str, path: str, flags: int) -> tuple[str, tuple, str] | None:
     """(op, where, call) when opening `path` with `flags` creates or truncates a traced file."""
+    path = followed(path)  # open(2) follows a link (a dangling one: it creates what it names)
     where = INTERPOSER.scope(path)
     if where is None:
         return None

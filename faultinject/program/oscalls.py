@@ -15,6 +15,7 @@ from tornwrite.faultinject.program.interposer import (
     REAL,
     abspath,
     fd_path,
+    followed,
     opening_step,
     record_truncate,
     record_write,
@@ -71,7 +72,7 @@ def _ftruncate(fd, length):
 def _truncate(path, length):
     if INTERPOSER.session is None:
         return REAL["truncate"](path, length)
-    where = INTERPOSER.scope(fd_path(path) if isinstance(path, int) else abspath(path))
+    where = INTERPOSER.scope(fd_path(path) if isinstance(path, int) else followed(abspath(path)))
     if where is None:
         return REAL["truncate"](path, length)
     return record_truncate("os.truncate", where, length, lambda: REAL["truncate"](path, length))
@@ -143,6 +144,25 @@ def _link(src, dst, *, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
     return INTERPOSER.step(where, "link", lambda: REAL["link"](src, dst), lambda _: {"call": call, "target": target[1]})
 
 
+def _symlink(src, dst, target_is_directory=False, *, dir_fd=None):
+    """A symbolic link in the traced directory: a step holding the path as given (never resolved)."""
+    if INTERPOSER.session is None:
+        return REAL["symlink"](src, dst, target_is_directory, dir_fd=dir_fd)
+    if dir_fd is not None:
+        INTERPOSER.untraced("os.symlink")
+        return REAL["symlink"](src, dst, target_is_directory, dir_fd=dir_fd)
+    where = INTERPOSER.scope(abspath(dst))
+    if where is None:
+        return REAL["symlink"](src, dst, target_is_directory)
+    held = os.fsdecode(src)
+    return INTERPOSER.step(
+        where,
+        "symlink",
+        lambda: REAL["symlink"](src, dst, target_is_directory),
+        lambda _: {"call": f"os.symlink {where[1]} -> {held}", "target": held},
+    )
+
+
 WRAPPERS: dict[str, Callable] = {
     "open": _open,
     "write": _write,
@@ -160,4 +180,5 @@ WRAPPERS: dict[str, Callable] = {
     "mkdir": _path_step("mkdir", "mkdir"),
     "rmdir": _path_step("rmdir", "rmdir"),
     "link": _link,
+    "symlink": _symlink,
 }
