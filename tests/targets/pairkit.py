@@ -10,6 +10,7 @@ the functions of the target contract (faultinject/program/target.py), loaded as
 """
 
 import ctypes
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -123,17 +124,24 @@ def write_new(path: str, name: str, data: bytes, *, sync: bool, dir_fd: int | No
         os.close(fd)
 
 
-LIBC = ctypes.CDLL(None, use_errno=True)  # the calls Python's os module does not offer
-LIBC.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-LIBC.syncfs.argtypes = [ctypes.c_int]
-LIBC.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
 SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WAIT_AFTER = 1, 2, 4  # <fcntl.h>
 RENAME_EXCHANGE = 2  # <linux/fs.h>
 AT_FDCWD = -100
 
 
+@functools.cache
+def libc() -> ctypes.CDLL:
+    """libc, for the calls Python's os module does not offer. Loaded by the first target that needs
+    it, so that the interposer is blind (ctypes) for those targets only and judges the others."""
+    loaded = ctypes.CDLL(None, use_errno=True)
+    loaded.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    loaded.syncfs.argtypes = [ctypes.c_int]
+    loaded.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return loaded
+
+
 def libc_call(name: str, *args: int | bytes) -> None:
     """libc's `name`(*args); OSError with errno when it returns -1."""
-    if getattr(LIBC, name)(*args) == -1:
+    if getattr(libc(), name)(*args) == -1:
         errno = ctypes.get_errno()
         raise OSError(errno, f"{name}: {os.strerror(errno)}")
