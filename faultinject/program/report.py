@@ -75,9 +75,9 @@ def crash_point(run: ProgramRun, result: Result) -> str:
     if result.kind == "kill":
         return result.description
     step = run.trace.steps[result.step - 1]
-    where = (
-        step.path + (f" @{step.offset}" if step.op == "write" else "") + (f" -> {step.target}" if step.target else "")
-    )
+    arrow = " <-> " if step.op == "exchange" else " -> "  # an exchange swaps both names
+    where = step.path + (f" @{step.offset}" if step.op == "write" else "")
+    where += arrow + step.target if step.target else ""
     op = run.trace.op_of(result.step)
     return f"{result.phase} step {result.step}/{len(run.trace.steps)} `{step.call}` ({where}, op {op})"
 

@@ -6,14 +6,19 @@ correct target fsyncs the directory before the ack; its broken twin does not, or
 replaces the name in two steps, so that a process kill between them loses it.
 
 - rename: the atomic-replace recipe; broken: no directory fsync (the acked save is lost).
-- renameat2: the same with RENAME_EXCHANGE, swapping the new file with the live one.
+- renameat2: the same with RENAME_EXCHANGE, swapping the new file with the live one (the
+  swap is atomic, so a crash keeps both names or neither); broken: no directory fsync, so the
+  acked swap may be lost, and the next save then truncates and rewrites, as its temp file, the
+  file a lost swap left live (lost acked saves, and an unreadable document).
 - unlink: jobs removed once done, the removal acked; broken: the removed job comes back.
 - mkdir: each record in a new directory of its own; the new directory is fsynced so that the
   record's entry in it is durable; broken: that fsync is missing.
-- rmdir: empty directories removed, the removal acked; broken: no fsync of the parent.
+- rmdir: empty directories removed, the removal acked; broken: no fsync of the parent, so a
+  power loss brings an acked removal back (a process kill cannot: the kernel keeps it).
 - link: a record published by link(temp, name); broken: no directory fsync.
 - symlink: a `current` symlink names the newest version, replaced by rename; broken: the old
-  link is unlinked before the new one is made.
+  link is unlinked before the new one is made, so a process kill or a power loss between the
+  two leaves no `current` at all, after a version was acked.
 """
 
 import os
