@@ -266,3 +266,8 @@ def test_a_directory_made_again_after_a_pending_rmdir_is_there_whatever_the_cras
     disk.rmdir(f"{D}/sub")
     disk.mkdir(f"{D}/sub")
     assert [state.image[f"{D}/sub"] for state in disk.power_loss_states(random.Random(0))] == [{}]
+
+
+def test_an_empty_directory_counts_in_an_images_fingerprint():
+    # else a state whose rmdir was lost is judged as the state without the directory (one cache key)
+    assert image_fingerprint({D: {}, f"{D}/sub": {}}) != image_fingerprint({D: {}})
