@@ -18,6 +18,7 @@ import pytest
 from tornwrite.faultinject.core.simdisk import Symlink
 from tornwrite.faultinject.program import replay, strace_log, syscall_source
 from tornwrite.faultinject.program.syscalls import Model
+from tornwrite.faultinject.program.trace import Trace
 
 D = "/data/d"  # the traced directory of the synthetic traces (never touched on disk)
 ACK = "/data/d.strace/acks"
@@ -788,3 +789,12 @@ def test_a_crash_image_materialises_symlinks_as_symlinks_and_reads_them_back(tmp
     with open(os.path.join(directory, "current"), "rb") as f:  # a program's recover() opens through it
         assert f.read() == b"one"
     assert replay.fingerprint(replay.image_of(directory)) == replay.fingerprint(image)
+
+
+def test_the_replay_check_names_a_directory_or_a_link_it_did_not_expect(tmp_path):
+    directory = tmp_path / "real"
+    directory.mkdir()
+    os.symlink("v", directory / "l")
+    (directory / "e").mkdir()
+    problem = replay.unseen({replay.ROOT: {"l": b"v"}}, Trace(), str(directory))  # l a file holding "v", no e
+    assert "(e/, l)" in problem

@@ -87,13 +87,17 @@ def unseen(start: Image, trace: Trace, directory: str) -> str:
     return f"the files the run left differ from the replay of its trace ({shown}): some I/O went unseen"
 
 
-def _files(image: Image) -> dict[str, bytes]:
-    return {
-        f"{path[len(ROOT) + 1 :]}/{name}".lstrip("/"): data
-        for path, files in image.items()
-        if path == ROOT or path.startswith(ROOT + "/")
-        for name, data in files.items()
-    }
+def _files(image: Image) -> dict[str, tuple[str, bytes]]:
+    """{relative path: (kind, content)} of every directory, file and symbolic link under ROOT."""
+    found = {}
+    for path, files in image.items():
+        if path == ROOT or path.startswith(ROOT + "/"):
+            prefix = path[len(ROOT) + 1 :]
+            if prefix:
+                found[prefix + "/"] = ("directory", b"")
+            for name, data in files.items():
+                found[f"{prefix}/{name}".lstrip("/")] = ("symlink" if isinstance(data, Symlink) else "file", data)
+    return found
 
 
 def _point(disk: SimDisk, number: int, phase: str, seed: int, power: bool) -> Point:
