@@ -271,3 +271,37 @@ def test_a_directory_made_again_after_a_pending_rmdir_is_there_whatever_the_cras
 def test_an_empty_directory_counts_in_an_images_fingerprint():
     # else a state whose rmdir was lost is judged as the state without the directory (one cache key)
     assert image_fingerprint({D: {}, f"{D}/sub": {}}) != image_fingerprint({D: {}})
+
+
+def test_mkdir_is_pending_in_its_parent_until_the_parent_is_fsynced():
+    disk, _ = disk_with()
+    disk.mkdir(f"{D}/sub")
+    assert f"{D}/sub" in disk.process_crash_image()  # the kernel keeps it through a process kill
+    assert sorted(f"{D}/sub" in state.image for state in disk.power_loss_states(random.Random(0))) == [False, True]
+    disk.fsync_dir(D)
+    assert [f"{D}/sub" in state.image for state in disk.power_loss_states(random.Random(0))] == [True]
+
+
+def test_a_directory_whose_making_is_lost_takes_everything_under_it():
+    disk, _ = disk_with()
+    disk.mkdir(f"{D}/sub/inner")  # two new entries: sub in D, inner in sub
+    disk.fsync_dir(f"{D}/sub")  # inner's entry durable in sub, but sub's own entry is not
+    handle = disk.create(f"{D}/sub/inner/f")
+    disk.write(handle, b"x")
+    disk.fsync(handle)
+    disk.fsync_dir(f"{D}/sub/inner")
+    shapes = {
+        tuple(sorted(p for p in state.image if p.startswith(f"{D}/")))
+        for state in disk.power_loss_states(random.Random(0))
+    }
+    assert shapes == {(), (f"{D}/sub", f"{D}/sub/inner")}
+    disk.fsync_dir(D)
+    assert [state.image[f"{D}/sub/inner"] for state in disk.power_loss_states(random.Random(0))] == [{"f": b"x"}]
+
+
+def test_a_disk_booted_from_an_image_holds_its_directories_durably():
+    disk = SimDisk.from_image({D: {}, f"{D}/sub": {"f": b"x"}})
+    images = [state.image for state in disk.power_loss_states(random.Random(0))]
+    assert [{p: files for p, files in image.items() if p.startswith(D)} for image in images] == [
+        {D: {}, f"{D}/sub": {"f": b"x"}}
+    ]

@@ -4,10 +4,11 @@ What it models (docs/CRASH-MODEL.md says why):
 - A file has the bytes the process sees (its page cache) and the bytes that are durable, as of
   its last fsync. Writes and truncates since that fsync are pending, in order.
 - A directory has the entries the process sees and the entries that are durable, as of its last
-  fsync. Creates (a symbolic link is one), renames, exchanges, unlinks and removals of
-  subdirectories since then are pending, in order. A RENAME_EXCHANGE is one pending change:
+  fsync. Creates (a symbolic link is one), renames, exchanges, unlinks, and makings and removals
+  of subdirectories since then are pending, in order. A RENAME_EXCHANGE is one pending change:
   a crash keeps both names swapped or neither. A removed directory whose removal is lost comes
-  back holding the entries its own last fsync made durable.
+  back holding the entries its own last fsync made durable; a directory whose making is lost
+  goes with everything under it.
 - A process crash keeps everything the process saw: `process_crash_image`.
 - A power loss keeps what is durable plus any subset of each directory's pending entry changes
   (POSIX promises no order without an fsync of the directory) and, for the file written last,
@@ -72,7 +73,7 @@ class Directory:
         self.entries: dict[str, Inode] = {}
         self.durable: dict[str, Inode] = {}
         # (kind, name, inode, new name): create, rename or unlink; ("exchange", name, (inode at
-        # name, inode at new name) before it, new name); ("rmdir", name, the removed Directory, name)
+        # name, inode at new name) before it, new name); ("mkdir" | "rmdir", name, the Directory, name)
         self.pending: list[tuple] = []
 
 
@@ -164,7 +165,7 @@ class SimDisk:
     def from_image(cls, image: Image) -> SimDisk:
         disk = cls()
         for path, files in image.items():
-            disk.mkdir(path)
+            disk.mkdir(path, durable=True)
             directory = disk.dirs[path]
             for name, content in files.items():
                 held = content if isinstance(content, Symlink) else bytes(content)
@@ -251,17 +252,24 @@ class SimDisk:
             raise _missing(path)
         directory.pending.append(("unlink", name, inode, name))
 
-    def mkdir(self, path: str) -> None:
-        # Directories themselves are durable at once: the engine's data directory is created
-        # once, and losing it is not a failure this harness studies. Made again after a removal
-        # not yet durable, the name is there whichever way a crash goes: that removal is dropped.
+    def mkdir(self, path: str, *, durable: bool = False) -> None:
+        """Make `path` and any missing parents (the engine's protocol: no error if it exists).
+
+        A new directory is an entry of its parent, pending until the parent is fsynced (mkdir(2)
+        changes the parent; fsync(2): "an explicit fsync() on a file descriptor for the directory
+        is also needed"). A crash that loses it loses everything under it. `durable`: made durable
+        at once (a disk booted from an image). Made again after a removal not yet durable, the name
+        is there whichever way a crash goes: the removal is dropped, and the new one is durable."""
         path = os.path.normpath(path)
         while path not in self.dirs:
-            self.dirs[path] = Directory()
+            self.dirs[path] = directory = Directory()
             parent, name = os.path.split(path)
-            if parent in self.dirs:
+            if parent in self.dirs and parent != path:
                 pending = self.dirs[parent].pending
-                pending[:] = [change for change in pending if change[0] != "rmdir" or change[1] != name]
+                kept = [change for change in pending if change[0] != "rmdir" or change[1] != name]
+                if not durable and len(kept) == len(pending):
+                    kept.append(("mkdir", name, directory, name))
+                pending[:] = kept
             if parent == path:
                 break
             path = parent
@@ -427,9 +435,21 @@ class SimDisk:
         def content(inode: Inode) -> bytes | None:
             return focus_bytes if inode is focus else inode.seen() if keep_others else inode.durable
 
+        lost = {  # directories whose making the crash lost: gone, with everything under them
+            os.path.join(path, change[1])
+            for path, d in self.dirs.items()
+            for position, change in enumerate(d.pending)
+            if change[0] == "mkdir" and position not in kept_changes.get(path, ())
+        }
+
+        def gone(path: str) -> bool:
+            return any(path == top or path.startswith(top + "/") for top in lost)
+
         image: Image = {}
         restored: dict[str, Directory] = {}  # removed directories whose removal the crash lost
         for path, d in self.dirs.items():
+            if lost and gone(path):
+                continue
             entries = dict(d.durable)
             kept = kept_changes.get(path, ())
             for position, (kind, name, inode, new_name) in enumerate(d.pending):
@@ -438,14 +458,15 @@ class SimDisk:
                         restored[os.path.join(path, name)] = inode
                 elif kind == "exchange":  # one change: both names swapped together
                     entries[name], entries[new_name] = inode[1], inode[0]
-                elif kind != "rmdir":  # a kept removal: the directory is simply not there
+                elif kind not in ("rmdir", "mkdir"):  # directories are the image's keys, not entries
                     if kind != "create" and entries.get(name) is inode:
                         del entries[name]
                     if kind != "unlink":
                         entries[new_name] = inode
             image[path] = {name: content(inode) for name, inode in entries.items()}
         for path, removed in restored.items():
-            image.setdefault(path, {name: content(inode) for name, inode in removed.durable.items()})
+            if not (lost and gone(path)):
+                image.setdefault(path, {name: content(inode) for name, inode in removed.durable.items()})
         return image
 
 

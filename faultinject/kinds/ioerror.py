@@ -120,10 +120,10 @@ class FailingDisk(SimDisk):
 
 
 def _armed_method(name: str):
-    def method(self, *args):
+    def method(self, *args, **options):
         if self.armed is not None:
             self._fire(str(args[0].path if hasattr(args[0], "path") else args[0]))
-        return getattr(SimDisk, name)(self, *args)
+        return getattr(SimDisk, name)(self, *args, **options)
 
     return method
 

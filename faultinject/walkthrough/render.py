@@ -120,7 +120,7 @@ def step_note(step: StepView, before: tuple[FileState, ...]) -> tuple[str, str]:
             return "gone from view; still on disk until dir fsync", "volatile"
         return "gone", "durable"
     if step.op == "mkdir":
-        return "the data directory (durable at once here)", ""
+        return "new directory; its name not durable until its parent's fsync", "volatile"
     if step.op == "fsync_dir":
         if step.path != ".":
             return "the data directory's own name is durable", "durable"
@@ -131,7 +131,7 @@ def step_note(step: StepView, before: tuple[FileState, ...]) -> tuple[str, str]:
             for what, names in (("names durable", made), ("gone for good", dropped))
             if names
         ]
-        return "; ".join(said) or "nothing was pending", "durable"
+        return "; ".join(said) or "no file name was pending", "durable"
     return "", ""
 
 

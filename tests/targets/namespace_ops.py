@@ -11,8 +11,10 @@ replaces the name in two steps, so that a process kill between them loses it.
   acked swap may be lost, and the next save then truncates and rewrites, as its temp file, the
   file a lost swap left live (lost acked saves, and an unreadable document).
 - unlink: jobs removed once done, the removal acked; broken: the removed job comes back.
-- mkdir: each record in a new directory of its own; the new directory is fsynced so that the
-  record's entry in it is durable; broken: that fsync is missing.
+- mkdir: each record in a new directory of its own; the parent is fsynced so that the new
+  directory's entry is durable, and the new directory so that the record's entry in it is;
+  broken: the second fsync is missing (mkdir_broken), or the first (mkdir_parent_broken: a power
+  loss takes the whole new directory, record included).
 - rmdir: empty directories removed, the removal acked; broken: no fsync of the parent, so a
   power loss brings an acked removal back (a process kill cannot: the kernel keeps it).
 - link: a record published by link(temp, name); broken: no directory fsync.
@@ -123,11 +125,12 @@ def check_published(found: list[int], acked: list[int]) -> None:
     assert not missing, f"lost acked records {missing}"
 
 
-def in_directories(sync_new_dir: bool):
+def in_directories(sync_new_dir: bool, sync_parent: bool = True):
     def workload(path, ack):
         for n in range(OPS):
             os.mkdir(os.path.join(path, f"d{n}"))
-            fsync_dir(path)
+            if sync_parent:
+                fsync_dir(path)  # the new directory's own entry
             write_new(os.path.join(path, f"d{n}"), "data", record(n), sync=True)
             if sync_new_dir:
                 fsync_dir(os.path.join(path, f"d{n}"))  # the entry of `data` in the new directory
@@ -139,6 +142,7 @@ def in_directories(sync_new_dir: bool):
 
 mkdir_ok = in_directories(sync_new_dir=True)
 mkdir_broken = in_directories(sync_new_dir=False)
+mkdir_parent_broken = in_directories(sync_new_dir=True, sync_parent=False)
 
 
 def linking(sync_dir: bool):
