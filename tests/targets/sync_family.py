@@ -1,4 +1,4 @@
-"""The sync family: fsync, fdatasync, sync_file_range, sync, syncfs, after a write into a table.
+"""The sync family: fsync, fdatasync, sync_file_range, sync, syncfs, msync, after a write into a table.
 
 Every pair overwrites slot n of a preallocated table (setup: durable zeros) with pwrite, then
 makes it durable with one call of the family before the ack. The broken twins:
@@ -10,10 +10,17 @@ makes it durable with one call of the family before the ack. The broken twins:
   metadata and flushes no disk cache; its man page says it gives no data-integrity guarantee.
   Correct use follows it with fdatasync (sync_file_range_ok).
 
+- msync: the record stored into a shared writable mapping of the table, then flushed with
+  msync(MS_SYNC) before the ack; broken: no flush, so the record is durable only when the kernel
+  writes the page back. Stores to a mapping are no system calls, so no trace sees them: both
+  twins get no verdict (3), never a pass or a failure the harness cannot stand behind. A real kill
+  cannot catch the broken one (the page cache survives it); only a power loss can.
+
 The table exists and keeps its size before the run, so fdatasync (data, and only the metadata
 needed to read it) suffices here; sync and syncfs cover the table's file system as a whole.
 """
 
+import mmap
 import os
 from collections.abc import Callable
 
@@ -71,3 +78,19 @@ sync_ok, sync_broken = pair(lambda fd, n: os.sync())
 syncfs_ok, syncfs_broken = pair(lambda fd, n: libc_call("syncfs", fd))
 sync_file_range_ok = pair(write_back_then_fdatasync)[0]
 sync_file_range_broken = target(write_back_only, setup=preallocated_table)
+
+
+def mapped(flush: bool):
+    """Each record stored into a shared writable mapping of the table; msync'd before the ack."""
+
+    def store(fd: int, n: int) -> None:
+        with mmap.mmap(fd, 0) as table:
+            table[n * SLOT : (n + 1) * SLOT] = record(n)
+            if flush:
+                table.flush()  # msync(MS_SYNC) of the mapping
+
+    return target(lambda path, ack: each_record(path, ack, store, os.O_RDWR), setup=preallocated_table)
+
+
+msync_ok = mapped(flush=True)
+msync_broken = mapped(flush=False)  # BROKEN: nothing makes the store durable before the ack
