@@ -33,7 +33,10 @@ def repro(
         workload = workloads.build(workload_name, seed, ops)
         steps = trace(workload)
         subject = Subject(
-            workload, Oracle(list(workload.ops), workload.start_time), {s.number: s for s in steps}, mutant
+            workload,
+            Oracle(list(workload.ops), workload.start_time, workload.initial),
+            {s.number: s for s in steps},
+            mutant,
         )
         engine = f" on mutant {active.name}: {active.bug}" if active else " on the real engine"
         out(f"workload {workload.name} (seed {seed}, {len(workload.ops)} ops){engine}")

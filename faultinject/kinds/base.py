@@ -57,6 +57,7 @@ class FaultKind:
     label_meaning: str = "I/O step label of the crash point"  # what a point's label names, on the figures
     zoo_budget: int | None = None  # points the bug zoo samples per run (None: every one)
     shrinks_by_ops: bool = True  # a failure shrinks by cutting the workload's ops (make mutants)
+    starts_from_files: bool = True  # runs workloads with starting files (Workload.start); else the campaign skips them
 
     def points(self, steps: list[Step]) -> list[Point]:
         """Every crash point of a workload whose dry run took `steps`, in a fixed order."""

@@ -553,6 +553,7 @@ class Concurrent(FaultKind):
     steps_of_a_run = False
     label_meaning = "kill moment"
     shrinks_by_ops = False  # its threads draw their own ops; the workload's length changes nothing
+    starts_from_files = False  # its threads start on an empty directory: a start would only repeat a run
 
     def points(self, steps: list[Step]) -> list[Point]:
         # The forced interleavings first: deterministic, cheap, and where seqlock bugs show.

@@ -219,7 +219,7 @@ def second_life(workload: Workload, damaged: Image, prefix: int, check_time: flo
         )
     description, again = damage_lives.damage_again(written, cut, case, workload.seed)
     carried_on = [*workload.ops[:prefix], *damage_lives.AFTER]
-    oracle = Oracle(carried_on, workload.start_time)
+    oracle = Oracle(carried_on, workload.start_time, workload.initial)
     return description, judge_damaged(
         oracle, again, check_time, len(carried_on), earlier=damage_lives.quarantined(written)
     )
@@ -259,6 +259,7 @@ class Damage(FaultKind):
     steps_of_a_run = False
     label_meaning = "kind of damage"
     zoo_budget = 600
+    starts_from_files = False  # its verdict is a prefix of the ops: damage to starting files costs what no op wrote
 
     def points(self, steps: list[Step]) -> list[Point]:
         return [(case, "-") for case in range(1, CASES + 1)]

@@ -549,10 +549,12 @@ MUTANTS = {
             "wal-reader-ignores-version",
             "replay decodes every WAL segment as the current format version, whatever its header says",
             "every format version the engine still reads is read as that version wrote it",
-            ("stateful",),
+            ("power", "process", "stateful"),
             "current-format files read right; only a directory an older version wrote, with non-ASCII values, "
-            "shows it (the state machine restarting on its files as an older version writes them)",
+            "shows it: the from-v1 workload, which starts from one, and the state machine restarting on its "
+            "files as an older version writes them",
             _wal_reader_ignores_version,
+            workload="from-v1",
         ),
         Mutant(
             "hgetall-ignores-expiry",
