@@ -63,7 +63,7 @@ def plan_tasks(plan: Plan) -> tuple[list[Task], dict[str, WorkloadTrace]]:
                 continue
             chosen = kind.points(steps)
             if plan.budget is not None and plan.budget < len(chosen):
-                chosen = kind.sample(chosen, plan.budget, random.Random(f"{plan.seed}/{name}/{kind_name}"))
+                chosen = kind.sample(chosen, plan.budget, random.Random(f"{plan.seed}/{name}/{kind_name}"), steps)
             whole = len(chosen)
             if plan.shard is not None:
                 index, count = plan.shard

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tornwrite.faultinject.core.execution import Step
 from tornwrite.faultinject.core.results import StateResult
+from tornwrite.faultinject.core.strata import stratified
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models.checker import Oracle
 
@@ -63,8 +64,11 @@ class FaultKind:
         """Every crash point of a workload whose dry run took `steps`, in a fixed order."""
         return [(step.number, phase) for step in steps for phase in ("before", "after")]
 
-    def sample(self, points: list[Point], budget: int, rng: random.Random) -> list[Point]:
-        """A `budget` of `points` for a budgeted campaign: a seeded sample, in order."""
+    def sample(self, points: list[Point], budget: int, rng: random.Random, steps: list[Step]) -> list[Point]:
+        """A `budget` of `points` for a budgeted campaign, seeded, in order: where points are steps of
+        the run, stratified by what a crash there puts at risk (core/strata.py); else uniform."""
+        if self.steps_of_a_run:
+            return stratified(points, budget, rng, steps)
         return sorted(rng.sample(points, budget))
 
     def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:

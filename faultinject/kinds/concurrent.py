@@ -559,7 +559,7 @@ class Concurrent(FaultKind):
         # The forced interleavings first: deterministic, cheap, and where seqlock bugs show.
         return [(number, "-") for number in (*FORCED, *range(1, POINTS + 1))]
 
-    def sample(self, points: list[Point], budget: int, rng: random.Random) -> list[Point]:
+    def sample(self, points: list[Point], budget: int, rng: random.Random, steps: list[Step]) -> list[Point]:
         # The forced interleavings first: deterministic, so even a small budget catches what they catch.
         forced = [point for point in points if point[0] in FORCED][:budget]
         rest = [point for point in points if point[0] not in FORCED]
