@@ -31,6 +31,9 @@ def repro(
         return 2
     with mutants.active(mutant) as active:
         workload = workloads.build(workload_name, seed, ops)
+        if workload.start and not kind.starts_from_files:
+            out(f"--kind {kind.name} does not run workload {workload.name}: it starts from files (a campaign skips it)")
+            return 2
         steps = trace(workload)
         subject = Subject(
             workload,

@@ -6,10 +6,12 @@ import pytest
 
 from tornwrite.engine import IOLayer, Store
 from tornwrite.engine.format import FORMAT_VERSION, READ_VERSIONS
+from tornwrite.faultinject import repro
 from tornwrite.faultinject.campaign import execute, plan_tasks
 from tornwrite.faultinject.core import oldformats, workloads
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, run, trace
 from tornwrite.faultinject.core.simdisk import SimDisk
+from tornwrite.faultinject.kinds.base import ReproRequest
 from tornwrite.faultinject.plan import Plan
 from tornwrite.faultinject.zoo import mutants, stateful
 from tornwrite.models import opmodel
@@ -91,3 +93,9 @@ def test_kinds_that_cannot_start_from_files_skip_those_workloads():
         ("power", "basic"),
         ("power", "from-v2"),
     }
+
+
+def test_a_repro_of_a_kind_that_skips_workloads_with_starting_files_is_refused():
+    lines: list[str] = []
+    assert repro.repro("damage", "from-v1", 0, None, ReproRequest(1, None), out=lines.append) == 2
+    assert "starts from files" in lines[-1]
