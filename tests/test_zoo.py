@@ -45,7 +45,8 @@ def test_unknown_mutant_is_refused():
 # that kind, seeded, must catch them. It does because the sample is stratified (core/strata.py:
 # a snapshot's un-synced write, a cut not yet synced, get a point each; damage cases that live on
 # come first); a uniform sample of five missed snapshot-in-place and quarantine-reuses-first-name.
-# The other narrow one, torn-tail-left-in-place, is the state machine's (tests/test_stateful_mutants.py).
+# The other narrow one, torn-tail-left-in-place, the state machine catches on every derandomised run
+# (its rule power_loss_tearing_a_record_then_write_on; tests/test_stateful_mutants.py).
 NARROW_BY_BUDGET = {
     "snapshot-in-place": "power",
     "snapshot-rename-no-dir-fsync": "power",

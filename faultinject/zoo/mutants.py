@@ -632,8 +632,8 @@ MUTANTS = {
             "crash recovery: a partial WAL entry is ignored (and never put behind later records)",
             ("power", "stateful"),
             "harmless at the first recovery; after the store writes on, the next recovery stops at the garbage "
-            "and loses the records behind it: only a second life after the crash shows it (the power kind's "
-            "lives; the state machine's writes after a crash inside one, which the format reader then reads)",
+            "and loses the records behind it: only a write after the crash shows it (the power kind's later "
+            "lives; the state machine's power_loss_tearing_a_record_then_write_on, on every derandomised run)",
             _torn_tail_left_in_place,
         ),
         Mutant(
