@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from tornwrite.engine.format import FORMAT_VERSION, READ_VERSIONS
 from tornwrite.faultinject.core import oldformats
 from tornwrite.faultinject.extras import require
 from tornwrite.models.format_reader import read_files
@@ -150,7 +151,7 @@ EDGE_RANGES = ((-100, 100), (2, 1), (-1, 100), (100, 200), (-100, 0), (-1, -1)) 
 # One cheap workload per older format version the engine reads: write on to each kind of key
 # the old directory holds, read them back, snapshot (the old files go), write on.
 _FROM_SCRIPT = "append rpush get lrange snapshot hset set".split()
-FORMAT_STARTS = (1, 2)
+FORMAT_STARTS = tuple(version for version in READ_VERSIONS if version != FORMAT_VERSION)
 for _version in FORMAT_STARTS:
     MIXES[f"from-v{_version}"] = _Mix(
         len(_FROM_SCRIPT),
