@@ -59,9 +59,11 @@ def plan_tasks(plan: Plan) -> tuple[list[Task], dict[str, WorkloadTrace]]:
         traces[name] = WorkloadTrace.of(workload, steps)
         for kind_name in plan.kinds:
             kind = REGISTRY[kind_name]
+            if workload.start and not kind.starts_from_files:
+                continue
             chosen = kind.points(steps)
             if plan.budget is not None and plan.budget < len(chosen):
-                chosen = kind.sample(chosen, plan.budget, random.Random(f"{plan.seed}/{name}/{kind_name}"))
+                chosen = kind.sample(chosen, plan.budget, random.Random(f"{plan.seed}/{name}/{kind_name}"), steps)
             whole = len(chosen)
             if plan.shard is not None:
                 index, count = plan.shard
@@ -92,7 +94,7 @@ def _subject(name: str) -> Subject:
         workload = workloads.build(name, plan.seed, plan.ops)
         _worker[name] = Subject(
             workload,
-            Oracle(list(workload.ops), workload.start_time),
+            Oracle(list(workload.ops), workload.start_time, workload.initial),
             {step.number: step for step in trace(workload)},
             plan.mutant,
             plan.compound,

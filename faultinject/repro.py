@@ -31,9 +31,15 @@ def repro(
         return 2
     with mutants.active(mutant) as active:
         workload = workloads.build(workload_name, seed, ops)
+        if workload.start and not kind.starts_from_files:
+            out(f"--kind {kind.name} does not run workload {workload.name}: it starts from files (a campaign skips it)")
+            return 2
         steps = trace(workload)
         subject = Subject(
-            workload, Oracle(list(workload.ops), workload.start_time), {s.number: s for s in steps}, mutant
+            workload,
+            Oracle(list(workload.ops), workload.start_time, workload.initial),
+            {s.number: s for s in steps},
+            mutant,
         )
         engine = f" on mutant {active.name}: {active.bug}" if active else " on the real engine"
         out(f"workload {workload.name} (seed {seed}, {len(workload.ops)} ops){engine}")

@@ -1,10 +1,11 @@
 """The crash checker: is what survived a crash a state the workload allows?
 
-A single client ran `ops`; the first `acked` of them returned before the crash, and op
-``acked + 1`` may have been in flight. With ``lower = max(acked, observed)`` (a write a
-concurrent read saw must survive too), the only allowed recovered states are the op model's
-view at the check time after ``ops[:lower]`` and, if op ``acked + 1`` was in flight, after
-``ops[:acked + 1]``. States are compared as views at the check time: expired keys are absent.
+A single client ran `ops` (from an initial state, empty unless given); the first `acked` of
+them returned before the crash, and op ``acked + 1`` may have been in flight. With
+``lower = max(acked, observed)`` (a write a concurrent read saw must survive too), the only
+allowed recovered states are the op model's view at the check time after ``ops[:lower]`` and,
+if op ``acked + 1`` was in flight, after ``ops[:acked + 1]``. States are compared as views at
+the check time: expired keys are absent.
 
 Outcomes, checked in this order:
   recovery-failed       opening the store raised (or gave no state);
@@ -78,15 +79,15 @@ class Oracle:
     prefix.
     """
 
-    def __init__(self, ops: list[Op], start_time: float) -> None:
+    def __init__(self, ops: list[Op], start_time: float, initial: State | None = None) -> None:
         self.ops = list(ops)
         self.start_time = start_time
-        self.states: list[State] = [{}]
+        self.states: list[State] = [{} if initial is None else initial]  # `initial`: the state before op 1
         self.results: list[Any] = []
         # changed[i]: the keys whose entry op i (1-based) replaced or removed; changed[0] unused.
         self.changed: list[frozenset[str]] = [frozenset()]
         self._writes: dict[str, list[int]] = {}  # key -> ascending indexes of ops that changed it
-        for index, (state, _now, result) in enumerate(run(self.ops, start_time), 1):
+        for index, (state, _now, result) in enumerate(run(self.ops, start_time, self.states[0]), 1):
             before = self.states[-1]
             changed = self._changed_keys(before, state)
             for key in changed:

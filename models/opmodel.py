@@ -399,12 +399,13 @@ def apply(state: State, op: Op, now: float) -> Outcome:
         return state, refused.refusal
 
 
-def run(ops: list[Op], start_time: float) -> Iterator[tuple[State, float, Any]]:
-    """Yield ``(state, now, result)`` after each op, from the empty state at `start_time`.
+def run(ops: list[Op], start_time: float, initial: State | None = None) -> Iterator[tuple[State, float, Any]]:
+    """Yield ``(state, now, result)`` after each op, from `initial` (the empty state if None) at
+    `start_time`; `initial` itself is never changed.
 
     ``tick(seconds)`` advances `now` (result None); every other op is applied at the current `now`.
     """
-    state: State = {}
+    state: State = {} if initial is None else initial
     now = start_time
     for op in ops:
         if op.name == "tick":

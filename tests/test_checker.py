@@ -276,3 +276,13 @@ def test_ops_with_bytes_or_keyword_keys_are_traced_to_the_decoded_key():
     assert verdict.outcome == "lost-acked-write" and verdict.matched_prefix == 0
     assert "last written by op #1 set(b'caf\\xc3\\xa9', b'1')" in verdict.detail
     assert "last written by op #2 set(key='k', value=b'2')" in verdict.detail
+
+
+def test_an_oracle_given_an_initial_state_allows_only_states_built_on_it():
+    initial = {"old": ("hash", {"поле": b"\xe9t\xe9"}, None)}
+    oracle = Oracle([Op.of("hset", "old", {"new": b"1"})], T0, initial)
+    both = {"old": ("hash", {"поле": b"\xe9t\xe9", "new": b"1"}, None)}
+    assert oracle.check(acked=1, in_flight=False, recovered=both, check_time=CHECK).outcome == "ok"
+    assert oracle.check(acked=0, in_flight=False, recovered=initial, check_time=CHECK).outcome == "ok"
+    assert oracle.check(acked=0, in_flight=False, recovered={}, check_time=CHECK).outcome != "ok"
+    assert initial == {"old": ("hash", {"поле": b"\xe9t\xe9"}, None)}  # the model never changes it

@@ -56,3 +56,21 @@ def test_machine_finds_expired_keys_returned_by_hgetall_and_shrinks_to_a_few_ste
     assert failed
     assert steps <= 6, program
     assert "expire" in program  # a hash whose TTL passed: the invariant asks every read path
+
+
+@pytest.mark.parametrize("mutant", [None, "torn-tail-left-in-place"])
+def test_a_write_after_a_power_loss_that_tears_a_record_is_read_back_only_if_recovery_cut_the_tear(mutant, monkeypatch):
+    from tornwrite.faultinject.zoo import stateful
+
+    monkeypatch.setattr(stateful, "note", lambda text: None)
+    machine = StoreVersusModel()
+    try:
+        with mutants.active(mutant):
+            machine.power_loss_tearing_a_record_then_write_on("ключ", "значение ü".encode(), 0)
+            if mutant is None:
+                machine.memory_equals_snapshot_plus_wal_replay()
+            else:
+                with pytest.raises(AssertionError, match="format reader disagrees"):
+                    machine.memory_equals_snapshot_plus_wal_replay()
+    finally:
+        machine.teardown()

@@ -9,15 +9,15 @@ step N of a dry run is step N of every run of the same workload.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from tornwrite.engine import IOEvent, IOLayer, RedisLiteError, Store, StoreFailedError
-from tornwrite.engine.io import DURABLE_OPS
+from tornwrite.engine.io import DURABLE_OPS, FileSystem
+from tornwrite.faultinject.core.simdisk import DATA_DIR, SimDisk
 from tornwrite.faultinject.core.workloads import Workload
 
-DATA_DIR = "/sim/data"  # where runs on the simulated disk keep their data directory
 OPEN = 0  # the "op index" of steps taken by Store.open, before op 1
 
 
@@ -81,8 +81,11 @@ def run(
     on_ack: Callable[[int, object], None] | None = None,
     on_open: Callable[[Store], None] | None = None,
 ) -> Progress:
-    """Open the store and run every op; `on_step` sees each durable step's events (and may
-    raise to crash the run there). The Store is left open: a crashed process never closes it."""
+    """Lay down the workload's starting files, open the store and run every op; `on_step` sees
+    each durable step's events (and may raise to crash the run there). The Store is left open:
+    a crashed process never closes it."""
+    if workload.start:
+        lay_down(io.fs, directory, dict(workload.start))
     progress = Progress(workload, FakeClock(workload.start_time))
     io.hooks.append(StepCounter(progress, on_step))
     progress.in_flight = True
@@ -102,6 +105,18 @@ def run(
         if on_ack is not None:
             on_ack(index, result)
     return progress
+
+
+def lay_down(fs: FileSystem, directory: str, files: Mapping[str, bytes]) -> None:
+    """Write `files` into `directory` durably, past the I/O layer: no hook sees them, so they are
+    on disk, as whatever wrote them left them, before the run's first crash point."""
+    fs.mkdir(directory)
+    for name, data in files.items():
+        handle = fs.create(os.path.join(directory, name))
+        fs.write(handle, data)
+        fs.fsync(handle)
+        fs.close(handle)
+    fs.fsync_dir(directory)
 
 
 def apply(store: Store, op, clock: FakeClock) -> object:
@@ -160,8 +175,6 @@ class WorkloadTrace:
 
 def trace(workload: Workload) -> list[Step]:
     """The durable steps of a full run on the simulated disk (a dry run: nothing crashes)."""
-    from tornwrite.faultinject.core.simdisk import SimDisk
-
     steps: list[Step] = []
 
     def record(event: IOEvent, number: int, progress: Progress) -> None:

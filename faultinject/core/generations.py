@@ -84,7 +84,7 @@ def live_on(
         everything = done + rest
         recovered = recover(states[index].image, progress.clock.now)
         verdict = judge(
-            Oracle(everything, workload.start_time),
+            Oracle(everything, workload.start_time, workload.initial),
             recovered,
             acked=len(done) + progress.acked,
             in_flight=in_flight,

@@ -6,14 +6,16 @@ records and entries, each in that version's encoding, checksums and the snapshot
 anew; `start_image` does it to what seeded ops (START_OPS: non-ASCII and non-UTF-8 values, a
 snapshot and records after it) leave. The state machine restarts on its own files rewritten so
 (stateful.py, `restart_on_the_files_as_a_format_version_wrote_them`), and every rule, crash and
-the format reader's cross-check then run on data an older engine left. Values must be
-non-ASCII: only they are encoded differently across versions.
+the format reader's cross-check then run on data an older engine left; so do the campaign's
+`from-v<N>` workloads (workloads.py), whose every crash point falls after the engine opened
+`start_files(N)`. Values must be non-ASCII: only they are encoded differently across versions.
 
 Adding a version is one entry in WRITERS: how a file of the current version is written in it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from collections.abc import Callable
@@ -29,8 +31,7 @@ from tornwrite.engine.format import (
     snapshot_header,
     wal_header,
 )
-from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, apply
-from tornwrite.faultinject.core.simdisk import Image, SimDisk
+from tornwrite.faultinject.core.simdisk import DATA_DIR, Image, SimDisk
 from tornwrite.models.ops import Op
 
 START = 1_700_000_000.0
@@ -188,11 +189,17 @@ def as_version(image: Image, version: int) -> Image:
 
 
 def start_image(version: int, ops: tuple[Op, ...] = START_OPS, start_time: float = START) -> Image:
-    """The directory `ops` leave at clock `start_time`, in format `version`."""
+    """The directory `ops` (commands, no ticks) leave at clock `start_time`, in format `version`."""
     disk = SimDisk()
-    clock = FakeClock(start_time)
-    store = Store.open(DATA_DIR, io=IOLayer(disk), clock=clock)
+    store = Store.open(DATA_DIR, io=IOLayer(disk), clock=lambda: start_time)
     for op in ops:
-        apply(store, op, clock)
+        op.apply_to(store)
     store.close()
     return as_version(disk.process_crash_image(), version)
+
+
+@functools.cache
+def start_files(version: int) -> tuple[tuple[str, bytes], ...]:
+    """The data directory of `start_image(version)`, as (name, content) pairs in name order: the
+    files a workload that starts from format `version` finds (workloads.FORMAT_STARTS)."""
+    return tuple(sorted(start_image(version)[DATA_DIR].items()))

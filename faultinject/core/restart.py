@@ -101,7 +101,7 @@ def check_restart(
         apply(store, op, clock)
     carried_on = list(workload.ops[: first.matched_prefix]) + list(rest)
     final = recover(restarted.durable_image(), clock.now)
-    outcome = Oracle(carried_on, workload.start_time).check(
+    outcome = Oracle(carried_on, workload.start_time, workload.initial).check(
         acked=len(carried_on),
         in_flight=False,
         recovered=final.state,

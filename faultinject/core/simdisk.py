@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 Image = dict  # directory path -> {file name: bytes}
 
+DATA_DIR = "/sim/data"  # where runs on the simulated disk keep their data directory
 SECTOR = 512
 _ALL_OFFSETS_UP_TO = 128  # tear writes this short at every byte; longer ones at samples
 _TORN_SAMPLES = 12

@@ -10,15 +10,25 @@ negative or huge; list ranges past both ends; empty values; the last field of a 
 and APPEND in every case. Few ops, so it stays cheap. (State past several MiB is the state
 machine's `grow_past_every_buffer` rule: every crash state of a campaign holding that much would
 cost far more than the campaign can spend.)
+
+The `from-v<N>` workloads start from a directory format version N wrote (oldformats.py, with
+non-ASCII and non-UTF-8 values): the engine opens it, recovers, and the ops write on to its
+keys, so every crash point falls after an older version's files were read, and on the way to
+a snapshot that rewrites them. The op model starts from what the format reader reads there.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
+from tornwrite.engine.format import FORMAT_VERSION, READ_VERSIONS
+from tornwrite.faultinject.core import oldformats
 from tornwrite.faultinject.extras import require
+from tornwrite.models.format_reader import read_files
+from tornwrite.models.opmodel import State
 from tornwrite.models.ops import Op
 
 if TYPE_CHECKING:
@@ -34,6 +44,12 @@ class Workload:
     seed: int
     ops: tuple[Op, ...]
     start_time: float = START_TIME
+    start: tuple[tuple[str, bytes], ...] = ()  # the data directory's files before op 1, all durable
+
+    @cached_property
+    def initial(self) -> State:
+        """The state before op 1: what the format reader reads in `start` (empty for none)."""
+        return read_files(dict(self.start)).entries if self.start else {}
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -59,6 +75,7 @@ class _Mix:
     large_every: int = 0  # every n-th value is drawn from 1 KiB..64 KiB
     ttl: bool = False
     at: tuple[tuple[int, str], ...] = ()  # (op index, kind): ops drawn at fixed places, not by weight
+    start: int | None = None  # the format version whose directory it starts from (None: an empty one)
 
 
 MIXES = {
@@ -131,6 +148,17 @@ MIXES["edges"] = _Mix(
 EDGE_TTLS = (0, -1, -0.5, 1e9)  # 0 and below are refused; huge is a deadline that never comes
 EDGE_SECONDS = (0, -1, -2.5, 1e9)  # 0 and below expire at once; huge never
 EDGE_RANGES = ((-100, 100), (2, 1), (-1, 100), (100, 200), (-100, 0), (-1, -1))  # past both ends, crossed, ...
+# One cheap workload per older format version the engine reads: write on to each kind of key
+# the old directory holds, read them back, snapshot (the old files go), write on.
+_FROM_SCRIPT = "append rpush get lrange snapshot hset set".split()
+FORMAT_STARTS = tuple(version for version in READ_VERSIONS if version != FORMAT_VERSION)
+for _version in FORMAT_STARTS:
+    MIXES[f"from-v{_version}"] = _Mix(
+        len(_FROM_SCRIPT),
+        {"set": 2, "append": 2, "rpush": 2, "hset": 2, "hdel": 1, "get": 1, "lrange": 1, "delete": 0.5, "snapshot": 1},
+        at=tuple(enumerate(_FROM_SCRIPT, start=1)),
+        start=_version,
+    )
 DEFAULT_WORKLOADS = tuple(MIXES)
 
 
@@ -142,8 +170,13 @@ def build(name: str, seed: int = 0, ops: int | None = None) -> Workload:
     rng = random.Random(f"{name}/{seed}")
     fake = require("faker", "the bundled engine's workloads").Faker(_LOCALES)  # lazily: `program` runs without it
     fake.seed_instance(rng.getrandbits(32))
+    start = oldformats.start_files(mix.start) if mix.start is not None else ()
     pools = {kind: _key_pool(fake, kind, 4) for kind in ("string", "list", "hash")}
     fields = [fake.word() for _ in range(5)]
+    if start:  # the old directory's own keys and fields, so every write meets an older version's value
+        initial = read_files(dict(start)).entries
+        pools = {kind: sorted(k for k, entry in initial.items() if entry[0] == kind) or pools[kind] for kind in pools}
+        fields = sorted({f for entry in initial.values() if entry[0] == "hash" for f in entry[1]}) + fields[:3]
     generated: list[Op] = []
     kinds, weights = zip(*mix.weights.items())
     clock = _Deadlines(START_TIME)
@@ -156,7 +189,7 @@ def build(name: str, seed: int = 0, ops: int | None = None) -> Workload:
             op = _edge(kind, op, generated, fields)
         clock.note(op)
         generated.append(op)
-    return Workload(name, seed, tuple(generated))
+    return Workload(name, seed, tuple(generated), start=start)
 
 
 class _Deadlines:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tornwrite.faultinject.core.execution import Step
 from tornwrite.faultinject.core.results import StateResult
+from tornwrite.faultinject.core.strata import stratified
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models.checker import Oracle
 
@@ -57,13 +58,17 @@ class FaultKind:
     label_meaning: str = "I/O step label of the crash point"  # what a point's label names, on the figures
     zoo_budget: int | None = None  # points the bug zoo samples per run (None: every one)
     shrinks_by_ops: bool = True  # a failure shrinks by cutting the workload's ops (make mutants)
+    starts_from_files: bool = True  # runs workloads with starting files (Workload.start); else the campaign skips them
 
     def points(self, steps: list[Step]) -> list[Point]:
         """Every crash point of a workload whose dry run took `steps`, in a fixed order."""
         return [(step.number, phase) for step in steps for phase in ("before", "after")]
 
-    def sample(self, points: list[Point], budget: int, rng: random.Random) -> list[Point]:
-        """A `budget` of `points` for a budgeted campaign: a seeded sample, in order."""
+    def sample(self, points: list[Point], budget: int, rng: random.Random, steps: list[Step]) -> list[Point]:
+        """A `budget` of `points` for a budgeted campaign, seeded, in order: where points are steps of
+        the run, stratified by what a crash there puts at risk (core/strata.py); else uniform."""
+        if self.steps_of_a_run:
+            return stratified(points, budget, rng, steps)
         return sorted(rng.sample(points, budget))
 
     def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:

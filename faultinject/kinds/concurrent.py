@@ -553,12 +553,13 @@ class Concurrent(FaultKind):
     steps_of_a_run = False
     label_meaning = "kill moment"
     shrinks_by_ops = False  # its threads draw their own ops; the workload's length changes nothing
+    starts_from_files = False  # its threads start on an empty directory: a start would only repeat a run
 
     def points(self, steps: list[Step]) -> list[Point]:
         # The forced interleavings first: deterministic, cheap, and where seqlock bugs show.
         return [(number, "-") for number in (*FORCED, *range(1, POINTS + 1))]
 
-    def sample(self, points: list[Point], budget: int, rng: random.Random) -> list[Point]:
+    def sample(self, points: list[Point], budget: int, rng: random.Random, steps: list[Step]) -> list[Point]:
         # The forced interleavings first: deterministic, so even a small budget catches what they catch.
         forced = [point for point in points if point[0] in FORCED][:budget]
         rest = [point for point in points if point[0] not in FORCED]

@@ -27,6 +27,7 @@ from tornwrite.faultinject.core.describe import file_lines, recovery_lines
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, Step, run
 from tornwrite.faultinject.core.results import CrashPoint, StateResult
 from tornwrite.faultinject.core.simdisk import Image, SimDisk
+from tornwrite.faultinject.core.strata import round_robin
 from tornwrite.faultinject.core.verdicts import recover_image
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.faultinject.kinds import damage_lives
@@ -61,11 +62,19 @@ def damage(image: Image, case: int, seed: int) -> tuple[str, str, Image]:
     rng = random.Random(f"damage/{seed}/{case}")
     files = image[DATA_DIR]
     names = sorted(n for n in files if n != "LOCK" and files[n])
-    # WAL segments three times as often as snapshots: they are most of what recovery reads.
-    name = rng.choice([n for n in names for _ in range(3 if n.startswith("wal-") else 1)])
+    logs = [n for n in names if n.startswith("wal-") and files[n].count(b"\n") > 1]
+    if damage_lives.lives_on(case) and logs:
+        # A case that lives on damages the newest segment's records: what its recovery cuts there is
+        # where the store writes on and the next damage lands (the quarantine's bookkeeping twice).
+        name = logs[-1]
+        start = files[name].index(b"\n") + 1
+    else:
+        # WAL segments three times as often as snapshots: they are most of what recovery reads.
+        name = rng.choice([n for n in names for _ in range(3 if n.startswith("wal-") else 1)])
+        start = 0
     data = bytearray(files[name])
     kind = rng.choice(DAMAGES)
-    at = rng.randrange(len(data))
+    at = rng.randrange(start, len(data))
     length = rng.randint(1, min(64, len(data) - at))
     if kind == "flip":
         data[at] ^= rng.randint(1, 255)
@@ -219,7 +228,7 @@ def second_life(workload: Workload, damaged: Image, prefix: int, check_time: flo
         )
     description, again = damage_lives.damage_again(written, cut, case, workload.seed)
     carried_on = [*workload.ops[:prefix], *damage_lives.AFTER]
-    oracle = Oracle(carried_on, workload.start_time)
+    oracle = Oracle(carried_on, workload.start_time, workload.initial)
     return description, judge_damaged(
         oracle, again, check_time, len(carried_on), earlier=damage_lives.quarantined(written)
     )
@@ -259,9 +268,18 @@ class Damage(FaultKind):
     steps_of_a_run = False
     label_meaning = "kind of damage"
     zoo_budget = 600
+    starts_from_files = False  # its verdict is a prefix of the ops: damage to starting files costs what no op wrote
 
     def points(self, steps: list[Step]) -> list[Point]:
         return [(case, "-") for case in range(1, CASES + 1)]
+
+    def sample(self, points: list[Point], budget: int, rng: random.Random, steps: list[Step]) -> list[Point]:
+        # Each class of case gets a point before any gets a second: cases that live on first (only
+        # they recover twice), then whole records moved, then bytes damaged.
+        classes: list[list[Point]] = [[], [], []]
+        for point in points:
+            classes[0 if damage_lives.lives_on(point[0]) else 1 if point[0] % RECORD_EVERY == 0 else 2].append(point)
+        return round_robin(classes, budget, rng)
 
     def check(self, subject: Subject, points: Iterable[Point], emit: Emit) -> None:
         check_cases(subject.workload, subject.oracle, [case for case, _ in points], emit, mutant=subject.mutant)

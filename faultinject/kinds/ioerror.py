@@ -227,7 +227,7 @@ def _carry_on_after_reopen(workload: Workload, disk: FailingDisk, prefix: int, c
         return Verdict("recovery-failed", f"reopening and writing after the error failed: {type(exc).__name__}: {exc}")
     carried_on = list(workload.ops[:prefix]) + list(AFTER_REOPEN)
     final = recover_image(restarted.durable_image(), check_time)
-    return Oracle(carried_on, workload.start_time).check(
+    return Oracle(carried_on, workload.start_time, workload.initial).check(
         acked=len(carried_on),
         in_flight=False,
         recovered=final.state,
@@ -246,7 +246,7 @@ def _run_problem(workload: Workload, progress: Progress, injected: int) -> str |
             f"op {failed} {workload.ops[failed - 1]!r} failed ({progress.results[failed - 1]}), "
             f"yet the injected error hit op {injected}: an error must fail its own op and nothing else"
         )
-    state: opmodel.State = {}
+    state: opmodel.State = workload.initial
     now = workload.start_time
     for index, (op, result) in enumerate(zip(workload.ops, progress.results), start=1):
         if op.name == "tick":

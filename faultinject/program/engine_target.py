@@ -25,8 +25,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-from tornwrite.engine import Store
-from tornwrite.faultinject.core.execution import FakeClock, apply, clock_after
+from tornwrite.engine import OsFileSystem, Store
+from tornwrite.faultinject.core.execution import FakeClock, apply, clock_after, lay_down
 from tornwrite.faultinject.core.observe import newest_visible
 from tornwrite.faultinject.core.verdicts import judge, recover_directory
 from tornwrite.faultinject.core.workloads import START_TIME, Workload, build
@@ -56,6 +56,11 @@ class EngineProgram:
     def workload_spec(self) -> Workload:
         """The campaign workload, generated on first use: a restart's traced recover() needs none."""
         return build(self.workload_name, self.seed, self.ops)
+
+    def setup(self, path: str) -> None:
+        """The workload's starting files (a from-v<N> workload's older-format directory), untraced."""
+        if self.workload_spec.start:
+            lay_down(OsFileSystem(), os.path.join(path, "db"), dict(self.workload_spec.start))
 
     def workload(self, path: str, ack) -> None:
         clock = FakeClock(self.workload_spec.start_time)
@@ -110,7 +115,7 @@ class EngineProgram:
         kept = [index for index in range(1, len(ops) + 1) if index not in skipped]
         if observed in skipped:  # the reader saw what this history says never happened
             return Verdict("lost-acked-write", f"the reader saw op {observed}, which this history skips")
-        oracle = Oracle([ops[index - 1] for index in kept], self.workload_spec.start_time)
+        oracle = Oracle([ops[index - 1] for index in kept], self.workload_spec.start_time, self.workload_spec.initial)
         acked = sum(1 for index in kept if index <= reached)
         seen = sum(1 for index in kept if index <= observed)
         in_flight = reached < len(ops)

@@ -549,10 +549,12 @@ MUTANTS = {
             "wal-reader-ignores-version",
             "replay decodes every WAL segment as the current format version, whatever its header says",
             "every format version the engine still reads is read as that version wrote it",
-            ("stateful",),
+            ("power", "process", "stateful"),
             "current-format files read right; only a directory an older version wrote, with non-ASCII values, "
-            "shows it (the state machine restarting on its files as an older version writes them)",
+            "shows it: the from-v1 workload, which starts from one, and the state machine restarting on its "
+            "files as an older version writes them",
             _wal_reader_ignores_version,
+            workload="from-v1",
         ),
         Mutant(
             "hgetall-ignores-expiry",
@@ -628,9 +630,10 @@ MUTANTS = {
             "torn-tail-left-in-place",
             "recovery keeps the torn tail a crash left, and new records follow it",
             "crash recovery: a partial WAL entry is ignored (and never put behind later records)",
-            ("power",),
+            ("power", "stateful"),
             "harmless at the first recovery; after the store writes on, the next recovery stops at the garbage "
-            "and loses the records behind it: only a second life after the crash shows it",
+            "and loses the records behind it: only a write after the crash shows it (the power kind's later "
+            "lives; the state machine's power_loss_tearing_a_record_then_write_on, on every derandomised run)",
             _torn_tail_left_in_place,
         ),
         Mutant(

@@ -326,6 +326,14 @@ class StoreVersusModel(RuleBasedStateMachine):
         the page cache, then a power loss: what the restart served must have been made durable."""
         self._crash_during(Op.of("set", key, value), 2, "before", "process-then-power", choice)
 
+    @rule(key=keys, value=values, choice=st.integers(0, 2**16))
+    def power_loss_tearing_a_record_then_write_on(self, key, value, choice):
+        """Power lost with part of a record on disk, recovery, and a write: the new record must be
+        read back after the crash's leftovers (the format reader checks it), so recovery may not
+        leave a torn tail in front of it. Only a write after the crash shows such a tail."""
+        self._crash_during(Op.of("set", key, value), 2, "before", "power-torn", choice)
+        self.run(Op.of("set", key, b"#after the torn record"))
+
     def _crash_during(self, op: Op, step: int, phase: str, kind: str, choice: int) -> None:
         before = self.model
         after, _ = opmodel.apply(self.model, op, self.clock.now)
@@ -336,9 +344,9 @@ class StoreVersusModel(RuleBasedStateMachine):
                 return
             counter[0] += event.phase == "before"
             if counter[0] == step and event.phase == phase:
-                if kind != "power":
+                if not kind.startswith("power"):
                     raise Crash(self.disk.after_process_crash())
-                raise Crash(self._lose_power(choice))
+                raise Crash(self._lose_power(choice, torn=kind == "power-torn"))
 
         self.io.hooks.append(hook)
         try:
@@ -364,9 +372,12 @@ class StoreVersusModel(RuleBasedStateMachine):
                 self.io.hooks.remove(hook)
         # Reaching here, the op finished before the chosen step: it ran as an ordinary command.
 
-    def _lose_power(self, choice: int) -> SimDisk:
-        """The disk after a power loss now, in the state `choice` picks among every possible one."""
+    def _lose_power(self, choice: int, torn: bool = False) -> SimDisk:
+        """The disk after a power loss now, in the state `choice` picks among every possible one
+        (`torn`: among those where the format reader's replay stops early, if there are any)."""
         states = list(self.disk.power_loss_states(random.Random(choice)))
+        if torn:
+            states = [s for s in states if read_files(s.image.get(DATA_DIR, {})).stop is not None] or states
         note(f"power loss state: {states[choice % len(states)].description}")
         return SimDisk.from_image(states[choice % len(states)].image)
 
