@@ -1,7 +1,7 @@
 """Crash points by what a crash there puts at risk: the strata a budgeted sample is drawn from.
 
 A power loss can cost only what is not yet durable: data written to a file since its last
-fsync (perhaps torn), and directory entries created, renamed or unlinked since the directory's
+fsync (perhaps torn), and directory entries created, renamed, unlinked or made (mkdir) since the directory's
 last fsync. A point's stratum is exactly that, read off the dry run's trace: the roles of the
 files holding un-synced data (wal, snapshot, quarantine: a label's first part) and the kinds of
 entry change not yet synced. A uniform sample spends its points where the trace is densest (the
@@ -22,7 +22,7 @@ Point = tuple[int, str]  # (durable step, "before" | "after")
 Stratum = tuple[tuple[str, ...], tuple[str, ...]]  # (roles with un-synced data, kinds of un-synced entry change)
 
 _DATA = {"write", "truncate"}  # change a file's bytes until its fsync
-_ENTRIES = {"create", "rename", "unlink"}  # change a directory's entries until its fsync
+_ENTRIES = {"create", "rename", "unlink", "mkdir"}  # change a directory's entries until its fsync
 
 
 def strata(steps: Iterable[Step]) -> dict[Point, Stratum]:
