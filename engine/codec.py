@@ -23,7 +23,8 @@ from base64 import b64decode, b64encode
 from collections.abc import Callable
 from typing import Any, cast
 
-from tornwrite.engine.format import FORMAT_VERSION, OP_SINCE, READ_VERSIONS, RECORD_OPS, ExpireAt, Value
+from tornwrite.engine.appended import Appended
+from tornwrite.engine.format import FORMAT_VERSION, OP_SINCE, READ_VERSIONS, RECORD_OPS, ExpireAt, Stored, Value
 
 
 class LineError(ValueError):
@@ -269,9 +270,11 @@ def decode_record(line: bytes, version: int = FORMAT_VERSION) -> tuple[int, str,
 # In memory an entry is key -> (value, expire_at); the kind follows from the value's type.
 
 
-def encode_entry(key: str, value: Value, expire_at: ExpireAt) -> bytes:
+def encode_entry(key: str, value: Stored, expire_at: ExpireAt) -> bytes:
     """The line of one snapshot entry, in format version FORMAT_VERSION."""
     encoded: object
+    if isinstance(value, Appended):
+        value = bytes(value)  # not kept: a snapshot reads each value once
     if isinstance(value, bytes):
         kind, encoded = "string", _encoded(value)
     elif isinstance(value, list):
