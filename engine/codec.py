@@ -242,20 +242,17 @@ def _encode_append(lsn: int, key: str, new: bool, suffix: bytes) -> bytes:
     with as few steps as it can: an append to a hot key is one small record per fsync, run on a
     processor the fsync left cold, where each step costs microseconds."""
     name, flag = _json_string(key).encode(), b"true" if new else b"false"
-    if _ESCAPED.search(suffix) is None and _is_utf8(suffix):
-        # Text JSON escapes nothing in: its JSON string is its own UTF-8 bytes, quoted.
-        return frame(b'%d append [%s,%s,"%s"]' % (lsn, name, flag, suffix))
+    if _ESCAPED.search(suffix) is None:
+        try:
+            suffix.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:  # text JSON escapes nothing in: its JSON string is its own UTF-8 bytes, quoted
+            body = b'%d append [%s,%s,"%s"]' % (lsn, name, flag, suffix)
+            return b"%08x %s\n" % (_crc32(body), body)  # frame(body), one call less
     value = _encoded(suffix)
     text = _json_string(value) if isinstance(value, str) else f'{{"b64":"{value[_B64]}"}}'
     return frame(b"%d append [%s,%s,%s]" % (lsn, name, flag, text.encode()))
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def decode_record(line: bytes, version: int = FORMAT_VERSION) -> tuple[int, str, tuple[Any, ...]]:
