@@ -92,14 +92,12 @@ def _append(data: Entries, key: str, new: bool, suffix: bytes) -> None:
     if new:
         data[key] = (suffix, None)
         return
-    entry = data.get(key)
-    value = None if entry is None else entry[0]
-    if type(value) is Appended:
-        data[key] = (value.grown(suffix), entry[1])  # type: ignore[index]  # entry is set with value
-    elif type(value) is bytes:
-        data[key] = (Appended.of(value).grown(suffix), entry[1])  # type: ignore[index]  # the first append
-    else:
+    value, expire_at = data.get(key, (None, None))
+    if isinstance(value, bytes):
+        value = Appended.of(value)  # the first append to this string copies it, once
+    elif not isinstance(value, Appended):
         raise ReplayError(f"record needs an existing string at {key!r}")
+    data[key] = (value.grown(suffix), expire_at)
 
 
 def _del(data: Entries, keys: tuple[str, ...]) -> None:
