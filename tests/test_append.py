@@ -1,5 +1,6 @@
 """APPEND: string append that creates the key, keeps its TTL, refuses other kinds, and survives replay."""
 
+import threading
 import tracemalloc
 
 import pytest
@@ -210,3 +211,30 @@ def test_two_strings_grown_from_one_keep_their_own_bytes():
     first, second = start.grown(b"cd"), start.grown(b"XY")
     assert (bytes(start), first.read(), second.read()) == (b"ab", b"abcd", b"abXY")
     assert (len(start), len(first), len(second)) == (2, 4, 4)
+
+
+def test_a_reader_racing_appends_sees_each_value_whole_and_never_one_older_than_acked(tmp_path):
+    parts = [b"%04d," % n for n in range(300)]
+    whole, sizes = b"".join(parts), [len(b"".join(parts[:n])) for n in range(len(parts) + 1)]
+    acked, states, wrong, done = [0], set(), [], threading.Event()
+    with Store.open(tmp_path / "data") as store:  # a real disk: each fsync lets the reader run
+
+        def reader() -> None:
+            while not done.is_set() and not wrong:
+                before = acked[0]  # appends acked before this read began
+                value = store.get("hot") or b""
+                states.add(before)
+                if not whole.startswith(value) or len(value) < sizes[before]:
+                    wrong.append((before, value))
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            for n, part in enumerate(parts, 1):
+                store.append("hot", part)
+                acked[0] = n
+        finally:
+            done.set()
+            thread.join()
+    assert not wrong, f"a read after {wrong[0][0]} acked appends saw {wrong[0][1][-20:]!r}: torn or older"
+    assert len(states) > 100, f"the reader ran between only {len(states)} of the {len(parts)} appends"
