@@ -4,7 +4,8 @@ An `Appended` is the first `len` bytes of a bytearray that only ever grows at it
 bytes one names never change once it exists: to whoever holds it (a lock-free reader, the
 keyspace copy a snapshot encodes outside the lock) it is as immutable as `bytes`. The writer
 grows a key's value with `grown`, copying only the suffix (amortised), where `bytes + suffix`
-copied the whole value on every append. Its kind is "string"; readers get `bytes`.
+copied the whole value on every append. Its kind is "string"; readers get `bytes`, copied on
+the first read and kept until the next append (so a string read since then is held twice).
 """
 
 from __future__ import annotations
