@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from tornwrite.engine.appended import Appended
+
 FORMAT_VERSION = 3  # what the engine writes
 READ_VERSIONS = (1, 2, 3)  # what it reads: each file by the version in its header
 
@@ -22,14 +24,16 @@ TMP_SUFFIX = ".tmp"
 _LSN_DIGITS = 20
 _NAME = re.compile(r"(?:(wal)-(\d{20})\.log|(snapshot)-(\d{20})\.snap(\.tmp)?)")
 
-# A value in memory, by kind: string, list or hash; and its absolute expiry time (None: no TTL).
+# A value by kind: string, list or hash, as reads, dumps and snapshot files give it; as the
+# keyspace holds it (a string APPEND grew is an Appended); its absolute expiry time (None: no TTL).
 Value = bytes | list[bytes] | dict[str, bytes]
+Stored = Value | Appended
 ExpireAt = float | int | None
-Entry = tuple[Value, ExpireAt]
+Entry = tuple[Stored, ExpireAt]
 Entries = dict[str, Entry]  # key -> entry: the keyspace's dict, and a snapshot's contents
 
 # The value kinds, by the Python type that holds them in memory, as snapshots name them.
-KIND: dict[type, str] = {bytes: "string", list: "list", dict: "hash"}
+KIND: dict[type, str] = {bytes: "string", Appended: "string", list: "list", dict: "hash"}
 
 # Record ops as written in the WAL (docs/FORMAT.md, "Records").
 RECORD_OPS = ("set", "del", "rpush", "hset", "hdel", "expire", "persist", "flushall", "append")

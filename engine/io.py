@@ -163,9 +163,11 @@ class OsFileSystem:
         return OsFile(os.open(path, os.O_WRONLY | os.O_APPEND), path)
 
     def write(self, handle: OsFile, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(handle.fd, view) :]
+        written = os.write(handle.fd, data)
+        if written < len(data):  # a short write (a signal, a full disk): go on from where it stopped
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(handle.fd, view) :]
 
     def fsync(self, handle: OsFile) -> None:
         os.fsync(handle.fd)

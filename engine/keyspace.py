@@ -1,7 +1,7 @@
 """The keyspace: one dict, the three value kinds, and how records change it.
 
-An entry is ``key -> (value, expire_at)``; the kind follows from the value's type: `bytes`
-(string), `list` of bytes (list), `dict` of str -> bytes (hash).
+An entry is ``key -> (value, expire_at)``; the kind follows from the value's type: `bytes` or,
+once APPEND grew it, `Appended` (string), `list` of bytes (list), `dict` of str -> bytes (hash).
 
 `apply_record` is the only code that mutates the dict, and it runs both for live writes (after
 the record is durable) and for replay during recovery: memory == snapshot + WAL replay holds by
@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from tornwrite.engine.appended import Appended
 from tornwrite.engine.errors import WrongTypeError
 from tornwrite.engine.expiry import Deadlines, is_expired
 from tornwrite.engine.format import KIND, Entries, Entry, ExpireAt
@@ -91,10 +92,12 @@ def _append(data: Entries, key: str, new: bool, suffix: bytes) -> None:
     if new:
         data[key] = (suffix, None)
         return
-    entry = data.get(key)
-    if entry is None or type(entry[0]) is not bytes:
+    value, expire_at = data.get(key, (None, None))
+    if isinstance(value, bytes):
+        value = Appended.of(value)  # the first append to this string copies it, once
+    elif not isinstance(value, Appended):
         raise ReplayError(f"record needs an existing string at {key!r}")
-    data[key] = (entry[0] + suffix, entry[1])
+    data[key] = (value.grown(suffix), expire_at)
 
 
 def _del(data: Entries, keys: tuple[str, ...]) -> None:
@@ -237,13 +240,13 @@ class Keyspace:
             raise wrong_type(key, type(entry[0]), kind)
         return entry
 
-    def live_string(self, key: str, now: float) -> tuple[bytes, ExpireAt] | None:
+    def live_string(self, key: str, now: float) -> tuple[bytes | Appended, ExpireAt] | None:
         """(value, expire_at) if the key is a live string at `now`; None if absent; else WrongTypeError."""
         entry = self.live(key, now)
         if entry is None:
             return None
         value = entry[0]
-        if type(value) is bytes:
+        if type(value) is bytes or type(value) is Appended:
             return value, entry[1]
         raise wrong_type(key, type(value), bytes)
 
@@ -251,7 +254,8 @@ class Keyspace:
         """A private copy of every entry, for a snapshot to serialise outside the lock.
 
         Writers wait while this runs, so it copies the dict at C speed and then only the lists
-        and hashes, the values writers change in place (strings and entries are immutable).
+        and hashes, the values writers change in place (strings, Appended ones included, and
+        entries are immutable).
         """
         copied = self.data.copy()
         for key, (value, expire_at) in self.data.items():

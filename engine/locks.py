@@ -23,26 +23,25 @@ class OwnedLock:
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """As threading.Lock.acquire; raises ReentrantCallError on the thread that holds it."""
-        if self._holder == threading.get_ident():
+        thread = threading.get_ident()
+        if self._holder == thread:
             raise ReentrantCallError(
                 f"a store command was called while this thread holds the store's {self._name} lock "
                 "(from its clock or an I/O hook): it would wait for itself forever"
             )
         if not self._lock.acquire(blocking, timeout):
             return False
-        self._holder = threading.get_ident()
+        self._holder = thread
         return True
 
-    def release(self) -> None:
+    def release(self, *exc_info: object) -> None:
         self._holder = None
         self._lock.release()
 
     def locked(self) -> bool:
         return self._lock.locked()
 
-    def __enter__(self) -> OwnedLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
+    # `with` calls these directly: one call less on every write, each costly on a processor an
+    # fsync left cold (`with lock as x` would bind True: no caller names the lock so).
+    __enter__ = acquire
+    __exit__ = release

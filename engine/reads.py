@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tornwrite.engine import arguments
+from tornwrite.engine.appended import Appended
 from tornwrite.engine.errors import StoreClosedError
 from tornwrite.engine.expiry import is_expired
 from tornwrite.engine.format import KIND, Entries, Entry, ExpireAt, Value
@@ -74,6 +75,8 @@ class ReadCommands:
             return self._read(key, bytes, _string)
         if type(value) is bytes:
             return value
+        if type(value) is Appended:
+            return value.read()
         raise wrong_type(key, type(value), bytes)
 
     def exists(self, key: object) -> bool:
@@ -122,7 +125,7 @@ class ReadCommands:
     def dump(self) -> dict[str, tuple[str, Value, ExpireAt]]:
         """The logical state: key -> (kind, value, expire_at) for every live key (copies)."""
         return {
-            key: (KIND[type(value)], value, expire_at)
+            key: (KIND[type(value)], value.read() if isinstance(value, Appended) else value, expire_at)
             for key, (value, expire_at) in self._live_items(copy=True).items()
         }
 
@@ -149,6 +152,8 @@ def _look(
     value, expire_at = entry
     if expire_at is not None and ks.gone(key, expire_at, clock()):
         return None
+    if type(value) is Appended:
+        value = value.read()  # a string APPEND grew: every read sees bytes
     return type(value), extract(value, *args) if kind is None or type(value) is kind else None
 
 

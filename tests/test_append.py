@@ -1,9 +1,13 @@
 """APPEND: string append that creates the key, keeps its TTL, refuses other kinds, and survives replay."""
 
+import threading
+import tracemalloc
+
 import pytest
 
 from tests.support import newest_segment
-from tornwrite.engine import CorruptDataError, Store, WrongTypeError
+from tornwrite.engine import CorruptDataError, IOLayer, Store, WrongTypeError
+from tornwrite.engine.appended import Appended
 from tornwrite.engine.codec import LineError, decode_record, encode_record
 from tornwrite.engine.format import wal_name
 from tornwrite.models.format_reader import read_directory
@@ -152,3 +156,85 @@ def test_appends_replay_after_reopen_and_the_format_reader_agrees(tmp_path, cloc
     reading = read_directory(directory)
     assert reading.stop is None and reading.refused is None
     assert reading.view(clock()) == expected
+
+
+def test_an_append_to_a_large_string_allocates_about_the_suffix_not_the_whole_value(open_store):
+    store = open_store()
+    store.set("big", b"x" * 2**20)
+    store.append("big", b"first")  # the first append to a set string copies it once
+    tracemalloc.start()
+    try:
+        started = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        store.append("big", b"y" * 100)
+        peak = tracemalloc.get_traced_memory()[1] - started
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**16, f"one 100-byte append to a 1 MiB string allocated {peak:,} bytes at its peak"
+    assert store.get("big") == b"x" * 2**20 + b"first" + b"y" * 100
+
+
+def test_a_grown_string_reads_as_bytes_everywhere_a_string_does(open_store, tmp_path, clock):
+    store = open_store()
+    store.set("k", b"ab", ttl=100)
+    store.append("k", b"c")
+    store.append("k", b"d")
+    value = store.get("k")
+    assert type(value) is bytes and value == b"abcd"
+    assert store.dump()["k"] == ("string", b"abcd", clock() + 100) and type(store.dump()["k"][1]) is bytes
+    assert store.type("k") == "string" and store.exists("k") and store.ttl("k") == 100
+    with pytest.raises(WrongTypeError, match="holds a string"):
+        store.rpush("k", b"x")
+    with pytest.raises(WrongTypeError, match="holds a string"):
+        store.llen("k")
+
+
+def test_a_snapshot_holds_a_string_as_of_its_lsn_while_appends_grow_it_during_encoding(tmp_path, clock):
+    io = IOLayer()
+    with Store.open(tmp_path / "data", clock=clock, io=io) as store:
+        store.append("k", b"ab")
+        store.append("k", b"c")
+
+        def append_meanwhile(event):  # after the keyspace copy, outside the write lock
+            if event.label == "snapshot.create" and event.phase == "before":
+                store.append("k", b"d")
+
+        io.hooks.append(append_meanwhile)
+        store.snapshot()
+        io.hooks.remove(append_meanwhile)
+    with Store.open(tmp_path / "data", clock=clock) as reopened:  # snapshot abc + the logged "d"
+        assert reopened.get("k") == b"abcd"
+
+
+def test_two_strings_grown_from_one_keep_their_own_bytes():
+    start = Appended.of(b"ab")
+    first, second = start.grown(b"cd"), start.grown(b"XY")
+    assert (bytes(start), first.read(), second.read()) == (b"ab", b"abcd", b"abXY")
+    assert (len(start), len(first), len(second)) == (2, 4, 4)
+
+
+def test_a_reader_racing_appends_sees_each_value_whole_and_never_one_older_than_acked(tmp_path):
+    parts = [b"%04d," % n for n in range(300)]
+    whole, sizes = b"".join(parts), [len(b"".join(parts[:n])) for n in range(len(parts) + 1)]
+    acked, states, wrong, done = [0], set(), [], threading.Event()
+    with Store.open(tmp_path / "data") as store:  # a real disk: each fsync lets the reader run
+
+        def reader() -> None:
+            while not done.is_set() and not wrong:
+                before = acked[0]  # appends acked before this read began
+                value = store.get("hot") or b""
+                states.add(before)
+                if not whole.startswith(value) or len(value) < sizes[before]:
+                    wrong.append((before, value))
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            for n, part in enumerate(parts, 1):
+                store.append("hot", part)
+                acked[0] = n
+        finally:
+            done.set()
+            thread.join()
+    assert not wrong, f"a read after {wrong[0][0]} acked appends saw {wrong[0][1][-20:]!r}: torn or older"
+    assert len(states) > 100, f"the reader ran between only {len(states)} of the {len(parts)} appends"

@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tornwrite.engine import codec
 from tornwrite.engine.codec import LineError, decode_entry, decode_record, encode_entry, encode_record
 
 keys = st.text(alphabet=st.characters(blacklist_categories=["Cs"]))  # no lone surrogates
-values = st.binary(max_size=64)
+values = st.binary(max_size=64) | st.text(max_size=32).map(lambda text: text.encode("utf-8"))
 times = st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**53), 2**53)
 
 records = st.one_of(
@@ -21,7 +22,14 @@ records = st.one_of(
     st.tuples(st.just("expire"), st.tuples(keys, st.floats(allow_nan=False, allow_infinity=False))),
     st.tuples(st.just("persist"), st.tuples(keys)),
     st.tuples(st.just("flushall"), st.just(())),
+    st.tuples(st.just("append"), st.tuples(keys, st.booleans(), values)),
 )
+
+
+@given(st.integers(1, 2**64 - 1), keys, st.booleans(), values)
+def test_an_append_record_is_the_bytes_the_generic_json_encoder_writes(lsn, key, new, suffix):
+    generic = codec._dumps(codec._ARG_ENCODERS["append"]((key, new, suffix))).encode("utf-8")
+    assert encode_record(lsn, "append", (key, new, suffix)) == codec.frame(b"%d append %s" % (lsn, generic))
 
 
 @given(st.integers(1, 2**64 - 1), records)

@@ -116,3 +116,15 @@ def test_a_hook_that_raises_stops_the_step_before_it_happens(tmp_path, clock):
         with pytest.raises(StoreFailedError):
             store.set("k", b"v")
         assert store.get("k") is None
+
+
+def test_a_short_real_write_goes_on_until_every_byte_is_written(tmp_path, monkeypatch):
+    from tornwrite.engine import io as engine_io
+
+    real_write = os.write
+    monkeypatch.setattr(engine_io.os, "write", lambda fd, data: real_write(fd, bytes(data[:3])))  # 3 B a call
+    fs = engine_io.OsFileSystem()
+    handle = fs.create(str(tmp_path / "f"))
+    fs.write(handle, b"0123456789")
+    fs.close(handle)
+    assert (tmp_path / "f").read_bytes() == b"0123456789"
