@@ -10,10 +10,11 @@ from __future__ import annotations
 import errno
 import math
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from tornwrite.engine.errors import ClockError, InvalidArgumentError
+from tornwrite.engine.errors import ClockError, InvalidArgumentError, ReentrantCallError
 
 
 def directory(path: object) -> str:
@@ -57,10 +58,22 @@ def _positive_finite(given: object) -> bool:
 
 
 def checked_clock(clock: Callable[[], Any]) -> Callable[[], float]:
-    """`clock`, with each reading checked: an int or float, finite, else ClockError."""
+    """`clock`, with each reading checked: an int or float, finite, else ClockError. A clock that
+    reaches this clock again on its own thread (through a store read of a key with a TTL, say)
+    raises ReentrantCallError there, instead of recursing until the stack runs out."""
+    inside: set[int] = set()  # the threads now running `clock`
 
     def now() -> float:
-        reading = clock()
+        thread = threading.get_ident()
+        if thread in inside:
+            raise ReentrantCallError(
+                "the store's clock called a store command that reads the clock again: it would recurse forever"
+            )
+        inside.add(thread)
+        try:
+            reading = clock()
+        finally:
+            inside.discard(thread)
         if type(reading) is not float and type(reading) is not int:
             raise ClockError(f"the clock returned {type(reading).__name__}, not a number of seconds")
         try:

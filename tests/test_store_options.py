@@ -182,3 +182,24 @@ def test_an_io_hook_that_calls_back_into_the_store_raises_instead_of_deadlocking
     io.hooks.clear()
     store.set("k", b"v")
     store.close()
+
+
+@pytest.mark.parametrize("read", ["get", "ttl"])
+def test_a_clock_that_reads_the_store_raises_instead_of_recursing(tmp_path, read):
+    holder: list[Store] = []
+    reading = [False]
+
+    def reading_clock() -> float:
+        if reading[0]:
+            getattr(holder[0], read)("timed")  # a key with a TTL: the read asks this clock again
+        return 1_700_000_000.0
+
+    store = Store.open(tmp_path / "data", clock=reading_clock)
+    holder.append(store)
+    store.set("timed", b"v", ttl=100)
+    reading[0] = True
+    with pytest.raises(ReentrantCallError):
+        getattr(store, read)("timed")
+    reading[0] = False
+    assert store.get("timed") == b"v"
+    store.close()
