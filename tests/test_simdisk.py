@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from tornwrite.faultinject.core.simdisk import SECTOR, SimDisk
+from tornwrite.faultinject.core.simdisk import SECTOR, SimDisk, image_fingerprint
 
 D = "/d"
 
@@ -168,3 +168,18 @@ def test_an_unlocked_lock_handle_cannot_be_unlocked_twice():
     disk.unlock(lock)
     with pytest.raises(OSError):
         disk.unlock(lock)
+
+
+def test_every_crash_state_carries_the_fingerprint_of_its_own_image():
+    """Torn appends are fingerprinted by one running hash: it must equal hashing each image whole."""
+    disk, h = disk_with("f", "g")
+    disk.write(h["f"], bytes(range(256)) * 9)
+    disk.fsync(h["f"])
+    disk.fsync_dir(D)
+    disk.write(h["g"], b"other")
+    disk.write(h["f"], b"tail" * 700)  # an append past several sectors: many torn copies
+    states = list(disk.power_loss_states(random.Random(0)))
+    assert len(states) > 12
+    for state in states:
+        assert state.fingerprint() == image_fingerprint(state.image)
+    assert len({state.fingerprint() for state in states}) == len(states)

@@ -29,8 +29,8 @@ import hashlib
 import itertools
 import os
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 Image = dict  # directory path -> {file name: bytes}
 
@@ -84,18 +84,21 @@ class CrashState:
 
     description: str
     image: Image
+    known: str | None = field(default=None, compare=False, repr=False)  # its fingerprint, if computed already
 
     def fingerprint(self) -> str:
-        return image_fingerprint(self.image)
+        return self.known if self.known is not None else image_fingerprint(self.image)
 
 
-def image_fingerprint(image: Image) -> str:
-    """A digest of every file's path and content: equal images, equal fingerprints."""
+def image_fingerprint(image: Image, known: Mapping[int, bytes] | None = None) -> str:
+    """A digest of every file's path and content: equal images, equal fingerprints. `known`:
+    content digests (as content_digest gives them) already computed, by id of the content."""
     digest = hashlib.blake2b(digest_size=16)
     for directory in sorted(image):
         for name in sorted(image[directory]):
+            content = image[directory][name]
             digest.update(b"%s/%s:" % (directory.encode(), name.encode()))
-            digest.update(_content_digest(image[directory][name]))
+            digest.update(known[id(content)] if known and id(content) in known else _content_digest(content))
     return digest.hexdigest()
 
 
@@ -125,7 +128,13 @@ class _ContentDigests:
 
     @staticmethod
     def _digest(content: bytes) -> bytes:
-        return hashlib.blake2b(content, digest_size=16).digest() + b"%d" % len(content)
+        return content_digest(hashlib.blake2b(content, digest_size=16), len(content))
+
+
+def content_digest(hashed: hashlib.blake2b, size: int) -> bytes:
+    """A file content's digest, from a blake2b (digest_size 16) fed exactly that content, which
+    is `size` bytes: fed in pieces, a running hash gives every prefix's digest in one pass."""
+    return hashed.digest() + b"%d" % size
 
 
 _content_digest = _ContentDigests()
@@ -341,22 +350,21 @@ class SimDisk:
             for path, d in sorted(self.dirs.items())
             if d.pending
         ]
-        data_choices = _data_variants(focus, rng) if focus is not None else [("", None)]
+        data_choices = _data_variants(focus, rng) if focus is not None else [("", None, None)]
         others_pending = any(inode.pending and inode is not focus for inode in self._inodes())
         seen = set()
         for meta in itertools.product(*meta_choices):
             kept_changes = dict(meta)
             all_or_none = all(len(kept) in (0, len(self.dirs[path].pending)) for path, kept in meta)
             for keep_others in (False, True) if others_pending else (False,):
-                for what, focus_bytes in data_choices[: None if all_or_none else 2]:
+                for what, focus_bytes, digest in data_choices[: None if all_or_none else 2]:
                     if keep_others and what != "unsynced data kept":
                         continue  # one extra state only: everything unsynced kept
                     image = self._image(kept_changes, focus, focus_bytes, keep_others)
-                    state = CrashState(_describe(kept_changes, self.dirs, what, keep_others), image)
-                    fingerprint = state.fingerprint()
+                    fingerprint = image_fingerprint(image, {id(focus_bytes): digest} if digest else None)
                     if fingerprint not in seen:
                         seen.add(fingerprint)
-                        yield state
+                        yield CrashState(_describe(kept_changes, self.dirs, what, keep_others), image, fingerprint)
 
     def _inodes(self) -> Iterator[Inode]:
         for d in self.dirs.values():
@@ -418,15 +426,20 @@ def _replay(durable: bytes, ops: list[tuple]) -> bytearray:
     return data
 
 
-def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
-    """(description, content) for the file written last: lost, kept, prefixes, torn last write."""
+def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes, bytes | None]]:
+    """(description, content, its content digest or None) for the file written last: lost,
+    kept, prefixes, torn last write. The digests of a torn append come from one running hash
+    (hashing each torn copy whole cost more than recovering it, on large files)."""
     ops = inode.pending
-    variants = [("unsynced data lost", inode.durable), ("unsynced data kept", bytes(inode.data))]
+    variants: list[tuple[str, bytes, bytes | None]] = [
+        ("unsynced data lost", inode.durable, None),
+        ("unsynced data kept", bytes(inode.data), None),
+    ]
     middle = list(range(1, len(ops)))
     if len(middle) > _PREFIX_SAMPLES:
         middle = sorted(rng.sample(middle, _PREFIX_SAMPLES))
     variants += [
-        (f"first {k} of {len(ops)} unsynced writes kept", bytes(_replay(inode.durable, ops[:k]))) for k in middle
+        (f"first {k} of {len(ops)} unsynced writes kept", bytes(_replay(inode.durable, ops[:k])), None) for k in middle
     ]
     last = ops[-1]
     if last[0] == "write" and len(last[2]) > 1:
@@ -440,9 +453,17 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
             else (set(rng.sample(range(1, len(data)), _TORN_SAMPLES)))
         )
         sectors = {b - offset for b in range(offset - offset % SECTOR + SECTOR, offset + len(data), SECTOR)}
+        # An append's torn copies are prefixes of one another: one running hash gives their digests.
+        running = hashlib.blake2b(before[:offset], digest_size=16) if offset >= len(before) else None
+        hashed = 0
         for cut in sorted(cuts | sectors):
             torn = before[:offset] + data[:cut] + before[offset + cut :]
-            variants.append((f"last write torn at {cut}/{len(data)} bytes", bytes(torn)))
+            digest = None
+            if running is not None:
+                running.update(data[hashed:cut])
+                hashed = cut
+                digest = content_digest(running.copy(), len(torn))
+            variants.append((f"last write torn at {cut}/{len(data)} bytes", bytes(torn), digest))
         for cut in sorted({0} | sectors):
             if offset + cut < len(before):
                 continue  # blocks the file already had hold old bytes or new ones, never zeros
@@ -451,6 +472,7 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
                 (
                     f"last write {cut}/{len(data)} bytes then zeros",
                     bytes(before[:offset] + data[:cut] + bytes(len(data) - cut) + after),
+                    None,
                 )
             )
     return variants
