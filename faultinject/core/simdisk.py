@@ -103,28 +103,31 @@ def image_fingerprint(image: Image, known: Mapping[int, bytes] | None = None) ->
 
 
 class _ContentDigests:
-    """blake2b of file contents, remembered by identity: the states of one crash point share most
-    of their files' bytes objects, and hashing large files again and again cost more than
-    recovering them. Keeps the contents it knows alive (so an id stays theirs), up to a budget."""
+    """blake2b of file contents, remembered by content: the states of a crash point, and of the
+    points around it, hold the same files again and again (often as new bytes objects), and
+    hashing them each time cost more than recovering them. A dict keyed by the bytes finds a
+    known content by identity, or else by Python's cheaper hash and a compare. Keeps what it
+    knows up to a budget, forgetting the least recently used first."""
 
     KEPT_BYTES = 64 << 20
 
     def __init__(self) -> None:
-        self.known: dict[int, tuple[bytes, bytes]] = {}  # id(content) -> (content, digest)
+        self.known: dict[bytes, bytes] = {}  # content -> digest, oldest use first
         self.kept = 0
 
     def __call__(self, content: bytes) -> bytes:
-        if type(content) is not bytes:  # only immutable content may be known by its identity
+        if type(content) is not bytes:  # a mutable content cannot be a key: hashed as it is now
             return self._digest(content)
-        known = self.known.get(id(content))
-        if known is not None and known[0] is content:
-            return known[1]
-        if self.kept + len(content) > self.KEPT_BYTES:
-            self.known.clear()
-            self.kept = 0
-        digest = self.known[id(content)] = (content, self._digest(content))
-        self.kept += len(content)
-        return digest[1]
+        digest = self.known.pop(content, None)
+        if digest is None:
+            digest = self._digest(content)
+            self.kept += len(content)
+            while self.known and self.kept > self.KEPT_BYTES:
+                oldest = next(iter(self.known))
+                del self.known[oldest]
+                self.kept -= len(oldest)
+        self.known[content] = digest  # now the most recently used
+        return digest
 
     @staticmethod
     def _digest(content: bytes) -> bytes:
@@ -202,7 +205,7 @@ class SimDisk:
 
     def fsync(self, handle: SimHandle) -> None:
         inode = self._open(handle)
-        inode.durable = bytes(inode.data)
+        inode.durable = _as_seen(inode)
         inode.pending.clear()
 
     def truncate(self, handle: SimHandle, size: int) -> None:
@@ -391,10 +394,16 @@ class SimDisk:
                 if kind != "unlink":
                     entries[new_name] = inode
             image[path] = {
-                name: (focus_bytes if inode is focus else bytes(inode.data) if keep_others else inode.durable)
+                name: (focus_bytes if inode is focus else _as_seen(inode) if keep_others else inode.durable)
                 for name, inode in entries.items()
             }
         return image
+
+
+def _as_seen(inode: Inode) -> bytes:
+    """The inode's bytes as the process sees them: its durable bytes object itself when they
+    are equal, so that images keep sharing it (fingerprints know contents by identity)."""
+    return inode.durable if inode.durable == inode.data else bytes(inode.data)
 
 
 def _subsets(count: int, rng: random.Random) -> list[frozenset]:
@@ -464,6 +473,12 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes, b
                 hashed = cut
                 digest = content_digest(running.copy(), len(torn))
             variants.append((f"last write torn at {cut}/{len(data)} bytes", bytes(torn), digest))
+        kept = variants[1][1]
+        # The data kept is the whole append, unless a failed fsync dropped pages from the replay
+        # (kinds/ioerror.py): checked, as comparing costs a tenth of hashing.
+        if running is not None and len(kept) == offset + len(data) and kept.startswith(before) and kept.endswith(data):
+            running.update(data[hashed:])
+            variants[1] = (variants[1][0], kept, content_digest(running, len(kept)))
         for cut in sorted({0} | sectors):
             if offset + cut < len(before):
                 continue  # blocks the file already had hold old bytes or new ones, never zeros
