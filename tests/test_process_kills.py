@@ -2,10 +2,12 @@
 each kill leaves exactly the files a fresh run killed at that point leaves."""
 
 import os
+import time
 from functools import partial
 
 from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.execution import trace
+from tornwrite.faultinject.kinds import process
 from tornwrite.faultinject.kinds.process import _run_workload, kill_at, kill_each
 
 
@@ -46,3 +48,14 @@ def test_a_point_the_run_never_reaches_is_reported_not_killed(tmp_path):
     )
     assert taken[0] == (last, "after", True, "")
     assert taken[1][:3] == (last + 5, "before", False) and "ended before" in taken[1][3]
+
+
+def test_a_runner_that_hangs_is_killed_and_its_points_say_so(monkeypatch):
+    monkeypatch.setattr(process, "CHILD_TIMEOUT", 0.5)
+    taken = []
+    kill_each(lambda runner: time.sleep(60), [(1, "before"), (2, "after")], lambda *args: taken.append(args))
+    assert [(number, phase, report.killed) for number, phase, report in taken] == [
+        (1, "before", False),
+        (2, "after", False),
+    ]
+    assert all(report.error.startswith("hang") for *_, report in taken)
