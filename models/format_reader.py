@@ -302,6 +302,46 @@ def _apply(entries: State, op: str, operands: tuple[Any, ...]) -> None:
         entries.clear()
 
 
+class _Remembered:
+    """A line decoder whose results are remembered by (body, version): a reader judging crash
+    states reads the same lines again and again (every state of a run holds the log's earlier
+    lines), and decoding them was most of its time. A hit gives fresh copies of the lists and
+    dicts in the result, which replay changes in place; a bad line is never remembered. Keeps
+    bodies up to a budget, forgetting the least recently used first."""
+
+    KEPT_BYTES = 32 << 20
+
+    def __init__(self, decode: Callable[[bytes, bytes], tuple[Any, Any]]):
+        self.decode = decode
+        self.known: dict[tuple[bytes, bytes], tuple[Any, Any]] = {}
+        self.kept = 0
+
+    def __call__(self, body: bytes, version: bytes) -> tuple[Any, Any]:
+        key = (body, version)
+        found = self.known.pop(key, None)
+        if found is None:
+            found = self.decode(body, version)
+            self.kept += len(body)
+            while self.known and self.kept > self.KEPT_BYTES:
+                oldest = next(iter(self.known))
+                del self.known[oldest]
+                self.kept -= len(oldest[0])
+        self.known[key] = found
+        fresh: tuple[Any, Any] = _fresh(found)
+        return fresh
+
+
+def _fresh(thing: Any) -> Any:
+    """`thing` with every list and dict in it copied (their items are immutable: str, bytes, numbers)."""
+    if type(thing) is tuple:
+        return tuple(_fresh(item) for item in thing)
+    if type(thing) is list:
+        return list(thing)
+    if type(thing) is dict:
+        return dict(thing)
+    return thing
+
+
 # --- snapshots --------------------------------------------------------------------------------
 
 
@@ -322,6 +362,14 @@ def _snapshot_entry(body: bytes, version: bytes) -> tuple[str, tuple[Any, ...]]:
     return _key(key), (kind, decode(value), _time(expire_at, nullable=True))
 
 
+_snapshot_entries = _Remembered(_snapshot_entry)
+_records = _Remembered(lambda body, version: _split(_record(body, version)))
+
+
+def _split(record: tuple[int, str, tuple[Any, ...]]) -> tuple[int, tuple[str, tuple[Any, ...]]]:
+    return record[0], (record[1], record[2])
+
+
 def _read_snapshot(name: str, data: bytes, lsn: int) -> State:
     """The entries of a snapshot file; _Refusal naming file and offset unless wholly valid."""
     headers = {SNAPSHOT_MAGIC + b" " + version + b" " + str(lsn).encode() + b"\n": version for version in VERSIONS}
@@ -333,7 +381,7 @@ def _read_snapshot(name: str, data: bytes, lsn: int) -> State:
     while not data.startswith(b"END ", position):
         try:
             body, after = _framed_body(data, position)
-            key, entry = _snapshot_entry(body, version)
+            key, entry = _snapshot_entries(body, version)
         except _BadLine as error:
             raise _Refusal(f"{name} at offset {position}: bad snapshot entry: {error}") from None
         if key in entries:
@@ -384,7 +432,7 @@ class _Reader:
         while position < len(data):
             try:
                 body, after = _framed_body(data, position)
-                lsn, op, operands = _record(body, headers[header])
+                lsn, (op, operands) = _records(body, headers[header])
                 if lsn != expected:
                     raise _BadLine(f"LSN {lsn} where {expected} was expected")
             except _BadLine as error:

@@ -8,8 +8,10 @@ from tornwrite.engine import IOLayer, SnapshotError, Store, StoreFailedError
 from tornwrite.faultinject import campaign
 from tornwrite.faultinject.core import workloads
 from tornwrite.faultinject.core.execution import DATA_DIR, trace
+from tornwrite.faultinject.core.verdicts import Recoveries
 from tornwrite.faultinject.kinds import NAMES, damage, ioerror, repro_command
 from tornwrite.faultinject.plan import Plan
+from tornwrite.faultinject.zoo import mutants
 from tornwrite.models.checker import Oracle
 
 
@@ -102,3 +104,16 @@ def test_an_engine_that_refuses_to_open_is_judged_never_crashes_the_harness(kind
     # torn-tail-fatal makes Store.open raise wherever a recovery finds a torn record.
     tally, _ = execute((kind,), mutant="torn-tail-fatal", ops=12, budget=60)
     assert tally.points_done == tally.points_total  # every point judged, none lost to an exception
+
+
+@pytest.mark.parametrize("mutant", [None, "wal-fsync-retried"])
+def test_an_ioerror_batch_sharing_its_recoveries_judges_every_state_as_fresh_ones_do(mutant):
+    workload = workloads.build("snapshot-heavy", 5, 16)
+    oracle = Oracle(list(workload.ops), workload.start_time)
+    shared = Recoveries()
+    with mutants.active(mutant):
+        for step in trace(workload):
+            for code, halfway in ioerror.variants(step.op):
+                alone = ioerror.run_with_error(workload, oracle, step, code, halfway)[2]
+                batched = ioerror.run_with_error(workload, oracle, step, code, halfway, shared)[2]
+                assert (batched.outcome, batched.detail) == (alone.outcome, alone.detail), step

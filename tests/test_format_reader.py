@@ -823,3 +823,18 @@ def test_reader_view_equals_store_dump_for_random_engine_runs(commands):
                 assert reading.view(clock.now) == store.dump(), command
         finally:
             store.close()
+
+
+def test_lines_read_again_give_the_same_state_and_share_no_list_or_hash_with_an_earlier_reading():
+    """Decoded lines are remembered (crash states repeat them): a later reading must not see
+    what replay did to an earlier one's lists and hashes."""
+    files = {
+        snap_name(2): snapshot(2, [["l", "list", [v(b"x")], None], ["h", "hash", {"f": v(b"1")}, None]]),
+        wal_name(3): segment(3, ("rpush", ["l", False, [v(b"y")]]), ("hset", ["h", False, {"g": v(b"2")}])),
+    }
+    first = read_files(files)
+    first.entries["l"][1].append(b"changed")
+    first.entries["h"][1]["changed"] = b"!"
+    again = read_files({name: bytes(bytearray(data)) for name, data in files.items()})
+    assert again.entries == {"l": ("list", [b"x", b"y"], None), "h": ("hash", {"f": b"1", "g": b"2"}, None)}
+    assert read_files(files).entries == again.entries

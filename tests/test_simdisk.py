@@ -305,3 +305,18 @@ def test_a_disk_booted_from_an_image_holds_its_directories_durably():
     assert [{p: files for p, files in image.items() if p.startswith(D)} for image in images] == [
         {D: {}, f"{D}/sub": {"f": b"x"}}
     ]
+
+
+def test_every_crash_state_carries_the_fingerprint_of_its_own_image():
+    """Torn appends are fingerprinted by one running hash: it must equal hashing each image whole."""
+    disk, h = disk_with("f", "g")
+    disk.write(h["f"], bytes(range(256)) * 9)
+    disk.fsync(h["f"])
+    disk.fsync_dir(D)
+    disk.write(h["g"], b"other")
+    disk.write(h["f"], b"tail" * 700)  # an append past several sectors: many torn copies
+    states = list(disk.power_loss_states(random.Random(0)))
+    assert len(states) > 12
+    for state in states:
+        assert state.fingerprint() == image_fingerprint(state.image)
+    assert len({state.fingerprint() for state in states}) == len(states)

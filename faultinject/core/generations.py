@@ -64,7 +64,7 @@ def live_on(
     the workload's ops its recovery kept; `rest`: the ops the program runs next; `rng_for(g)`:
     the seeded sampler of generation g; `recoveries`, what this batch recovered already. Stops
     after a life that is not ok."""
-    recover = recover_image if recoveries is None else recoveries.image
+    recover = recoveries.image if recoveries is not None else lambda image, time, _: recover_image(image, time)
     done = list(workload.ops[:survived])
     for generation in range(1, GENERATIONS + 1):
         rng = rng_for(generation)
@@ -82,7 +82,7 @@ def live_on(
         index = rng.randrange(len(states))
         in_flight = progress.in_flight and progress.current > 0
         everything = done + rest
-        recovered = recover(states[index].image, progress.clock.now)
+        recovered = recover(states[index].image, progress.clock.now, states[index].fingerprint())
         verdict = judge(
             Oracle(everything, workload.start_time, workload.initial),
             recovered,

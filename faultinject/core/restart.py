@@ -17,7 +17,7 @@ from collections.abc import Callable
 from tornwrite.engine import IOEvent, IOLayer, Store
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, StepCounter, apply
 from tornwrite.faultinject.core.results import RESTART, CrashPoint, SecondCrash, StateResult
-from tornwrite.faultinject.core.simdisk import SimDisk
+from tornwrite.faultinject.core.simdisk import Image, SimDisk
 from tornwrite.faultinject.core.verdicts import Recovered, judge, recover_image
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.models.checker import Oracle, Verdict
@@ -32,9 +32,10 @@ def check_restart(
     observed: int,
     rng: random.Random,
     emit: Callable[[StateResult], None],
-    recover: Callable[[dict, float], Recovered] = recover_image,
+    recover: Callable[[Image, float, str | None], Recovered] = lambda image, time, _: recover_image(image, time),
 ) -> None:
-    """`recover` turns a crash image into what recovery gives (the caller may cache it)."""
+    """`recover(image, check_time, its fingerprint or None)` turns a crash image into what
+    recovery gives (the caller may cache it, as Recoveries.image does)."""
     restarted = disk.after_process_crash()
     check_time = progress.clock.now
     acked, in_flight = progress.acked, progress.in_flight and progress.current > 0
@@ -66,7 +67,7 @@ def check_restart(
                     SecondCrash(
                         number, event.phase, index, f"power loss in the restart's recovery: {state.description}"
                     ),
-                    recover(state.image, check_time),
+                    recover(state.image, check_time, state.fingerprint()),
                 )
             )
 
@@ -85,7 +86,7 @@ def check_restart(
     for second, again in during:
         report(verdict(again), second)
     for index, state in enumerate(restarted.power_loss_states(rng)):
-        again = recover(state.image, check_time)
+        again = recover(state.image, check_time, state.fingerprint())
         outcome = verdict(again)
         if outcome.outcome == "ok" and again.state != served:
             outcome = Verdict(
@@ -100,7 +101,7 @@ def check_restart(
     for op in rest:
         apply(store, op, clock)
     carried_on = list(workload.ops[: first.matched_prefix]) + list(rest)
-    final = recover(restarted.durable_image(), clock.now)
+    final = recover(restarted.durable_image(), clock.now, None)
     outcome = Oracle(carried_on, workload.start_time, workload.initial).check(
         acked=len(carried_on),
         in_flight=False,

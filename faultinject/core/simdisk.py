@@ -33,8 +33,8 @@ import hashlib
 import itertools
 import os
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 Image = dict  # directory path -> {file name: bytes}
 
@@ -63,8 +63,12 @@ class Inode:
         self.pending: list[tuple] = []  # ("write", offset, bytes, seq) | ("truncate", size, seq)
 
     def seen(self) -> bytes:
-        """What the process sees: its page cache (a symbolic link: the path it holds)."""
-        return self.durable if isinstance(self.durable, Symlink) else bytes(self.data)
+        """What the process sees: its page cache (a symbolic link: the path it holds). The durable
+        bytes object itself when they are equal, so that images keep sharing it (fingerprints
+        know contents by identity)."""
+        if isinstance(self.durable, Symlink) or self.durable == self.data:
+            return self.durable
+        return bytes(self.data)
 
 
 class Directory:
@@ -102,14 +106,16 @@ class CrashState:
 
     description: str
     image: Image
+    known: str | None = field(default=None, compare=False, repr=False)  # its fingerprint, if computed already
 
     def fingerprint(self) -> str:
-        return image_fingerprint(self.image)
+        return self.known if self.known is not None else image_fingerprint(self.image)
 
 
-def image_fingerprint(image: Image) -> str:
+def image_fingerprint(image: Image, known: Mapping[int, bytes] | None = None) -> str:
     """A digest of every directory's path and every file's path and content: equal images, equal
-    fingerprints (an empty directory counts: a removal a crash lost leaves one)."""
+    fingerprints (an empty directory counts: a removal a crash lost leaves one). `known`: content
+    digests (as content_digest gives them) already computed, by id of the content."""
     digest = hashlib.blake2b(digest_size=16)
     for directory in sorted(image):
         digest.update(b"%s\0dir;" % directory.encode())
@@ -117,37 +123,46 @@ def image_fingerprint(image: Image) -> str:
             content = image[directory][name]
             kind = b"symlink" if isinstance(content, Symlink) else b"file"  # a link to "x" is no file holding "x"
             digest.update(b"%s/%s\0%s:" % (directory.encode(), name.encode(), kind))
-            digest.update(_content_digest(content))
+            digest.update(known[id(content)] if known and id(content) in known else _content_digest(content))
     return digest.hexdigest()
 
 
 class _ContentDigests:
-    """blake2b of file contents, remembered by identity: the states of one crash point share most
-    of their files' bytes objects, and hashing large files again and again cost more than
-    recovering them. Keeps the contents it knows alive (so an id stays theirs), up to a budget."""
+    """blake2b of file contents, remembered by content: the states of a crash point, and of the
+    points around it, hold the same files again and again (often as new bytes objects), and
+    hashing them each time cost more than recovering them. A dict keyed by the bytes finds a
+    known content by identity, or else by Python's cheaper hash and a compare. Keeps what it
+    knows up to a budget, forgetting the least recently used first."""
 
     KEPT_BYTES = 64 << 20
 
     def __init__(self) -> None:
-        self.known: dict[int, tuple[bytes, bytes]] = {}  # id(content) -> (content, digest)
+        self.known: dict[bytes, bytes] = {}  # content -> digest, oldest use first
         self.kept = 0
 
     def __call__(self, content: bytes) -> bytes:
-        if type(content) is not bytes:  # only immutable content may be known by its identity
+        if type(content) is not bytes:  # a mutable content cannot be a key: hashed as it is now
             return self._digest(content)
-        known = self.known.get(id(content))
-        if known is not None and known[0] is content:
-            return known[1]
-        if self.kept + len(content) > self.KEPT_BYTES:
-            self.known.clear()
-            self.kept = 0
-        digest = self.known[id(content)] = (content, self._digest(content))
-        self.kept += len(content)
-        return digest[1]
+        digest = self.known.pop(content, None)
+        if digest is None:
+            digest = self._digest(content)
+            self.kept += len(content)
+            while self.known and self.kept > self.KEPT_BYTES:
+                oldest = next(iter(self.known))
+                del self.known[oldest]
+                self.kept -= len(oldest)
+        self.known[content] = digest  # now the most recently used
+        return digest
 
     @staticmethod
     def _digest(content: bytes) -> bytes:
-        return hashlib.blake2b(content, digest_size=16).digest() + b"%d" % len(content)
+        return content_digest(hashlib.blake2b(content, digest_size=16), len(content))
+
+
+def content_digest(hashed: hashlib.blake2b, size: int) -> bytes:
+    """A file content's digest, from a blake2b (digest_size 16) fed exactly that content, which
+    is `size` bytes: fed in pieces, a running hash gives every prefix's digest in one pass."""
+    return hashed.digest() + b"%d" % size
 
 
 _content_digest = _ContentDigests()
@@ -403,22 +418,21 @@ class SimDisk:
             for path, d in sorted(self.dirs.items())
             if d.pending
         ]
-        data_choices = _data_variants(focus, rng) if focus is not None else [("", None)]
+        data_choices = _data_variants(focus, rng) if focus is not None else [("", None, None)]
         others_pending = any(inode.pending and inode is not focus for inode in self._inodes())
         seen = set()
         for meta in itertools.product(*meta_choices):
             kept_changes = dict(meta)
             all_or_none = all(len(kept) in (0, len(self.dirs[path].pending)) for path, kept in meta)
             for keep_others in (False, True) if others_pending else (False,):
-                for what, focus_bytes in data_choices[: None if all_or_none else 2]:
+                for what, focus_bytes, digest in data_choices[: None if all_or_none else 2]:
                     if keep_others and what != "unsynced data kept":
                         continue  # one extra state only: everything unsynced kept
                     image = self._image(kept_changes, focus, focus_bytes, keep_others)
-                    state = CrashState(_describe(kept_changes, self.dirs, what, keep_others), image)
-                    fingerprint = state.fingerprint()
+                    fingerprint = image_fingerprint(image, {id(focus_bytes): digest} if digest else None)
                     if fingerprint not in seen:
                         seen.add(fingerprint)
-                        yield state
+                        yield CrashState(_describe(kept_changes, self.dirs, what, keep_others), image, fingerprint)
 
     def _inodes(self) -> Iterator[Inode]:
         for d in self.dirs.values():
@@ -500,15 +514,20 @@ def _replay(durable: bytes, ops: list[tuple]) -> bytearray:
     return data
 
 
-def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
-    """(description, content) for the file written last: lost, kept, prefixes, torn last write."""
+def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes, bytes | None]]:
+    """(description, content, its content digest or None) for the file written last: lost,
+    kept, prefixes, torn last write. The digests of a torn append come from one running hash
+    (hashing each torn copy whole cost more than recovering it, on large files)."""
     ops = inode.pending
-    variants = [("unsynced data lost", inode.durable), ("unsynced data kept", bytes(inode.data))]
+    variants: list[tuple[str, bytes, bytes | None]] = [
+        ("unsynced data lost", inode.durable, None),
+        ("unsynced data kept", bytes(inode.data), None),
+    ]
     middle = list(range(1, len(ops)))
     if len(middle) > _PREFIX_SAMPLES:
         middle = sorted(rng.sample(middle, _PREFIX_SAMPLES))
     variants += [
-        (f"first {k} of {len(ops)} unsynced writes kept", bytes(_replay(inode.durable, ops[:k]))) for k in middle
+        (f"first {k} of {len(ops)} unsynced writes kept", bytes(_replay(inode.durable, ops[:k])), None) for k in middle
     ]
     last = ops[-1]
     if last[0] == "write" and len(last[2]) > 1:
@@ -522,9 +541,23 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
             else (set(rng.sample(range(1, len(data)), _TORN_SAMPLES)))
         )
         sectors = {b - offset for b in range(offset - offset % SECTOR + SECTOR, offset + len(data), SECTOR)}
+        # An append's torn copies are prefixes of one another: one running hash gives their digests.
+        running = hashlib.blake2b(before[:offset], digest_size=16) if offset >= len(before) else None
+        hashed = 0
         for cut in sorted(cuts | sectors):
             torn = before[:offset] + data[:cut] + before[offset + cut :]
-            variants.append((f"last write torn at {cut}/{len(data)} bytes", bytes(torn)))
+            digest = None
+            if running is not None:
+                running.update(data[hashed:cut])
+                hashed = cut
+                digest = content_digest(running.copy(), len(torn))
+            variants.append((f"last write torn at {cut}/{len(data)} bytes", bytes(torn), digest))
+        kept = variants[1][1]
+        # The data kept is the whole append, unless a failed fsync dropped pages from the replay
+        # (kinds/ioerror.py): checked, as comparing costs a tenth of hashing.
+        if running is not None and len(kept) == offset + len(data) and kept.startswith(before) and kept.endswith(data):
+            running.update(data[hashed:])
+            variants[1] = (variants[1][0], kept, content_digest(running, len(kept)))
         for cut in sorted({0} | sectors):
             if offset + cut < len(before):
                 continue  # blocks the file already had hold old bytes or new ones, never zeros
@@ -533,6 +566,7 @@ def _data_variants(inode: Inode, rng: random.Random) -> list[tuple[str, bytes]]:
                 (
                     f"last write {cut}/{len(data)} bytes then zeros",
                     bytes(before[:offset] + data[:cut] + bytes(len(data) - cut) + after),
+                    None,
                 )
             )
     return variants

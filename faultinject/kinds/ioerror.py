@@ -35,7 +35,7 @@ from tornwrite.faultinject.core.describe import file_lines
 from tornwrite.faultinject.core.execution import DATA_DIR, FakeClock, Progress, Step, StepCounter, run
 from tornwrite.faultinject.core.results import CrashPoint, StateResult
 from tornwrite.faultinject.core.simdisk import Image, Inode, SimDisk
-from tornwrite.faultinject.core.verdicts import judge, recover_image
+from tornwrite.faultinject.core.verdicts import Recoveries, judge
 from tornwrite.faultinject.core.workloads import Workload
 from tornwrite.faultinject.kinds.base import Emit, FaultKind, Out, Point, ReproRequest, Subject
 from tornwrite.models import opmodel
@@ -151,6 +151,7 @@ def check_points(
     *,
     mutant: str | None = None,
 ) -> None:
+    recoveries = Recoveries()  # this batch's: an image recovered, and its read probe asked, once
     for number, _phase in points:
         step = steps[number]
         for index, (code, halfway) in enumerate(variants(step.op)):
@@ -165,13 +166,17 @@ def check_points(
                 mutant,
             )
             description = f"{errno.errorcode[code]} {'halfway through' if halfway else 'instead of'} {step.op}"
-            progress, image, verdict = run_with_error(workload, oracle, step, code, halfway)
+            progress, image, verdict = run_with_error(workload, oracle, step, code, halfway, recoveries)
             emit(StateResult(point, index, description, progress.acked, False, 0, verdict.outcome, verdict.detail))
 
 
-def run_with_error(workload: Workload, oracle: Oracle, step, code: int, halfway: bool):
+def run_with_error(
+    workload: Workload, oracle: Oracle, step, code: int, halfway: bool, recoveries: Recoveries | None = None
+):
     """Run the workload with durable step `step` (an execution.Step) failing; check the run,
-    the reopen, and a reopen in the same boot that carries on until a power loss."""
+    the reopen, and a reopen in the same boot that carries on until a power loss. `recoveries`:
+    what this batch recovered already (the same image recovers the same way)."""
+    recoveries = recoveries or Recoveries()
     disk = FailingDisk()
     try:
         progress = run(workload, IOLayer(disk), DATA_DIR, failing_at(disk, step.number, code, halfway))
@@ -193,14 +198,14 @@ def run_with_error(workload: Workload, oracle: Oracle, step, code: int, halfway:
     failed = progress.failed[0] if progress.failed else None
     acked = failed - 1 if failed else progress.acked
     check_time = progress.clock.now
-    problem = _reopen_problem(image, check_time)
+    problem = _reopen_problem(image, check_time, recoveries)
     if problem:
         return progress, image, Verdict("recovery-failed", problem)
     # Reopened as the program left it, and after a power loss right then: both must hold what was acked.
     for reopened in (image, disk.durable_image()):
         verdict = judge(
             oracle,
-            recover_image(reopened, check_time),
+            recoveries.image(reopened, check_time),
             acked=acked,
             in_flight=failed is not None,
             check_time=check_time,
@@ -208,13 +213,15 @@ def run_with_error(workload: Workload, oracle: Oracle, step, code: int, halfway:
         if verdict.outcome != "ok":
             return progress, image, verdict
     assert verdict.matched_prefix is not None  # an ok verdict names the prefix it matched
-    return progress, image, _carry_on_after_reopen(workload, disk, verdict.matched_prefix, check_time)
+    return progress, image, _carry_on_after_reopen(workload, disk, verdict.matched_prefix, check_time, recoveries)
 
 
 AFTER_REOPEN = tuple(Op.of("set", f"after-reopen-{n}", b"#acked after the reopen") for n in range(3))
 
 
-def _carry_on_after_reopen(workload: Workload, disk: FailingDisk, prefix: int, check_time: float) -> Verdict:
+def _carry_on_after_reopen(
+    workload: Workload, disk: FailingDisk, prefix: int, check_time: float, recoveries: Recoveries
+) -> Verdict:
     """Reopen in the same boot (the page cache, and any pages a failed fsync dropped, as they
     are), ack a few more writes, lose power: those writes, and the reopened state, must survive."""
     restarted = disk.after_process_crash()
@@ -226,7 +233,7 @@ def _carry_on_after_reopen(workload: Workload, disk: FailingDisk, prefix: int, c
     except Exception as exc:  # the engine's failure, judged
         return Verdict("recovery-failed", f"reopening and writing after the error failed: {type(exc).__name__}: {exc}")
     carried_on = list(workload.ops[:prefix]) + list(AFTER_REOPEN)
-    final = recover_image(restarted.durable_image(), check_time)
+    final = recoveries.image(restarted.durable_image(), check_time)
     return Oracle(carried_on, workload.start_time, workload.initial).check(
         acked=len(carried_on),
         in_flight=False,
@@ -278,7 +285,7 @@ def _as_result(result: object) -> object:
     return opmodel.Refusal(type(result).__name__) if isinstance(result, Exception) else result
 
 
-def _reopen_problem(image: Image, check_time: float) -> str | None:
+def _reopen_problem(image: Image, check_time: float, recoveries: Recoveries) -> str | None:
     """Fail each durable step of the reopen in turn: the open must fail with that OSError, a
     failure at the first repair must leave the disk as it was, and a clean open afterwards must
     recover what an untroubled one does."""
@@ -289,7 +296,7 @@ def _reopen_problem(image: Image, check_time: float) -> str | None:
         Store.open(DATA_DIR, io=dry, clock=FakeClock(check_time)).close()
     except Exception as exc:  # a failure of the engine under test, reported, never the harness's
         return f"reopening after the error failed: {type(exc).__name__}: {exc}"
-    expected = recover_image(image, check_time).state if steps else None
+    expected = recoveries.image(image, check_time).state if steps else None
     for number in steps:
         disk = SimDisk.from_image(image)
         io = IOLayer(disk)
@@ -301,7 +308,7 @@ def _reopen_problem(image: Image, check_time: float) -> str | None:
             pass
         if number == steps[0] and _data(disk.process_crash_image()) != _data(image):
             return f"a failed first repair (step {number}) changed the directory"
-        if recover_image(disk.process_crash_image(), check_time).state != expected:
+        if recoveries.image(disk.process_crash_image(), check_time).state != expected:
             return f"after recovery failed at its step {number}, a clean open recovers something else"
     return None
 

@@ -86,7 +86,7 @@ def check_points(
         rng = state_rng(workload.seed, number, event.phase)
         crashed_recoveries = lived_on = 0
         for index, state in enumerate(disk.power_loss_states(rng)):
-            recovered = recoveries.image(state.image, check_time)
+            recovered = recoveries.image(state.image, check_time, state.fingerprint())
             first = verdict(recovered)
             emit(StateResult.of(point, index, state.description, progress, first, observed=observed))
             if compound and lived_on < LIVES_PER_POINT and _repairs(recovered) and first.matched_prefix is not None:
@@ -135,14 +135,15 @@ def crash_recovery(
     image: Image, check_time: float, rng: random.Random, recoveries: Recoveries | None = None
 ) -> list[tuple[SecondCrash, Recovered]]:
     """Recover `image`, losing power at each durable step of that recovery: what each loss leaves."""
-    recover = recover_image if recoveries is None else recoveries.image
+    recover = recoveries.image if recoveries is not None else lambda image, time, _: recover_image(image, time)
     disk = SimDisk.from_image(image)
     io = IOLayer(disk)
     found: list[tuple[SecondCrash, Recovered]] = []
 
     def on_step(event: IOEvent, number: int, progress: None) -> None:
         for index, state in enumerate(disk.power_loss_states(rng)):
-            found.append((SecondCrash(number, event.phase, index, state.description), recover(state.image, check_time)))
+            recovered = recover(state.image, check_time, state.fingerprint())
+            found.append((SecondCrash(number, event.phase, index, state.description), recovered))
 
     io.hooks.append(StepCounter(None, on_step))
     try:

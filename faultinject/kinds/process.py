@@ -7,9 +7,15 @@ An observer thread reads the workload's keys while the workload runs and, at the
 takes one last look before the kill, the way a concurrent client might have just then. A write
 someone saw must survive the crash, so the observed op raises the lower bound of the check.
 
-The parent forks a child per crash point (a fork costs ~1.5 ms; a fresh interpreter 15-40 ms),
-recovers the directory in-process, judges it, and, where recovery has to repair something,
-kills a recovery child at each of the recovery's durable steps and judges the second recovery.
+The parent forks one runner per batch of crash points, which runs the workload once. At each
+crash point of the batch the runner forks a child there, a copy of itself in the middle of that
+I/O step, and the child is SIGKILLed at once: the real kill of a process with the workload's
+prefix behind it, one child per point, without rerunning the prefix (which cost two thirds of
+the kind's CPU). The runner waits until the parent has copied what the kill left (on tmpfs
+the files stay as they are: nothing the runner holds is lost or written by a kill), then goes
+on. The parent recovers each copy in-process, judges it, and, where recovery has to repair
+something, kills a recovery child at each of the recovery's durable steps and judges the
+second recovery.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tornwrite.engine import IOEvent, IOLayer, Store
-from tornwrite.faultinject.core.child import read_lines
+from tornwrite.faultinject.core.child import read_lines, stream_lines
 from tornwrite.faultinject.core.describe import file_lines, recovery_lines, verdict_lines
 from tornwrite.faultinject.core.execution import FakeClock, StepCounter, clock_after, run
 from tornwrite.faultinject.core.observe import newest_visible
@@ -60,79 +66,101 @@ def check_points(
     mutant: str | None = None,
     compound: bool = True,
 ) -> None:
-    """Kill a child at each of `points` (`steps`: the dry run's Step by number) and judge."""
+    """Kill a child at each of `points` (`steps`: the dry run's Step by number) and judge.
+
+    One runner child runs the workload once for the whole batch; at each point it forks the
+    child that is killed there (kill_each), so no point reruns the workload's prefix."""
     recoveries = Recoveries()  # this batch's read probes, asked once per distinct recovered state
-    for number, phase in points:
-        step = steps[number]
-        point = CrashPoint.of(
-            NAME,
-            workload,
-            number,
-            phase,
-            step.label,
-            step.path,
-            step.op_index,
-            mutant,
+    directory = os.path.join(base_dir, "run")
+    shutil.rmtree(directory, ignore_errors=True)
+
+    def crashed(number: int, phase: str, report: ChildReport) -> None:
+        """The runner waits while this copies what the kill left; judged once it goes on."""
+        pristine = os.path.join(base_dir, f"p{number}{phase[0]}.crashed")
+        shutil.rmtree(pristine, ignore_errors=True)
+        if report.killed and os.path.isdir(directory):  # a crash before mkdir leaves no directory at all
+            shutil.copytree(directory, pristine)
+        found.append((number, phase, report, pristine))
+
+    found: list[tuple[int, str, ChildReport, str]] = []
+    kill_each(functools.partial(_run_workload, workload, directory), list(points), crashed)
+    shutil.rmtree(directory, ignore_errors=True)
+    for number, phase, report, pristine in found:
+        _judge_point(workload, oracle, steps[number], phase, report, pristine, emit, recoveries, mutant, compound)
+
+
+def _judge_point(
+    workload: Workload,
+    oracle: Oracle,
+    step,
+    phase: str,
+    report: ChildReport,
+    pristine: str,
+    emit: Callable[[StateResult], None],
+    recoveries: Recoveries,
+    mutant: str | None,
+    compound: bool,
+) -> None:
+    """Recover (a copy of) the directory a kill at `step`, `phase` left, judge it, and kill
+    each recovery that repairs something at each of its steps."""
+    number = step.number
+    point = CrashPoint.of(NAME, workload, number, phase, step.label, step.path, step.op_index, mutant)
+    in_flight = step.op_index > 0
+    progress = _Acked(report.acked, in_flight)
+    check_time = clock_after(workload, report.acked)
+    if not report.killed:
+        emit(
+            StateResult.of(
+                point,
+                0,
+                "child did not die at its crash point",
+                progress,
+                Verdict("invariant-violated", report.error or "the run ended before the crash point"),
+                observed=report.observed,
+            )
         )
-        directory = os.path.join(base_dir, f"p{number}{phase[0]}")
-        shutil.rmtree(directory, ignore_errors=True)
-        report = kill_at(functools.partial(_run_workload, workload, directory), number, phase)
-        in_flight = step.op_index > 0
-        progress = _Acked(report.acked, in_flight)
-        check_time = clock_after(workload, report.acked)
-        if not report.killed:
+        return
+    directory = pristine.removesuffix(".crashed")
+    if os.path.isdir(pristine):
+        shutil.copytree(pristine, directory)
+    recovery_steps: list[tuple[int, str]] = []
+    recovered = _recover_recording(directory, check_time, recovery_steps, recoveries)
+    verdict = judge(
+        oracle, recovered, acked=report.acked, in_flight=in_flight, check_time=check_time, observed=report.observed
+    )
+    emit(StateResult.of(point, 0, "killed", progress, verdict, observed=report.observed))
+    if compound:
+        for second_step, second_phase in recovery_steps:
+            again_dir = directory + f".r{second_step}{second_phase[0]}"
+            if os.path.isdir(pristine):
+                shutil.copytree(pristine, again_dir)
+            second = kill_at(functools.partial(_open_only, again_dir, check_time), second_step, second_phase)
+            again = (
+                recoveries.directory(again_dir, check_time)
+                if second.killed
+                else Recovered(None, second.error or "recovery child did not die", None, None)
+            )
             emit(
                 StateResult.of(
                     point,
                     0,
-                    "child did not die at its crash point",
+                    "killed",
                     progress,
-                    Verdict("invariant-violated", report.error or "the run ended before the crash point"),
+                    judge(
+                        oracle,
+                        again,
+                        acked=report.acked,
+                        in_flight=in_flight,
+                        check_time=check_time,
+                        observed=report.observed,
+                    ),
                     observed=report.observed,
+                    second=SecondCrash(second_step, second_phase, 0, "recovery killed"),
                 )
             )
-            continue
-        pristine = directory + ".crashed"
-        if os.path.isdir(directory):  # a crash before mkdir leaves no directory at all
-            shutil.copytree(directory, pristine)
-        recovery_steps: list[tuple[int, str]] = []
-        recovered = _recover_recording(directory, check_time, recovery_steps, recoveries)
-        verdict = judge(
-            oracle, recovered, acked=report.acked, in_flight=in_flight, check_time=check_time, observed=report.observed
-        )
-        emit(StateResult.of(point, 0, "killed", progress, verdict, observed=report.observed))
-        if compound:
-            for second_step, second_phase in recovery_steps:
-                again_dir = directory + f".r{second_step}{second_phase[0]}"
-                if os.path.isdir(pristine):
-                    shutil.copytree(pristine, again_dir)
-                second = kill_at(functools.partial(_open_only, again_dir, check_time), second_step, second_phase)
-                again = (
-                    recoveries.directory(again_dir, check_time)
-                    if second.killed
-                    else Recovered(None, second.error or "recovery child did not die", None, None)
-                )
-                emit(
-                    StateResult.of(
-                        point,
-                        0,
-                        "killed",
-                        progress,
-                        judge(
-                            oracle,
-                            again,
-                            acked=report.acked,
-                            in_flight=in_flight,
-                            check_time=check_time,
-                            observed=report.observed,
-                        ),
-                        observed=report.observed,
-                        second=SecondCrash(second_step, second_phase, 0, "recovery killed"),
-                    )
-                )
-                shutil.rmtree(again_dir, ignore_errors=True)
-        shutil.rmtree(pristine, ignore_errors=True)
-        shutil.rmtree(directory, ignore_errors=True)
+            shutil.rmtree(again_dir, ignore_errors=True)
+    shutil.rmtree(pristine, ignore_errors=True)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass
@@ -173,12 +201,89 @@ class Child:
     def on_step(self, event: IOEvent, step: int, _progress: object) -> None:
         if step == self.number and event.phase == self.phase:
             if self.observer is not None:
-                self.observer.last_look()
+                self.observer.look()
             os.kill(os.getpid(), signal.SIGKILL)
 
     def observe(self, store: Store, keys: tuple[str, ...]) -> None:
         self.observer = _Observer(store, keys, self.say)
         self.observer.start()
+
+
+class Runner(Child):
+    """The forked side of a batch: runs the workload once; at each wanted point the observer
+    takes its last look, a fork of this process there is SIGKILLed ("K <step> <phase> <1 if it
+    died so>"), and the runner waits for the parent's go before it carries on; it exits after
+    the last point."""
+
+    def __init__(self, fd: int, go_fd: int, points: Iterable[Point]):
+        super().__init__(fd, 0, "")
+        self.go_fd, self.wanted = go_fd, set(points)
+
+    def on_step(self, event: IOEvent, step: int, _progress: object) -> None:
+        if (step, event.phase) not in self.wanted:
+            return
+        self.wanted.discard((step, event.phase))
+        if self.observer is not None:
+            self.observer.look()
+            self.observer.going.clear()
+        pid = os.fork()
+        if pid == 0:  # the child killed at this point: it does nothing else
+            os.kill(os.getpid(), signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        self.say(f"K {step} {event.phase} {int(killed)}")
+        if not os.read(self.go_fd, 1) or not self.wanted:
+            os._exit(0)  # every point is taken (or the parent is gone): the rest of the run is not needed
+        if self.observer is not None:
+            self.observer.going.set()
+
+
+def kill_each(
+    body: Callable[[Runner], None], points: list[Point], crashed: Callable[[int, str, ChildReport], None]
+) -> None:
+    """Fork a runner doing `body(runner)`; `crashed(step, phase, report)` for each of `points`:
+    in the order the run reaches them, each while the runner waits (the files are as the kill
+    left them), then those it never reached (report.killed False, with why)."""
+    read_end, write_end = os.pipe()
+    go_read, go_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the runner never returns from here
+        os.close(read_end)
+        os.close(go_write)
+        runner = Runner(write_end, go_read, points)
+        try:
+            body(runner)
+            runner.say("E the run ended before its crash point")
+        except BaseException:
+            runner.say("E " + traceback.format_exc().replace("\n", "\\n"))
+        os._exit(1)
+    os.close(write_end)
+    os.close(go_read)
+    report, pending = ChildReport(), set(points)
+    try:
+        for tag, value in stream_lines(read_end, pid, CHILD_TIMEOUT, "K"):
+            if tag == "A":
+                report.acked = max(report.acked, int(value))
+            elif tag == "O":
+                report.observed = max(report.observed, int(value))
+            elif tag == "E":
+                report.error += value
+            elif tag == "H":
+                report.error = f"hang: the child did not reach its crash point within {CHILD_TIMEOUT:.0f} s"
+            elif tag == "K":
+                step, phase, killed = value.split()
+                pending.discard((int(step), phase))
+                crashed(int(step), phase, replace(report, killed=killed == "1" and not report.error))
+                try:
+                    os.write(go_write, b"g")
+                except BrokenPipeError:
+                    pass  # the runner died: the points it did not reach say so below
+    finally:
+        os.close(go_write)
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    for missed, missed_phase in sorted(pending):
+        crashed(missed, missed_phase, replace(report, killed=False, error=report.error or "the runner died before it"))
 
 
 def kill_at(body: Callable[[Child], None], number: int, phase: str) -> ChildReport:
@@ -227,14 +332,17 @@ class _Observer(threading.Thread):
         self.newest = 0
         self._look = threading.Event()
         self._looked = threading.Event()
+        self.going = threading.Event()  # cleared while the workload waits at a crash point: nothing changes then
+        self.going.set()
 
     def run(self) -> None:
         while True:
-            final = self._look.is_set()
+            self.going.wait()
+            asked = self._look.is_set()  # a sweep begun after the ask: it sees the store as of the crash point
             self.sweep()
-            if final:
+            if asked:
+                self._look.clear()
                 self._looked.set()
-                return
             time.sleep(_OBSERVER_PAUSE)
 
     def sweep(self) -> None:
@@ -243,8 +351,9 @@ class _Observer(threading.Thread):
             self.newest = newest
             self.say(f"O {newest}")
 
-    def last_look(self) -> None:
-        """Called by the workload thread at the crash point: one more full sweep, then the kill."""
+    def look(self) -> None:
+        """Called by the workload thread at a crash point: one more full sweep before the kill."""
+        self._looked.clear()
         self._look.set()
         self._looked.wait(5)
 
