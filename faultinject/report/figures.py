@@ -92,11 +92,14 @@ def _map_panel(
             for phase in ("before", "after"):
                 outcome = point_worst.get((line.workload, kind, number, phase))
                 colours.append(COLOURS[outcome] if outcome else NOT_RUN)
+        stretches: dict[str, list[tuple[float, float]]] = {}  # one collection per colour: drawn at once
         for start, length, colour in _runs(colours):
+            stretches.setdefault(colour, []).append((0.5 + start / 2, length / 2))
+        for colour, xranges in stretches.items():
             failing = colour not in (COLOURS["ok"], NOT_RUN)
             # an edge as wide as a line keeps a lone failing point visible however many steps there are
             ax.broken_barh(
-                [(0.5 + start / 2, length / 2)],
+                xranges,
                 (row - 0.4, 0.8),
                 facecolors=colour,
                 edgecolors=colour if failing else "none",
@@ -105,10 +108,17 @@ def _map_panel(
         run = [o for (w, k, _, _), o in point_worst.items() if w == line.workload and k == kind]
         counts.append(f"{kind}: {sum(o != 'ok' for o in run)} of {len(run)} points fail")
     for op_name, colour, _ in bands:
-        for first, last in line.spans(op_name):
-            ax.broken_barh([(first - 0.5, last - first + 1)], (-0.95, 0.38), facecolors=colour, linewidth=0)
-            if op_name == "snapshot":  # the span's edges, carried down through the rows
-                ax.vlines([first - 0.5, last + 0.5], -0.55, len(kinds) - 0.5, colors=SNAPSHOT, linewidth=0.6, alpha=0.7)
+        spans = line.spans(op_name)
+        if spans:
+            ax.broken_barh(
+                [(first - 0.5, last - first + 1) for first, last in spans],
+                (-0.95, 0.38),
+                facecolors=colour,
+                linewidth=0,
+            )
+        if op_name == "snapshot" and spans:  # the spans' edges, carried down through the rows
+            edges = [x for first, last in spans for x in (first - 0.5, last + 0.5)]
+            ax.vlines(edges, -0.55, len(kinds) - 0.5, colors=SNAPSHOT, linewidth=0.6, alpha=0.7)
     ax.set_xlim(0.5, edge)
     ax.set_ylim(max(len(kinds), 1) - 0.5, -1.0 if bands else -0.5)
     ax.set_yticks(
