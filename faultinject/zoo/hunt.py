@@ -6,7 +6,8 @@ reported with its time to first failure, its catch rate (the share of that kind'
 runs that fail it: a narrow catch hangs by a thread) and its shrunk reproduction (the
 campaign's: the shortest workload that still fails, with its repro command; the state
 machine's: Hypothesis's shrunk program), printed and saved to summary.md beside the matrix,
-with the five narrowest catches. The real engine must pass
+with the five narrowest catches, and what also catches each narrow one on every run (the
+derandomised state machine, or a budget-5 sample of its kind). The real engine must pass
 every detector. Exit status 0 only if every mutant is caught and the real engine passes.
 """
 
@@ -39,6 +40,7 @@ class Finding:
     size: str  # its shrunk reproduction
     repro: str = ""
     rate: tuple[int, int] | None = None  # (failing, checked) states or runs of `first`; None: the state machine
+    wide: str = ""  # for a narrow catch, what catches it every time: the state machine, or a budget-5 sample
 
     @property
     def share(self) -> float:
@@ -64,6 +66,21 @@ def _campaign_fails(kind: str, mutant: str | None, ops: int) -> tuple[bool, str]
     plan = Plan((workload,), seed=0, kinds=(kind,), ops=ops, mutant=mutant, budget=REGISTRY[kind].zoo_budget)
     failures = [r for r in campaign.execute(plan, stop_on_failure=True).results if not r.ok]
     return bool(failures), repro_command(failures[0]) if failures else ""
+
+
+def _budget_fails(kind: str, mutant: str, budget: int = 5) -> bool:
+    """Whether a seeded sample of `budget` crash points per workload (stratified: core/strata.py)
+    of `kind` fails `mutant`: what makes a narrow catch one a cheap run still makes."""
+    plan = Plan((mutants.MUTANTS[mutant].workload,), seed=0, kinds=(kind,), ops=OPS, mutant=mutant, budget=budget)
+    return any(not r.ok for r in campaign.execute(plan, jobs=1, stop_on_failure=True).results)  # a few points
+
+
+def _wide(caught: dict, mutant: str) -> str:
+    """What catches a narrow catch on every run: the derandomised state machine, or a budget-5
+    sample of a kind that caught it; "" when neither does."""
+    if STATEFUL in caught:
+        return "the derandomised state machine (every run)"
+    return next((f"a seeded budget-5 {kind} sample" for kind in caught if _budget_fails(kind, mutant)), "")
 
 
 def catch_rate(kind: str, mutant: str, ops: int = OPS) -> tuple[int, int]:
@@ -177,12 +194,13 @@ def hunt(name: str, *, examples: int = 1000, shrink: bool = True) -> Finding:
         return Finding(name, caught, None, "-")
     size, repro = reports[first]
     rate = None if first == STATEFUL else catch_rate(first, name)
+    wide = _wide(caught, name) if rate and rate[1] and rate[0] / rate[1] < NARROW else ""
     if first != STATEFUL and not REGISTRY[first].shrinks_by_ops:
         size = "a seeded run (not shrunk)"
     elif first != STATEFUL and shrink:
         ops, repro = _shrink_ops(first, name, OPS, repro)
         size = f"{ops} op{'' if ops == 1 else 's'}"
-    return Finding(name, caught, first, size, repro, rate)
+    return Finding(name, caught, first, size, repro, rate, wide)
 
 
 def real_engine_passes(examples: int = 300) -> list[str]:
@@ -267,13 +285,15 @@ NARROW = 1 / 20  # a catch by fewer of its kind's states than this hangs by a th
 def narrowest(rows: list[Finding], count: int = 5) -> str:
     """The `count` caught mutants with the lowest catch rates, those under NARROW marked."""
     caught = sorted((f for f in rows if not f.missed and f.rate is not None), key=lambda f: f.share)[:count]
-    lines = [f"The narrowest {len(caught)} catches (under {NARROW:.0%} of a kind's states: narrow):", ""]
-    lines += [f"- `{f.mutant}`: {f.first}, {f.rate_text}{' **narrow**' if f.share < NARROW else ''}" for f in caught]
+    lines = [
+        f"The narrowest {len(caught)} catches (under {NARROW:.0%} of a kind's states: narrow; and what "
+        "also catches each narrow one, cheaply and on every run):",
+        "",
+    ]
+    for f in caught:
+        wide = f"; also caught by {f.wide}" if f.wide else "; **nothing cheap catches it on every run**"
+        lines.append(f"- `{f.mutant}`: {f.first}, {f.rate_text}" + (f" **narrow**{wide}" if f.share < NARROW else ""))
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def summary(rows: list[Finding], wrongly: list[str]) -> str:
@@ -309,3 +329,7 @@ def summary(rows: list[Finding], wrongly: list[str]) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
