@@ -38,7 +38,7 @@ KIND_OF = {key: ("string", "list", "hash")[i % 3] for i, key in enumerate(KEYS)}
 # deletes) stay at four keys; one partition of all twelve made some checks 50 times slower.
 GROUP_OF = {key: KEYS[i - i % 4 : i - i % 4 + 4] for i, key in enumerate(KEYS)}
 FIELDS = ("f0", "f1", "f2")
-CHECK_TIMEOUT = 10.0  # seconds; a timeout fails the test, it never passes it
+CHECK_STEPS = 1_000_000  # search steps (about 10 s on a quiet core, whatever the load); running out fails the test
 SEEDS = tuple(int(seed) for seed in os.environ.get("LINEARIZABILITY_SEEDS", "1,2,3,4,5").split(","))
 HERE = __name__.replace(".", "/") + ".py"
 
@@ -156,7 +156,7 @@ def test_concurrent_clients_see_a_linearizable_store(tmp_path, seed):
     assert len(history) == THREADS * OPS_PER_THREAD
     # A history without overlapping calls on shared keys would make the check vacuous.
     assert contended_calls(history) > len(history) // 4, f"too little contention; {hint}"
-    result = check_history(history, OpModelSpec(), timeout=CHECK_TIMEOUT)
+    result = check_history(history, OpModelSpec(), max_steps=CHECK_STEPS)
     assert not result.timed_out, f"{result.counterexample}\n{hint}"
     assert result.ok, f"{result.counterexample}\n{hint}"
     assert result.checked_calls == len(history)
@@ -205,7 +205,7 @@ def test_checker_reports_a_buggy_store_with_the_call_it_cannot_place(tmp_path, b
     with buggy_store.open(tmp_path / "data") as store:
         history = record_history(store, seed)
     hint = rerun_hint(f"test_checker_reports_a_buggy_store_with_the_call_it_cannot_place[{buggy_store.__name__}]", seed)
-    result = check_history(history, OpModelSpec(), timeout=CHECK_TIMEOUT)
+    result = check_history(history, OpModelSpec(), max_steps=CHECK_STEPS)
     assert not result.timed_out, f"{result.counterexample}\n{hint}"
     assert not result.ok, f"{buggy_store.__name__} judged linearizable; {hint}"
     text = result.counterexample
@@ -354,7 +354,7 @@ def check_timed_run(tmp_path, seed: int, ttl_commands: bool = False):
     clock = SteppingClock()
     with Store.open(tmp_path / f"data-{seed}-{ttl_commands}", clock=clock) as store:
         history = record_timed_history(store, clock, seed, ttl_commands)
-    return history, check_history(history, OpModelSpec(), timeout=CHECK_TIMEOUT)
+    return history, check_history(history, OpModelSpec(), max_steps=CHECK_STEPS)
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda seed: f"seed={seed}")
