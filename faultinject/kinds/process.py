@@ -30,6 +30,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from tornwrite.engine import IOEvent, IOLayer, Store
 from tornwrite.faultinject.core.child import read_lines, stream_lines
@@ -53,6 +54,15 @@ class ChildReport:
     observed: int = 0
     killed: bool = False  # died by SIGKILL at its crash point (else it finished or failed)
     error: str = ""
+
+    def take(self, tag: str, value: str) -> None:
+        """One line a child said: A (acked through op N), O (observed op N), E (an error)."""
+        if tag == "A":
+            self.acked = max(self.acked, int(value))
+        elif tag == "O":
+            self.observed = max(self.observed, int(value))
+        elif tag == "E":
+            self.error += value
 
 
 def check_points(
@@ -250,27 +260,17 @@ def kill_each(
     if pid == 0:  # the runner never returns from here
         os.close(read_end)
         os.close(go_write)
-        runner = Runner(write_end, go_read, points)
-        try:
-            body(runner)
-            runner.say("E the run ended before its crash point")
-        except BaseException:
-            runner.say("E " + traceback.format_exc().replace("\n", "\\n"))
-        os._exit(1)
+        _run_then_exit(body, Runner(write_end, go_read, points))
     os.close(write_end)
     os.close(go_read)
     report, pending = ChildReport(), set(points)
     try:
         for tag, value in stream_lines(read_end, pid, CHILD_TIMEOUT, "K"):
-            if tag == "A":
-                report.acked = max(report.acked, int(value))
-            elif tag == "O":
-                report.observed = max(report.observed, int(value))
-            elif tag == "E":
-                report.error += value
-            elif tag == "H":
+            if tag == "H":
                 report.error = f"hang: the child did not reach its crash point within {CHILD_TIMEOUT:.0f} s"
-            elif tag == "K":
+            elif tag != "K":
+                report.take(tag, value)
+            else:
                 step, phase, killed = value.split()
                 pending.discard((int(step), phase))
                 crashed(int(step), phase, replace(report, killed=killed == "1" and not report.error))
@@ -292,19 +292,23 @@ def kill_at(body: Callable[[Child], None], number: int, phase: str) -> ChildRepo
     pid = os.fork()
     if pid == 0:  # the child never returns from here
         os.close(read_end)
-        child = Child(write_end, number, phase)
-        try:
-            body(child)
-            child.say("E the run ended before its crash point")
-        except BaseException:
-            child.say("E " + traceback.format_exc().replace("\n", "\\n"))
-        os._exit(1)
+        _run_then_exit(body, Child(write_end, number, phase))
     os.close(write_end)
     report = _read_reports(read_end, pid)
     os.close(read_end)
     _, status = os.waitpid(pid, 0)
     report.killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL and not report.error
     return report
+
+
+def _run_then_exit(body: Callable, child: Child) -> NoReturn:
+    """In a forked child: run `body(child)`, which a SIGKILL should end; say why if it did not."""
+    try:
+        body(child)
+        child.say("E the run ended before its crash point")
+    except BaseException:
+        child.say("E " + traceback.format_exc().replace("\n", "\\n"))
+    os._exit(1)
 
 
 def _read_reports(fd: int, pid: int) -> ChildReport:
@@ -314,12 +318,7 @@ def _read_reports(fd: int, pid: int) -> ChildReport:
         report.error = f"hang: the child did not reach its crash point within {CHILD_TIMEOUT:.0f} s"
         return report
     for tag, value in lines:
-        if tag == "A":
-            report.acked = max(report.acked, int(value))
-        elif tag == "O":
-            report.observed = max(report.observed, int(value))
-        elif tag == "E":
-            report.error += value
+        report.take(tag, value)
     return report
 
 
