@@ -81,26 +81,23 @@ def test_a_resume_that_hangs_fails_once_and_stops_the_later_lives(tmp_path, monk
     assert any(w.startswith("later lives stop after step") for w in warnings)
 
 
+# A later life whose write is made by a child process (sh's printf), not by Python.
+CHILD_WRITES = (
+    "def resume(path, ack, acked):\n"
+    "    line = json.dumps({'life': 2, 'i': 0})\n"
+    "    subprocess.run(['sh', '-c', f\"printf '%s\\\\n' '{line}' >> {LOG}\"], cwd=path, check=True)\n"
+    "    ack([2, 0])\n"
+)
+
+
 def test_a_later_life_whose_io_the_interposer_cannot_see_is_warned_about(tmp_path):
-    body = (
-        "def resume(path, ack, acked):\n"
-        "    line = json.dumps({'life': 2, 'i': 0})\n"
-        "    subprocess.run(['sh', '-c', f\"printf '%s\\\\n' '{line}' >> {LOG}\"], cwd=path, check=True)\n"
-        "    ack([2, 0])\n"
-    )
-    status, _, unseen = crash_test(tmp_path, body, "--trace", "python")
+    status, _, unseen = crash_test(tmp_path, CHILD_WRITES, "--trace", "python")
     assert status == 3  # no verdict: the interposer knows it did not see the child's write
     assert any(w.startswith("in a later life: a child process") for w in unseen)
 
 
 def test_a_later_lifes_child_process_is_traced_by_the_system_call_source(tmp_path):
-    body = (
-        "def resume(path, ack, acked):\n"
-        "    line = json.dumps({'life': 2, 'i': 0})\n"
-        "    subprocess.run(['sh', '-c', f\"printf '%s\\\\n' '{line}' >> {LOG}\"], cwd=path, check=True)\n"
-        "    ack([2, 0])\n"
-    )
-    status, _, unseen = crash_test(tmp_path, body, "--trace", "syscall")
+    status, _, unseen = crash_test(tmp_path, CHILD_WRITES, "--trace", "syscall")
     assert unseen == [] and status in (0, 1)
 
 
